@@ -1,0 +1,33 @@
+# The README's two commands: `make run` (whole pipeline on the bundled sample data) and
+# `make test`. Both create .venv when missing and install the project with its dev extras.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+
+.PHONY: run test ui install sample-data clean-warehouse
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+$(DAGSTER_HOME)/dagster.yaml: deploy/local.dagster.yaml
+	mkdir -p $(DAGSTER_HOME)
+	cp deploy/local.dagster.yaml $@
+
+run: install $(DAGSTER_HOME)/dagster.yaml
+	$(PY) -m amed_pipeline refresh
+
+test: install
+	$(PY) -m pytest
+
+ui: install $(DAGSTER_HOME)/dagster.yaml
+	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+# Regenerate the committed scale-1 sample (deterministic).
+sample-data: install
+	$(PY) -m amed_pipeline.sample_data --out data

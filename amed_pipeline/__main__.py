@@ -1,0 +1,54 @@
+"""Command line: `python -m amed_pipeline refresh` runs the nightly job through Dagster.
+
+The run is recorded in `DAGSTER_HOME` (default: the project's `.dagster_home/`), so it shows in
+the UI afterwards; the exit code is non-zero when the run fails. Whatever data dir, warehouse
+and export dir the `AMED_*` variables name is what it refreshes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import dagster as dg
+
+from amed_pipeline import settings
+
+
+def nightly_job() -> dg.JobDefinition:
+    """Module-level so Dagster can rebuild the job in each step's process."""
+    from amed_pipeline.definitions import build_definitions
+    from amed_pipeline.defs.jobs import NIGHTLY_JOB_NAME
+
+    return build_definitions().resolve_job_def(NIGHTLY_JOB_NAME)
+
+
+def refresh() -> int:
+    if not os.environ.get("DAGSTER_HOME"):
+        os.environ["DAGSTER_HOME"] = str(settings.default_dagster_home())
+    home = os.environ["DAGSTER_HOME"]
+    os.makedirs(home, exist_ok=True)
+    with dg.DagsterInstance.get() as instance:
+        result = dg.execute_job(dg.reconstructable(nightly_job), instance=instance)
+        status = "succeeded" if result.success else "FAILED"
+        print(f"nightly_refresh run {result.run_id} {status} (DAGSTER_HOME={home})")
+        if not result.success:
+            for event in result.all_events:
+                if event.is_step_failure:
+                    print(f"  step {event.step_key} failed: {event.step_failure_data.error.message.strip()}", file=sys.stderr)
+        return 0 if result.success else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m amed_pipeline", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("refresh", help="run the nightly refresh job through Dagster")
+    args = parser.parse_args(argv)
+    if args.command == "refresh":
+        return refresh()
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,21 @@
+"""Programme configuration: which partnerships send which exports (`partnerships.yaml`)."""
+
+from amed_pipeline.config.partnerships import (
+    DATASETS,
+    FORMATS,
+    ConfigError,
+    Partnership,
+    ProgrammeConfig,
+    Source,
+    load_programme_config,
+)
+
+__all__ = [
+    "DATASETS",
+    "FORMATS",
+    "ConfigError",
+    "Partnership",
+    "ProgrammeConfig",
+    "Source",
+    "load_programme_config",
+]

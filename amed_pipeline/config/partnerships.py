@@ -1,0 +1,243 @@
+"""Load and validate `partnerships.yaml`, the one place where partnerships and exports are declared.
+
+Adding a partnership or an export is an edit to that file, never a code change, so this module
+is strict: any mistake (unknown format or option, missing key, a glob that leaves the data dir,
+a duplicate id) fails at load time with a message that names the partnership, the source and the
+key, before any file is read. It must not read the exports themselves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
+
+DATASETS = ("sessions", "bookings", "feedback", "followup")
+FORMATS = ("eventbrite", "surveymonkey", "msforms", "google_forms", "jisc", "mapped_csv")
+
+# Options every format understands where they apply; each has a documented default in the README.
+OPTION_NAMES = (
+    "columns",  # {canonical field: source header}
+    "values",  # {canonical field: {source value: canonical value}}
+    "default_values",  # {canonical field: value used when the column is absent or the cell blank}
+    "questions",  # {canonical field: header text or a distinctive fragment} (surveys)
+    "dayfirst",  # how this source writes ambiguous dates
+    "attended_statuses",  # raw statuses that count as attended (bookings)
+    "sheet",  # xlsx sheet name
+)
+SURVEY_DATASETS = ("feedback", "followup")
+ID_PATTERN = re.compile(r"^[a-z0-9_]+$")
+CONFIG_FILE_NAME = "partnerships.yaml"
+
+
+class ConfigError(ValueError):
+    """A mistake in partnerships.yaml, with the partnership, source and key it concerns."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """One export a partnership sends: which dataset it feeds, in which format, from which files."""
+
+    partnership_id: str
+    name: str
+    dataset: str
+    format: str
+    path: str
+    options: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def dayfirst(self) -> bool | None:
+        return self.options.get("dayfirst")
+
+    def files(self, data_dir: Path) -> list[Path]:
+        """The files this source's glob matches today, in a stable order."""
+        return sorted(p for p in Path(data_dir).glob(self.path) if p.is_file())
+
+
+@dataclass(frozen=True)
+class Partnership:
+    id: str
+    name: str
+    area: str
+    sources: tuple[Source, ...]
+
+
+@dataclass(frozen=True)
+class ProgrammeConfig:
+    name: str
+    start: dt.date
+    end: dt.date
+    partnerships: tuple[Partnership, ...]
+    data_dir: Path
+
+    @property
+    def partnership_ids(self) -> list[str]:
+        return [p.id for p in self.partnerships]
+
+    @property
+    def reference_dir(self) -> Path:
+        return self.data_dir / "reference"
+
+    def sources(self, dataset: str | None = None) -> list[Source]:
+        return [
+            s
+            for p in self.partnerships
+            for s in p.sources
+            if dataset is None or s.dataset == dataset
+        ]
+
+
+def load_programme_config(data_dir: Path | str) -> ProgrammeConfig:
+    """Read `<data_dir>/partnerships.yaml` and validate it; raise ConfigError on any mistake."""
+    data_dir = Path(data_dir).resolve()
+    config_path = data_dir / CONFIG_FILE_NAME
+    if not config_path.is_file():
+        raise ConfigError(f"{config_path}: configuration file not found")
+    try:
+        raw = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{config_path}: not valid YAML: {exc}") from exc
+    return parse_programme_config(raw, data_dir, origin=str(config_path))
+
+
+def parse_programme_config(raw: Any, data_dir: Path, origin: str = CONFIG_FILE_NAME) -> ProgrammeConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{origin}: expected a mapping with 'programme' and 'partnerships'")
+    _reject_unknown(raw, {"programme", "partnerships"}, origin)
+    programme = _require(raw, "programme", origin)
+    _reject_unknown(programme, {"name", "start", "end"}, f"{origin}: programme")
+    start = _as_date(_require(programme, "start", f"{origin}: programme"), f"{origin}: programme: start")
+    end = _as_date(_require(programme, "end", f"{origin}: programme"), f"{origin}: programme: end")
+    if end < start:
+        raise ConfigError(f"{origin}: programme: end {end} is before start {start}")
+    entries = _require(raw, "partnerships", origin)
+    if not isinstance(entries, list) or not entries:
+        raise ConfigError(f"{origin}: 'partnerships' must be a non-empty list")
+    partnerships: list[Partnership] = []
+    seen_ids: set[str] = set()
+    for index, entry in enumerate(entries, start=1):
+        partnership = _parse_partnership(entry, index, origin)
+        if partnership.id in seen_ids:
+            raise ConfigError(f"{origin}: partnership '{partnership.id}': key 'id': duplicate id")
+        seen_ids.add(partnership.id)
+        partnerships.append(partnership)
+    return ProgrammeConfig(
+        name=str(programme.get("name", "Active Medicine")),
+        start=start,
+        end=end,
+        partnerships=tuple(partnerships),
+        data_dir=Path(data_dir),
+    )
+
+
+def _parse_partnership(entry: Any, index: int, origin: str) -> Partnership:
+    where = f"{origin}: partnership #{index}"
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where}: expected a mapping")
+    pid = _require(entry, "id", where)
+    if not isinstance(pid, str) or not ID_PATTERN.match(pid):
+        raise ConfigError(f"{where}: key 'id': {pid!r} must match [a-z0-9_]+")
+    where = f"{origin}: partnership '{pid}'"
+    _reject_unknown(entry, {"id", "name", "area", "sources"}, where)
+    sources_raw = _require(entry, "sources", where)
+    if not isinstance(sources_raw, list) or not sources_raw:
+        raise ConfigError(f"{where}: key 'sources': must be a non-empty list")
+    sources = [_parse_source(pid, s, i, where) for i, s in enumerate(sources_raw, start=1)]
+    names = [s.name for s in sources]
+    for name in names:
+        if names.count(name) > 1:
+            raise ConfigError(f"{where}: key 'name': two sources are named '{name}'; give one a 'name'")
+    return Partnership(
+        id=pid,
+        name=str(_require(entry, "name", where)),
+        area=str(entry.get("area", "")),
+        sources=tuple(sources),
+    )
+
+
+def _parse_source(pid: str, raw: Any, index: int, partnership_where: str) -> Source:
+    where = f"{partnership_where}: source #{index}"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping")
+    _reject_unknown(raw, {"dataset", "format", "path", "options", "name"}, where)
+    dataset = _require(raw, "dataset", where)
+    fmt = _require(raw, "format", where)
+    where = f"{partnership_where}: source #{index} ({dataset}, {fmt})"
+    if dataset not in DATASETS:
+        raise ConfigError(f"{where}: key 'dataset': unknown dataset {dataset!r}; expected one of {', '.join(DATASETS)}")
+    if fmt not in FORMATS:
+        raise ConfigError(f"{where}: key 'format': unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    path = _require(raw, "path", where)
+    _check_glob_inside_data_dir(path, where)
+    options = raw.get("options") or {}
+    if not isinstance(options, dict):
+        raise ConfigError(f"{where}: key 'options': expected a mapping")
+    _check_options(options, dataset, fmt, where)
+    name = raw.get("name") or f"{dataset}_{fmt}"
+    if not isinstance(name, str) or not ID_PATTERN.match(name):
+        raise ConfigError(f"{where}: key 'name': {name!r} must match [a-z0-9_]+")
+    return Source(partnership_id=pid, name=name, dataset=dataset, format=fmt, path=path, options=options)
+
+
+def _check_options(options: dict, dataset: str, fmt: str, where: str) -> None:
+    for key, value in options.items():
+        if key not in OPTION_NAMES:
+            raise ConfigError(f"{where}: key 'options.{key}': unknown option; expected one of {', '.join(OPTION_NAMES)}")
+        if key in ("columns", "questions", "default_values") and not _is_str_mapping(value):
+            raise ConfigError(f"{where}: key 'options.{key}': expected a mapping of field to text")
+        if key == "values" and not (
+            isinstance(value, dict) and all(isinstance(v, dict) for v in value.values())
+        ):
+            raise ConfigError(f"{where}: key 'options.values': expected {{field: {{source value: canonical value}}}}")
+        if key == "dayfirst" and not isinstance(value, bool):
+            raise ConfigError(f"{where}: key 'options.dayfirst': expected true or false")
+        if key == "attended_statuses":
+            if dataset != "bookings":
+                raise ConfigError(f"{where}: key 'options.attended_statuses': only applies to bookings")
+            if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+                raise ConfigError(f"{where}: key 'options.attended_statuses': expected a list of statuses")
+        if key == "questions" and dataset not in SURVEY_DATASETS:
+            raise ConfigError(f"{where}: key 'options.questions': only applies to feedback and followup")
+        if key == "sheet" and not isinstance(value, str):
+            raise ConfigError(f"{where}: key 'options.sheet': expected a sheet name")
+    if fmt == "mapped_csv" and not options.get("columns"):
+        raise ConfigError(f"{where}: key 'options.columns': mapped_csv needs a column mapping")
+
+
+def _check_glob_inside_data_dir(path: Any, where: str) -> None:
+    if not isinstance(path, str) or not path.strip():
+        raise ConfigError(f"{where}: key 'path': expected a glob relative to the data dir")
+    pure = PurePosixPath(path.replace("\\", "/"))
+    if pure.is_absolute() or re.match(r"^[A-Za-z]:", path) or ".." in pure.parts or path.startswith("~"):
+        raise ConfigError(f"{where}: key 'path': {path!r} leaves the data dir; use a glob relative to it")
+
+
+def _is_str_mapping(value: Any) -> bool:
+    return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, (str, int, float, bool)) for k, v in value.items())
+
+
+def _require(mapping: dict, key: str, where: str) -> Any:
+    if not isinstance(mapping, dict) or key not in mapping or mapping[key] in (None, ""):
+        raise ConfigError(f"{where}: key '{key}': missing")
+    return mapping[key]
+
+
+def _reject_unknown(mapping: dict, allowed: set[str], where: str) -> None:
+    for key in mapping:
+        if key not in allowed:
+            raise ConfigError(f"{where}: key '{key}': unknown key; expected one of {', '.join(sorted(allowed))}")
+
+
+def _as_date(value: Any, where: str) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {value!r} is not a date (YYYY-MM-DD)") from exc

@@ -1,0 +1,40 @@
+"""The code location: assets built from the data dir's `partnerships.yaml`, resources, jobs.
+
+`build_definitions` is the factory tests call with their own data dir and warehouse; the
+`defs` loader below is what `dagster dev -w workspace.yaml` and `python -m amed_pipeline refresh`
+use. It runs when the code location loads, not when this module is imported.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from amed_pipeline import settings
+from amed_pipeline.config import load_programme_config
+from amed_pipeline.defs.jobs import nightly_refresh_job
+from amed_pipeline.defs.raw_exports import build_raw_export_assets
+from amed_pipeline.defs.resources import build_resources
+from amed_pipeline.defs.staging import build_staging_assets
+from amed_pipeline.defs.warehouse import build_warehouse_assets
+
+
+def build_definitions(data_dir: Path | str | None = None, warehouse_url: str | None = None) -> dg.Definitions:
+    data_dir = Path(data_dir).resolve() if data_dir else settings.data_dir()
+    config = load_programme_config(data_dir)
+    assets = [
+        *build_raw_export_assets(config),
+        *build_staging_assets(config),
+        *build_warehouse_assets(config),
+    ]
+    return dg.Definitions(
+        assets=assets,
+        jobs=[nightly_refresh_job],
+        resources=build_resources(data_dir, warehouse_url),
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_definitions()

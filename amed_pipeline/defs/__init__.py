@@ -1,0 +1,1 @@
+"""Dagster definitions by stage: raw exports → staging → warehouse, plus jobs and resources."""

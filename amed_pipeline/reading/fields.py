@@ -1,0 +1,225 @@
+"""Canonical fields of each dataset, and the one converter from located text columns to typed values.
+
+Adapters only decide *which column* holds which canonical field (header knowledge). Everything
+after that is shared: value mappings from the config, date/rating/choice conversion, and the
+row-level errors that send a row to quarantine with its file, row, column and reason. Personal
+fields (names, emails) are never echoed in an error: their offending value is masked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from amed_pipeline.reading import values as V
+
+BOOKING_STATUSES = ("attended", "booked", "cancelled")
+DELIVERY_MODES = ("online", "in_person")
+CONVERSATIONS = ("much_more", "slightly_more", "same", "less")
+MASK = "***"
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    kind: str  # text | identifier | datetime | date | time | rating | choice | personal
+    choices: tuple[str, ...] = ()
+
+
+SESSION_FIELDS = (
+    Field("session_ref", "identifier"),
+    Field("title", "text"),
+    Field("training_type", "text"),
+    Field("start", "datetime"),
+    Field("start_date", "date"),
+    Field("start_time", "time"),
+    Field("delivery_mode", "choice", DELIVERY_MODES),
+)
+BOOKING_FIELDS = (
+    Field("session_ref", "identifier"),
+    Field("session_title", "text"),
+    Field("session_start", "datetime"),
+    Field("attendee_ref", "identifier"),
+    Field("order_ref", "identifier"),
+    Field("raw_status", "text"),
+    Field("status", "choice", BOOKING_STATUSES),
+    Field("booking_status", "choice", ("cancelled", "")),
+    Field("ticket_type", "text"),
+    Field("email", "personal"),
+    Field("first_name", "personal"),
+    Field("last_name", "personal"),
+    Field("job_title", "text"),
+    Field("organisation", "text"),
+    Field("booked_at", "datetime"),
+)
+FEEDBACK_FIELDS = (
+    Field("response_id", "identifier"),
+    Field("submitted_at", "datetime"),
+    Field("usefulness", "rating"),
+    Field("knowledge", "rating"),
+    Field("confidence", "rating"),
+    Field("job_title", "text"),
+    Field("setting", "text"),
+    Field("email", "personal"),
+)
+FOLLOWUP_FIELDS = (
+    Field("response_id", "identifier"),
+    Field("submitted_at", "datetime"),
+    Field("usefulness", "rating"),
+    Field("conversations", "choice", CONVERSATIONS),
+    Field("doing_differently", "text"),
+    Field("setting", "text"),
+    Field("job_title", "text"),
+    Field("email", "personal"),
+)
+DATASET_FIELDS = {
+    "sessions": SESSION_FIELDS,
+    "bookings": BOOKING_FIELDS,
+    "feedback": FEEDBACK_FIELDS,
+    "followup": FOLLOWUP_FIELDS,
+}
+
+# A file lacking any of these cannot give correct rows: the whole file is refused.
+# Each entry is a tuple of alternatives: one of them must be located.
+REQUIRED_FIELDS = {
+    "sessions": (("title",), ("start", "start_date")),
+    "bookings": (("status",), ("session_ref", "session_title"), ("email", "first_name", "last_name")),
+    "feedback": (("usefulness", "knowledge", "confidence"),),
+    "followup": (("usefulness", "conversations"),),
+}
+
+# The standard questionnaire's wording; `options.questions` overrides any of these.
+DEFAULT_QUESTIONS = {
+    "feedback": {
+        "usefulness": "How useful was today's session to your role?",
+        "knowledge": "How important is it to have conversations about physical activity with the people you support?",
+        "confidence": "How confident do you feel having conversations about physical activity?",
+        "job_title": "What is your job title?",
+        "setting": "Where do you work?",
+        "email": "Email address (optional)",
+    },
+    "followup": {
+        "usefulness": "How useful has the training been to your role?",
+        "conversations": "Since the training, how often do you have conversations about physical activity?",
+        "doing_differently": "What are you doing differently?",
+        "setting": "Where do you work?",
+        "job_title": "What is your job title?",
+        "email": "Email address (optional)",
+    },
+}
+
+DEFAULT_VALUES = {
+    "conversations": {
+        "Much more often": "much_more",
+        "Slightly more often": "slightly_more",
+        "About the same": "same",
+        "Less often": "less",
+    },
+    "delivery_mode": {"Online": "online", "Virtual": "online", "In person": "in_person", "Face to face": "in_person"},
+}
+
+
+@dataclass
+class RowError:
+    """Why one row of one file cannot load."""
+
+    source_row: int
+    column: str
+    value: str
+    reason: str
+
+
+def convert_columns(
+    rows: pd.DataFrame,
+    located: dict[str, int],
+    headers: list[str],
+    dataset: str,
+    value_maps: dict[str, dict[str, str]],
+    default_values: dict[str, str],
+    dayfirst: bool,
+) -> tuple[pd.DataFrame, list[RowError]]:
+    """Typed canonical columns from located text columns; the rows that fail are reported.
+
+    `located` maps canonical field → column position in `rows`; `headers` names positions for
+    error messages. Returns a frame with one column per canonical field of the dataset (absent
+    fields are blank/NA) plus `source_row`, and the row errors (a row may have several).
+    """
+    out = pd.DataFrame({"source_row": rows["source_row"].to_numpy()})
+    errors: list[RowError] = []
+    for field in DATASET_FIELDS[dataset]:
+        if field.name in located:
+            text = rows[located[field.name]].astype(str)
+            column = headers[located[field.name]]
+        else:
+            text = pd.Series([""] * len(rows), dtype=object)
+            column = field.name
+        if field.name in default_values:
+            default = str(default_values[field.name])
+            text = text.where(text.str.strip() != "", default)
+        mapping = _normalised_mapping({**DEFAULT_VALUES.get(field.name, {}), **value_maps.get(field.name, {})})
+        converted, field_errors = _convert_series(text, field, mapping, dayfirst)
+        out[field.name] = converted
+        for position, (value, reason) in field_errors.items():
+            shown = MASK if field.kind == "personal" else value
+            errors.append(RowError(int(out["source_row"].iat[position]), column, shown, reason))
+    return out, errors
+
+
+def _normalised_mapping(mapping: dict) -> dict[str, str]:
+    return {V.normalise_header(str(k)): ("" if v is None else str(v)) for k, v in mapping.items()}
+
+
+def _convert_series(text: pd.Series, field: Field, mapping: dict[str, str], dayfirst: bool):
+    """Convert each distinct value once (exports repeat the same dates and labels a lot)."""
+    converter = _converter(field, mapping, dayfirst)
+    cache: dict[str, object] = {}
+    failures: dict[str, str] = {}
+    for value in pd.unique(text.to_numpy()):
+        try:
+            cache[value] = converter(value)
+        except ValueError as exc:
+            failures[value] = str(exc)
+            cache[value] = None
+    converted = [cache[v] for v in text.to_numpy()]
+    errors = {i: (v, failures[v]) for i, v in enumerate(text.to_numpy()) if v in failures}
+    if field.kind == "rating":
+        series = pd.array(converted, dtype="Int64")
+    elif field.kind in ("datetime", "date"):
+        series = pd.to_datetime(pd.Series(converted, dtype=object))
+    else:
+        series = pd.Series(["" if v is None else v for v in converted], dtype=object) if field.kind != "time" else pd.Series(converted, dtype=object)
+    return series, errors
+
+
+def _converter(field: Field, mapping: dict[str, str], dayfirst: bool):
+    def mapped(value: str) -> str:
+        key = V.normalise_header(value)
+        return mapping.get(key, V.clean_text(value)) if mapping else V.clean_text(value)
+
+    if field.kind == "identifier":
+        return lambda value: V.parse_identifier(mapped(value))
+    if field.kind == "datetime":
+        return lambda value: V.parse_timestamp(value, dayfirst)
+    if field.kind == "date":
+        return lambda value: _date_only(V.parse_timestamp(value, dayfirst))
+    if field.kind == "time":
+        return V.parse_time_of_day
+    if field.kind == "rating":
+        return lambda value: V.parse_rating(mapped(value))
+    if field.kind == "choice":
+
+        def choice(value: str) -> str:
+            result = mapped(value)
+            if result and result not in field.choices:
+                raise ValueError(f"{result!r} is not one of {', '.join(c for c in field.choices if c)}")
+            return result
+
+        return choice
+    if field.kind == "personal":
+        return V.clean_text
+    return mapped
+
+
+def _date_only(value):
+    return None if value is None else value.replace(hour=0, minute=0, second=0)

@@ -1,0 +1,15 @@
+"""One adapter per export format, all on the shared reading layer (`reading.files`, `reading.fields`)."""
+
+from amed_pipeline.reading.formats.base import FormatAdapter, MissingColumnError
+from amed_pipeline.reading.formats.eventbrite import EVENTBRITE
+from amed_pipeline.reading.formats.google_forms import GOOGLE_FORMS
+from amed_pipeline.reading.formats.jisc import JISC
+from amed_pipeline.reading.formats.mapped_csv import MAPPED_CSV
+from amed_pipeline.reading.formats.msforms import MSFORMS
+from amed_pipeline.reading.formats.surveymonkey import SURVEYMONKEY
+
+ADAPTERS: dict[str, FormatAdapter] = {
+    adapter.name: adapter for adapter in (EVENTBRITE, SURVEYMONKEY, MSFORMS, GOOGLE_FORMS, JISC, MAPPED_CSV)
+}
+
+__all__ = ["ADAPTERS", "FormatAdapter", "MissingColumnError"]

@@ -1,0 +1,171 @@
+"""Read every file of one configured source into canonical rows, quarantine records and a ledger.
+
+This is the raw layer's single entry point: for each file the source's glob matches, it hashes
+the bytes, reads the grid (`files`), lets the format adapter locate the fields (`formats`),
+converts them (`fields`) and accounts for every row: a row either comes out as a canonical row
+or as a quarantine record naming file, row, column and reason. A file that cannot be read at all
+becomes one file-level quarantine record and the other files still load. The same bytes under a
+second file name are read once: the copy's rows are counted as duplicates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from amed_pipeline.config import Source
+from amed_pipeline.reading.fields import DATASET_FIELDS, REQUIRED_FIELDS, convert_columns
+from amed_pipeline.reading.files import RawTable, UnreadableFileError, read_raw_table
+from amed_pipeline.reading.formats import ADAPTERS, MissingColumnError
+
+LINEAGE_COLUMNS = ("partnership_id", "source_name", "source_format", "source_file", "source_row")
+QUARANTINE_COLUMNS = (
+    "partnership_id",
+    "dataset",
+    "source_name",
+    "source_file",
+    "source_row",
+    "rule",
+    "column_name",
+    "value",
+    "reason",
+)
+FILE_LEVEL_ROW = 0  # source_row of a quarantine record about a whole file
+
+
+@dataclass
+class FileLedger:
+    """What happened to one file: the basis of the ingest ledger and its row accounting."""
+
+    partnership_id: str
+    dataset: str
+    source_name: str
+    source_format: str
+    source_file: str
+    content_hash: str
+    size_bytes: int
+    rows_read: int = 0
+    rows_quarantined: int = 0
+    rows_duplicate: int = 0
+    duplicate_of: str = ""
+    error: str = ""
+
+
+@dataclass
+class SourceRead:
+    """The canonical rows of one source, its quarantine records and one ledger entry per file."""
+
+    source: Source
+    rows: pd.DataFrame
+    quarantine: list[dict] = field(default_factory=list)
+    files: list[FileLedger] = field(default_factory=list)
+
+
+def read_source(source: Source, data_dir: Path) -> SourceRead:
+    """Read all files of `source` (relative to `data_dir`)."""
+    data_dir = Path(data_dir)
+    adapter = ADAPTERS[source.format]
+    frames: list[pd.DataFrame] = []
+    result = SourceRead(source=source, rows=pd.DataFrame())
+    seen_hashes: dict[str, str] = {}
+    for path in source.files(data_dir):
+        relative = path.relative_to(data_dir).as_posix()
+        data = path.read_bytes()
+        ledger = FileLedger(
+            partnership_id=source.partnership_id,
+            dataset=source.dataset,
+            source_name=source.name,
+            source_format=source.format,
+            source_file=relative,
+            content_hash=hashlib.sha256(data).hexdigest(),
+            size_bytes=len(data),
+        )
+        result.files.append(ledger)
+        try:
+            table = read_raw_table(path, header_rows=adapter.header_rows, sheet=source.options.get("sheet"))
+            ledger.rows_read = len(table.rows)
+            if ledger.content_hash in seen_hashes:
+                ledger.duplicate_of = seen_hashes[ledger.content_hash]
+                ledger.rows_duplicate = ledger.rows_read
+                continue
+            seen_hashes[ledger.content_hash] = relative
+            rows, problems = read_table(table, source, adapter)
+        except (UnreadableFileError, MissingColumnError) as exc:
+            reason = exc.reason if isinstance(exc, UnreadableFileError) else str(exc)
+            ledger.error = reason
+            ledger.rows_quarantined = ledger.rows_read
+            rule = "file_unreadable" if isinstance(exc, UnreadableFileError) else "required_column_missing"
+            result.quarantine.append(_quarantine_record(source, relative, FILE_LEVEL_ROW, rule, "", "", reason))
+            continue
+        for source_row, column, value, reason in problems:
+            result.quarantine.append(_quarantine_record(source, relative, source_row, "unparseable_value", column, value, reason))
+        ledger.rows_quarantined = len({p[0] for p in problems})
+        rows.insert(0, "source_file", relative)
+        frames.append(rows)
+    result.rows = pd.concat(frames, ignore_index=True) if frames else empty_rows(source)
+    return result
+
+
+def read_table(table: RawTable, source: Source, adapter=None) -> tuple[pd.DataFrame, list[tuple]]:
+    """Canonical rows of one file, and (source_row, column, value, reason) for the rows refused."""
+    adapter = adapter or ADAPTERS[source.format]
+    headers = adapter.headers(table)
+    located = adapter.locate(headers, source)
+    missing = [
+        alternatives
+        for alternatives in REQUIRED_FIELDS[source.dataset]
+        if not any(f in located or f in source.options.get("default_values", {}) for f in alternatives)
+    ]
+    if missing:
+        names = "; ".join(" or ".join(alternatives) for alternatives in missing)
+        raise MissingColumnError(
+            f"no column for {names} (a required {source.dataset} field); map it in options.columns"
+            + (" or options.questions" if adapter.reads_questions else "")
+        )
+    typed, errors = convert_columns(
+        table.rows,
+        located,
+        headers,
+        source.dataset,
+        adapter.value_maps(source),
+        source.options.get("default_values", {}),
+        adapter.dayfirst(source),
+    )
+    problems = [(e.source_row, e.column, e.value, e.reason) for e in errors]
+    overflow = table.rows["overflow"].astype(str)
+    for position in overflow[overflow != ""].index:
+        problems.append((int(table.rows["source_row"].iat[position]), "(beyond last column)", overflow.iat[position], "row has more cells than the header"))
+    bad_rows = {p[0] for p in problems}
+    typed = typed[~typed["source_row"].isin(bad_rows)].reset_index(drop=True)
+    if source.dataset == "bookings":
+        typed["record_rank"] = adapter.record_rank(typed).to_numpy()
+        typed["record_ref"] = adapter.record_identity(typed).to_numpy()
+    typed.insert(0, "partnership_id", source.partnership_id)
+    typed.insert(1, "source_name", source.name)
+    typed.insert(2, "source_format", source.format)
+    return typed, problems
+
+
+def empty_rows(source: Source) -> pd.DataFrame:
+    columns = list(LINEAGE_COLUMNS) + [f.name for f in DATASET_FIELDS[source.dataset]]
+    if source.dataset == "bookings":
+        columns += ["record_rank", "record_ref"]
+    return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
+
+
+def _quarantine_record(source: Source, file: str, row: int, rule: str, column: str, value: str, reason: str) -> dict:
+    return {
+        "partnership_id": source.partnership_id,
+        "dataset": source.dataset,
+        "source_name": source.name,
+        "source_file": file,
+        "source_row": row,
+        "rule": rule,
+        "column_name": column,
+        "value": value,
+        "reason": reason,
+    }

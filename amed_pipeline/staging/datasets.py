@@ -1,0 +1,312 @@
+"""The evaluation's semantics: from every source's rows to one canonical dataset each.
+
+Raw rows arrive pseudonymised (`people.attach_person_keys`). Here they become:
+- sessions: one per session key (the export's reference, else title + date), training type from
+  the reference rules;
+- bookings: linked to a session by reference, else by title and date of start; copies of one
+  attendee record in overlapping exports resolve by the adapter's record rank (Eventbrite:
+  Checked In > any cancellation > Attending); several records of one person for one session
+  are one booking with precedence attended > cancelled > booked;
+- feedback / follow-up: one row per response, identified by the tool's response id, else by the
+  whole row (identical rows in overlapping downloads are one response).
+Every raw row ends up in exactly one place: the output rows, `quarantine` (with a reason) or
+`duplicates`; the counts add up per file. Nothing here touches the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from amed_pipeline.reading.parse import FILE_LEVEL_ROW, QUARANTINE_COLUMNS, FileLedger
+from amed_pipeline.reading.values import normalise_header
+from amed_pipeline.staging.classification import ReferenceTables
+from amed_pipeline.staging.people import UNATTRIBUTABLE
+
+STATUS_PRECEDENCE = {"attended": 3, "cancelled": 2, "booked": 1}
+DUPLICATE_COLUMNS = ("source_file", "source_row", "kept_file", "kept_row")
+ANSWER_FIELDS = {
+    "feedback": ("usefulness", "knowledge", "confidence", "job_title", "setting"),
+    "followup": ("usefulness", "conversations", "doing_differently", "setting", "job_title"),
+}
+
+
+@dataclass
+class Staged:
+    """A canonical dataset, with everything that did not make it and why."""
+
+    dataset: str
+    rows: pd.DataFrame
+    quarantine: pd.DataFrame = field(default_factory=lambda: empty_quarantine())
+    duplicates: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(DUPLICATE_COLUMNS)))
+    files: list[FileLedger] = field(default_factory=list)
+
+
+@dataclass
+class RawExport:
+    """One source's pseudonymised rows, as handed from a raw-export asset to staging."""
+
+    partnership_id: str
+    source_name: str
+    dataset: str
+    rows: pd.DataFrame
+    quarantine: pd.DataFrame
+    files: list[FileLedger]
+
+
+def empty_quarantine() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series([], dtype=object) for c in QUARANTINE_COLUMNS})
+
+
+def _combine(exports: list[RawExport]) -> tuple[pd.DataFrame, pd.DataFrame, list[FileLedger]]:
+    frames = [e.rows for e in exports if len(e.rows)]
+    rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    quarantine = pd.concat([e.quarantine for e in exports] + [empty_quarantine()], ignore_index=True)
+    files = [f for e in exports for f in e.files]
+    return rows, quarantine, files
+
+
+def _quarantine_rows(rows: pd.DataFrame, dataset: str, rule: str, column: str, reason: str, value: pd.Series | None = None) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "partnership_id": rows["partnership_id"].to_numpy(),
+            "dataset": dataset,
+            "source_name": rows["source_name"].to_numpy(),
+            "source_file": rows["source_file"].to_numpy(),
+            "source_row": rows["source_row"].astype(int).to_numpy(),
+            "rule": rule,
+            "column_name": column,
+            "value": ("" if value is None else value.astype(str).to_numpy()),
+            "reason": reason,
+        },
+        columns=list(QUARANTINE_COLUMNS),
+    )
+
+
+def _split_duplicates(rows: pd.DataFrame, group_by: list[str], order_by: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Keep the last row of each group after sorting by `order_by`; the rest are duplicates."""
+    ordered = rows.sort_values(order_by, kind="stable")
+    keep_mask = ~ordered.duplicated(subset=group_by, keep="last")
+    kept = ordered[keep_mask]
+    dropped = ordered[~keep_mask]
+    winners = kept.set_index(group_by)[["source_file", "source_row"]]
+    winner_of_dropped = winners.loc[pd.MultiIndex.from_frame(dropped[group_by]) if len(group_by) > 1 else dropped[group_by[0]]]
+    duplicates = pd.DataFrame(
+        {
+            "source_file": dropped["source_file"].to_numpy(),
+            "source_row": dropped["source_row"].astype(int).to_numpy(),
+            "kept_file": winner_of_dropped["source_file"].to_numpy(),
+            "kept_row": winner_of_dropped["source_row"].astype(int).to_numpy(),
+        },
+        columns=list(DUPLICATE_COLUMNS),
+    )
+    return kept.sort_index(), duplicates
+
+
+def _file_order(rows: pd.DataFrame) -> pd.Series:
+    """Later files (by name, as exports are named by date) win ties."""
+    return rows["source_file"].rank(method="dense").astype(int)
+
+
+# --- sessions --------------------------------------------------------------------------------
+
+
+def session_keys(partnership_ids: pd.Series, refs: pd.Series, titles: pd.Series, starts: pd.Series) -> pd.Series:
+    by_ref = partnership_ids + ":" + refs.astype(str)
+    by_title = partnership_ids + ":" + starts.dt.strftime("%Y-%m-%d").fillna("") + ":" + titles.astype(str).map(normalise_header)
+    return by_ref.where(refs.astype(str) != "", by_title)
+
+
+def stage_sessions(exports: list[RawExport], reference: ReferenceTables) -> Staged:
+    rows, quarantine, files = _combine(exports)
+    if rows.empty:
+        return Staged("sessions", pd.DataFrame(columns=SESSION_COLUMNS), quarantine, files=files)
+    start = rows["start"].copy()
+    from_parts = rows["start_date"] + pd.to_timedelta(
+        rows["start_time"].map(lambda t: 0 if t is None or pd.isna(t) else t.hour * 3600 + t.minute * 60 + t.second), unit="s"
+    )
+    rows["start"] = start.where(start.notna(), from_parts)
+    no_start = rows["start"].isna()
+    no_title = rows["title"].astype(str).str.strip() == ""
+    bad = no_start | no_title
+    quarantine = pd.concat(
+        [
+            quarantine,
+            _quarantine_rows(rows[no_start], "sessions", "required_value_missing", "start", "session has no start date"),
+            _quarantine_rows(rows[no_title & ~no_start], "sessions", "required_value_missing", "title", "session has no title"),
+        ],
+        ignore_index=True,
+    )
+    rows = rows[~bad].copy()
+    rows["session_key"] = session_keys(rows["partnership_id"], rows["session_ref"], rows["title"], rows["start"])
+    rows["file_order"] = _file_order(rows)
+    rows, duplicates = _split_duplicates(rows, ["session_key"], ["file_order", "source_row"])
+    typed = rows["training_type"].astype(str).str.strip()
+    known_types = set(reference.training_types["training_type"])
+    rows["training_type"] = typed.where(typed.isin(known_types), reference.classify_training_types(typed.where(typed != "", rows["title"])))
+    rows["delivery_mode"] = rows["delivery_mode"].replace("", "unknown")
+    return Staged("sessions", rows[SESSION_COLUMNS].reset_index(drop=True), quarantine, duplicates, files)
+
+
+SESSION_COLUMNS = [
+    "session_key",
+    "partnership_id",
+    "session_ref",
+    "title",
+    "training_type",
+    "start",
+    "delivery_mode",
+    "source_name",
+    "source_format",
+    "source_file",
+    "source_row",
+]
+
+
+# --- bookings --------------------------------------------------------------------------------
+
+
+def link_bookings_to_sessions(bookings: pd.DataFrame, sessions: pd.DataFrame) -> pd.Series:
+    """Session key of each booking: by reference within the partnership, else by title and date."""
+    by_ref = dict(zip(sessions["partnership_id"] + "|" + sessions["session_ref"].astype(str), sessions["session_key"]))
+    by_title = dict(
+        zip(
+            sessions["partnership_id"]
+            + "|"
+            + sessions["title"].astype(str).map(normalise_header)
+            + "|"
+            + pd.to_datetime(sessions["start"]).dt.strftime("%Y-%m-%d"),
+            sessions["session_key"],
+        )
+    )
+    ref_keys = (bookings["partnership_id"] + "|" + bookings["session_ref"].astype(str)).map(by_ref)
+    ref_keys = ref_keys.where(bookings["session_ref"].astype(str) != "")
+    title_keys = (
+        bookings["partnership_id"]
+        + "|"
+        + bookings["session_title"].astype(str).map(normalise_header)
+        + "|"
+        + bookings["session_start"].dt.strftime("%Y-%m-%d").fillna("")
+    ).map(by_title)
+    return ref_keys.fillna(title_keys).fillna("")
+
+
+BOOKING_COLUMNS = [
+    "partnership_id",
+    "session_key",
+    "person_key",
+    "key_version",
+    "status",
+    "job_title",
+    "profession",
+    "role_group",
+    "n_records",
+    "source_name",
+    "source_format",
+    "source_file",
+    "source_row",
+]
+
+
+def stage_bookings(exports: list[RawExport], sessions: Staged, reference: ReferenceTables) -> Staged:
+    rows, quarantine, files = _combine(exports)
+    if rows.empty:
+        return Staged("bookings", pd.DataFrame(columns=BOOKING_COLUMNS), quarantine, files=files)
+    rows["session_key"] = link_bookings_to_sessions(rows, sessions.rows).to_numpy()
+    unattributable = rows["person_key"] == ""
+    unlinked = (rows["session_key"] == "") & ~unattributable
+    link_text = rows["session_ref"].astype(str).where(
+        rows["session_ref"].astype(str) != "",
+        rows["session_title"].astype(str) + " on " + rows["session_start"].dt.strftime("%d/%m/%Y").fillna("?"),
+    )
+    quarantine = pd.concat(
+        [
+            quarantine,
+            _quarantine_rows(rows[unattributable], "bookings", "person_unattributable", "email", UNATTRIBUTABLE),
+            _quarantine_rows(
+                rows[unlinked], "bookings", "session_unknown", "session_ref",
+                "booking links to no known session (no session with this reference, nor with this title on this date)",
+                link_text[unlinked],
+            ),
+        ],
+        ignore_index=True,
+    )
+    rows = rows[~(unattributable | unlinked)].copy()
+    rows["file_order"] = _file_order(rows)
+    # 1. Copies of one attendee record across overlapping exports of one source.
+    with_ref = rows[rows["record_ref"] != ""].copy()
+    without_ref = rows[rows["record_ref"] == ""]
+    with_ref, record_duplicates = _split_duplicates(
+        with_ref, ["source_name", "session_key", "record_ref"], ["record_rank", "file_order", "source_row"]
+    )
+    rows = pd.concat([with_ref, without_ref]).sort_index()
+    # 2. One person, several records for one session: one booking, attended > cancelled > booked.
+    cancelled = rows["booking_status"].astype(str) == "cancelled"
+    rows["status"] = rows["status"].where(~cancelled, "cancelled")
+    rows["precedence"] = rows["status"].map(STATUS_PRECEDENCE).fillna(0).astype(int)
+    n_records = rows.groupby(["session_key", "person_key"])["source_row"].transform("size")
+    rows["n_records"] = n_records.to_numpy()
+    rows, person_duplicates = _split_duplicates(rows, ["session_key", "person_key"], ["precedence", "file_order", "source_row"])
+    rows["profession"] = reference.classify_professions(rows["job_title"]).to_numpy()
+    rows["role_group"] = rows["profession"].map(reference.role_group_of).fillna("unclassified").to_numpy()
+    duplicates = pd.concat([record_duplicates, person_duplicates], ignore_index=True)
+    return Staged("bookings", rows[BOOKING_COLUMNS].reset_index(drop=True), quarantine, duplicates, files)
+
+
+# --- survey responses ------------------------------------------------------------------------
+
+
+SURVEY_COLUMNS = {
+    "feedback": ["response_key", "partnership_id", "response_id", "submitted_at", "usefulness", "knowledge", "confidence",
+                 "job_title", "profession", "role_group", "setting_answer", "setting", "person_key", "key_version",
+                 "source_name", "source_format", "source_file", "source_row"],
+    "followup": ["response_key", "partnership_id", "response_id", "submitted_at", "usefulness", "conversations",
+                 "doing_differently", "job_title", "profession", "role_group", "setting_answer", "setting",
+                 "person_key", "key_version", "source_name", "source_format", "source_file", "source_row"],
+}
+
+
+def response_keys(rows: pd.DataFrame, dataset: str) -> pd.Series:
+    """The tool's response id within its source; without one, the whole row's content."""
+    answers = rows["submitted_at"].astype(str)
+    for name in ANSWER_FIELDS[dataset]:
+        answers = answers + "\x1f" + rows[name].astype(str)
+    answers = answers + "\x1f" + rows["person_key"].astype(str)
+    identity = ("id:" + rows["response_id"].astype(str)).where(rows["response_id"].astype(str) != "", "row:" + answers)
+    text = rows["partnership_id"] + "|" + rows["source_name"] + "|" + identity
+    return text.map(lambda t: hashlib.sha256(t.encode("utf-8")).hexdigest()[:24])
+
+
+def stage_survey(dataset: str, exports: list[RawExport], reference: ReferenceTables) -> Staged:
+    rows, quarantine, files = _combine(exports)
+    columns = SURVEY_COLUMNS[dataset]
+    if rows.empty:
+        return Staged(dataset, pd.DataFrame(columns=columns), quarantine, files=files)
+    rows["response_key"] = response_keys(rows, dataset).to_numpy()
+    rows["file_order"] = _file_order(rows)
+    rows, duplicates = _split_duplicates(rows, ["response_key"], ["file_order", "source_row"])
+    rows["setting_answer"] = rows["setting"].astype(str)
+    rows["setting"] = reference.classify_settings(rows["setting_answer"]).to_numpy()
+    has_title = rows["job_title"].astype(str).str.strip() != ""
+    rows["profession"] = reference.classify_professions(rows["job_title"]).where(has_title, "").to_numpy()
+    rows["role_group"] = rows["profession"].map(reference.role_group_of).fillna("").to_numpy()
+    return Staged(dataset, rows[columns].reset_index(drop=True), quarantine, duplicates, files)
+
+
+def file_accounting(staged: Staged) -> pd.DataFrame:
+    """Per file: rows read, loaded, quarantined and duplicate; `balanced` says whether they add up."""
+    ledger = pd.DataFrame([f.__dict__ for f in staged.files])
+    if ledger.empty:
+        return ledger
+    loaded = staged.rows.groupby("source_file").size() if len(staged.rows) else pd.Series(dtype=int)
+    row_level = staged.quarantine[staged.quarantine["source_row"].astype(int) != FILE_LEVEL_ROW]
+    quarantined = row_level.drop_duplicates(["source_file", "source_row"]).groupby("source_file").size()
+    duplicates = staged.duplicates.groupby("source_file").size()
+    ledger["rows_loaded"] = ledger["source_file"].map(loaded).fillna(0).astype(int)
+    file_errors = ledger["error"] != ""
+    ledger["rows_quarantined"] = ledger["source_file"].map(quarantined).fillna(0).astype(int).where(~file_errors, ledger["rows_read"])
+    ledger["rows_duplicate"] = ledger["rows_duplicate"] + ledger["source_file"].map(duplicates).fillna(0).astype(int)
+    ledger["balanced"] = ledger["rows_read"] == ledger["rows_loaded"] + ledger["rows_quarantined"] + ledger["rows_duplicate"]
+    return ledger

@@ -1,0 +1,98 @@
+"""The warehouse as a Dagster resource: the one place that builds SQLAlchemy engines.
+
+The URL comes from `AMED_WAREHOUSE_URL` (an `EnvVar`, resolved at run time), else an embedded
+DuckDB file under the data dir's `warehouse/` folder. DuckDB allows one writing process per
+file, and Dagster's default executor runs steps in parallel processes, so every connection to a
+DuckDB file holds an exclusive lock file for its duration: parallel steps queue instead of
+failing with a database-lock error. PostgreSQL needs no such lock.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import time
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterator
+
+import dagster as dg
+from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+from amed_pipeline.warehouse.schema import metadata
+
+DEFAULT_WAREHOUSE_FILE = "warehouse/amed.duckdb"
+
+
+def default_warehouse_url(data_dir: Path | str) -> str:
+    return f"duckdb:///{(Path(data_dir).resolve() / DEFAULT_WAREHOUSE_FILE).as_posix()}"
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password hidden, safe for logs and the UI."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@lru_cache(maxsize=8)
+def _engine_for(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "duckdb" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    # No pooling for DuckDB: a pooled connection would keep the file open (and locked) after use.
+    if parsed.get_backend_name() == "duckdb":
+        return create_engine(url, poolclass=NullPool)
+    return create_engine(url, pool_pre_ping=True)
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The SQL warehouse (DuckDB file by default, PostgreSQL in production)."""
+
+    url: str
+
+    @property
+    def engine(self) -> Engine:
+        return _engine_for(self.url)
+
+    @property
+    def dialect(self) -> str:
+        return make_url(self.url).get_backend_name()
+
+    @property
+    def display_url(self) -> str:
+        return redact_url(self.url)
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A connection in a transaction, committed on success; tables created if missing."""
+        with self._exclusive():
+            with self.engine.begin() as conn:
+                metadata.create_all(conn, checkfirst=True)
+                yield conn
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A connection for reading."""
+        with self._exclusive():
+            with self.engine.connect() as conn:
+                yield conn
+
+    @contextmanager
+    def _exclusive(self):
+        parsed = make_url(self.url)
+        if parsed.get_backend_name() != "duckdb" or parsed.database in (None, "", ":memory:"):
+            yield
+            return
+        lock_path = Path(parsed.database + ".lock")
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(lock_path, "w") as handle:
+            started = time.monotonic()
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            waited = time.monotonic() - started
+            if waited > 1:
+                dg.get_dagster_logger().info(f"waited {waited:.1f}s for the DuckDB warehouse lock")
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)

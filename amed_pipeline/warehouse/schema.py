@@ -1,0 +1,196 @@
+"""The warehouse's tables, declared in code (DuckDB through SQLAlchemy cannot reflect them).
+
+A small dimensional model: partnerships, sessions and people (pseudonyms only) as dimensions;
+bookings, feedback and follow-up responses as facts; reference tables for labels; the ingest
+ledger (one row per file, with its row accounting) and quarantine (every row that could not
+load, with its reason). No table holds a name or an email. Integer keys are avoided on purpose:
+duckdb-engine compiles an integer primary key to SERIAL, which DuckDB rejects.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Column, DateTime, Integer, MetaData, String, Table, Text
+
+metadata = MetaData()
+
+dim_partnership = Table(
+    "dim_partnership",
+    metadata,
+    Column("partnership_id", String, primary_key=True),
+    Column("name", String, nullable=False),
+    Column("area", String, nullable=False),
+)
+
+dim_session = Table(
+    "dim_session",
+    metadata,
+    Column("session_key", String, primary_key=True),
+    Column("partnership_id", String, nullable=False),
+    Column("session_ref", String, nullable=False),
+    Column("title", String, nullable=False),
+    Column("training_type", String, nullable=False),
+    Column("start_at", DateTime, nullable=False),
+    Column("delivery_mode", String, nullable=False),
+    Column("source_name", String, nullable=False),
+    Column("source_format", String, nullable=False),
+    Column("source_file", String, nullable=False),
+    Column("source_row", Integer, nullable=False, autoincrement=False),
+)
+
+dim_person = Table(
+    "dim_person",
+    metadata,
+    Column("person_key", String, primary_key=True),
+    Column("key_version", String, nullable=False),
+    Column("profession", String, nullable=False),
+    Column("role_group", String, nullable=False),
+    Column("first_attended_at", DateTime),
+    Column("last_attended_at", DateTime),
+)
+
+fact_booking = Table(
+    "fact_booking",
+    metadata,
+    Column("session_key", String, primary_key=True),
+    Column("person_key", String, primary_key=True),
+    Column("partnership_id", String, nullable=False),
+    Column("status", String, nullable=False),
+    Column("profession", String, nullable=False),
+    Column("role_group", String, nullable=False),
+    Column("n_records", Integer, nullable=False, autoincrement=False),
+    Column("source_name", String, nullable=False),
+    Column("source_format", String, nullable=False),
+    Column("source_file", String, nullable=False),
+    Column("source_row", Integer, nullable=False, autoincrement=False),
+)
+
+_survey_lineage = ("source_name", "source_format", "source_file")
+
+fact_feedback = Table(
+    "fact_feedback",
+    metadata,
+    Column("response_key", String, primary_key=True),
+    Column("partnership_id", String, nullable=False),
+    Column("response_id", String, nullable=False),
+    Column("submitted_at", DateTime),
+    Column("usefulness", Integer, autoincrement=False),
+    Column("knowledge", Integer, autoincrement=False),
+    Column("confidence", Integer, autoincrement=False),
+    Column("profession", String, nullable=False),
+    Column("role_group", String, nullable=False),
+    Column("setting", String, nullable=False),
+    Column("person_key", String, nullable=False),
+    Column("key_version", String, nullable=False),
+    *(Column(c, String, nullable=False) for c in _survey_lineage),
+    Column("source_row", Integer, nullable=False, autoincrement=False),
+)
+
+fact_followup = Table(
+    "fact_followup",
+    metadata,
+    Column("response_key", String, primary_key=True),
+    Column("partnership_id", String, nullable=False),
+    Column("response_id", String, nullable=False),
+    Column("submitted_at", DateTime),
+    Column("usefulness", Integer, autoincrement=False),
+    Column("conversations", String, nullable=False),
+    Column("profession", String, nullable=False),
+    Column("role_group", String, nullable=False),
+    Column("setting", String, nullable=False),
+    Column("person_key", String, nullable=False),
+    Column("key_version", String, nullable=False),
+    *(Column(c, String, nullable=False) for c in _survey_lineage),
+    Column("source_row", Integer, nullable=False, autoincrement=False),
+)
+
+# Free-text answers kept for the evaluator, deliberately without any link to the person.
+followup_comment = Table(
+    "followup_comment",
+    metadata,
+    Column("partnership_id", String, nullable=False),
+    Column("submitted_month", String, nullable=False),
+    Column("comment", Text, nullable=False),
+)
+
+# Which job titles became which profession, without any link to a person: the data engineer
+# reads it to improve job_title_rules.csv.
+job_title_classification = Table(
+    "job_title_classification",
+    metadata,
+    Column("job_title", String, primary_key=True),
+    Column("profession", String, nullable=False),
+    Column("role_group", String, nullable=False),
+    Column("bookings", Integer, nullable=False, autoincrement=False),
+)
+
+ref_training_type = Table(
+    "ref_training_type",
+    metadata,
+    Column("training_type", String, primary_key=True),
+    Column("label", String, nullable=False),
+    Column("online_workshop", Boolean, nullable=False),
+)
+
+ref_profession = Table(
+    "ref_profession",
+    metadata,
+    Column("profession", String, primary_key=True),
+    Column("label", String, nullable=False),
+    Column("role_group", String, nullable=False),
+)
+
+ref_role_group = Table(
+    "ref_role_group",
+    metadata,
+    Column("role_group", String, primary_key=True),
+    Column("label", String, nullable=False),
+)
+
+ingest_ledger = Table(
+    "ingest_ledger",
+    metadata,
+    Column("source_file", String, primary_key=True),
+    Column("partnership_id", String, nullable=False),
+    Column("dataset", String, nullable=False),
+    Column("source_name", String, nullable=False),
+    Column("source_format", String, nullable=False),
+    Column("content_hash", String, nullable=False),
+    Column("size_bytes", Integer, nullable=False, autoincrement=False),
+    Column("rows_read", Integer, nullable=False, autoincrement=False),
+    Column("rows_loaded", Integer, nullable=False, autoincrement=False),
+    Column("rows_quarantined", Integer, nullable=False, autoincrement=False),
+    Column("rows_duplicate", Integer, nullable=False, autoincrement=False),
+    Column("duplicate_of", String, nullable=False),
+    Column("error", Text, nullable=False),
+)
+
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("partnership_id", String, nullable=False),
+    Column("dataset", String, nullable=False),
+    Column("source_name", String, nullable=False),
+    Column("source_file", String, nullable=False),
+    Column("source_row", Integer, nullable=False, autoincrement=False),
+    Column("rule", String, nullable=False),
+    Column("column_name", String, nullable=False),
+    Column("value", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
+# Tables the nightly load replaces as a whole, in this order (dimensions before facts).
+LOADED_TABLES = (
+    dim_partnership,
+    dim_session,
+    dim_person,
+    fact_booking,
+    fact_feedback,
+    fact_followup,
+    followup_comment,
+    job_title_classification,
+    ref_training_type,
+    ref_profession,
+    ref_role_group,
+    ingest_ledger,
+    quarantine,
+)
