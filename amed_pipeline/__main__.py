@@ -14,6 +14,7 @@ import sys
 import dagster as dg
 
 from amed_pipeline import settings
+from amed_pipeline.config import ConfigError, load_programme_config
 
 
 def nightly_job() -> dg.JobDefinition:
@@ -29,6 +30,11 @@ def refresh() -> int:
         os.environ["DAGSTER_HOME"] = str(settings.default_dagster_home())
     home = os.environ["DAGSTER_HOME"]
     os.makedirs(home, exist_ok=True)
+    try:
+        load_programme_config(settings.data_dir())
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
     with dg.DagsterInstance.get() as instance:
         result = dg.execute_job(dg.reconstructable(nightly_job), instance=instance)
         status = "succeeded" if result.success else "FAILED"

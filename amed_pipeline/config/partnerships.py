@@ -189,10 +189,16 @@ def _check_options(options: dict, dataset: str, fmt: str, where: str) -> None:
             raise ConfigError(f"{where}: key 'options.{key}': unknown option; expected one of {', '.join(OPTION_NAMES)}")
         if key in ("columns", "questions", "default_values") and not _is_str_mapping(value):
             raise ConfigError(f"{where}: key 'options.{key}': expected a mapping of field to text")
-        if key == "values" and not (
-            isinstance(value, dict) and all(isinstance(v, dict) for v in value.values())
-        ):
-            raise ConfigError(f"{where}: key 'options.values': expected {{field: {{source value: canonical value}}}}")
+        if key == "values":
+            if not (isinstance(value, dict) and all(isinstance(v, dict) for v in value.values())):
+                raise ConfigError(f"{where}: key 'options.values': expected {{field: {{source value: canonical value}}}}")
+            for field_name, mapping in value.items():
+                for source_value in mapping:
+                    if not isinstance(source_value, (str, int, float)) or isinstance(source_value, bool):
+                        raise ConfigError(
+                            f"{where}: key 'options.values.{field_name}': source value {source_value!r} is not text; "
+                            "quote it (YAML reads unquoted Yes/No/On/Off as true/false)"
+                        )
         if key == "dayfirst" and not isinstance(value, bool):
             raise ConfigError(f"{where}: key 'options.dayfirst': expected true or false")
         if key == "attended_statuses":
@@ -204,8 +210,21 @@ def _check_options(options: dict, dataset: str, fmt: str, where: str) -> None:
             raise ConfigError(f"{where}: key 'options.questions': only applies to feedback and followup")
         if key == "sheet" and not isinstance(value, str):
             raise ConfigError(f"{where}: key 'options.sheet': expected a sheet name")
+    fields = _dataset_field_names(dataset)
+    for key in ("columns", "values", "default_values", "questions"):
+        for field_name in options.get(key) or {}:
+            if field_name not in fields:
+                raise ConfigError(
+                    f"{where}: key 'options.{key}.{field_name}': not a {dataset} field; expected one of {', '.join(fields)}"
+                )
     if fmt == "mapped_csv" and not options.get("columns"):
         raise ConfigError(f"{where}: key 'options.columns': mapped_csv needs a column mapping")
+
+
+def _dataset_field_names(dataset: str) -> list[str]:
+    from amed_pipeline.reading.fields import DATASET_FIELDS  # the canonical fields live with the reader
+
+    return [f.name for f in DATASET_FIELDS[dataset]]
 
 
 def _check_glob_inside_data_dir(path: Any, where: str) -> None:

@@ -18,6 +18,7 @@ BOOKING_STATUSES = ("attended", "booked", "cancelled")
 DELIVERY_MODES = ("online", "in_person")
 CONVERSATIONS = ("much_more", "slightly_more", "same", "less")
 MASK = "***"
+OTHERWISE = "*"  # in `options.values`, the canonical value for any other non-blank source value
 
 
 @dataclass(frozen=True)
@@ -193,9 +194,15 @@ def _convert_series(text: pd.Series, field: Field, mapping: dict[str, str], dayf
 
 
 def _converter(field: Field, mapping: dict[str, str], dayfirst: bool):
+    otherwise = mapping.get(OTHERWISE)
+
     def mapped(value: str) -> str:
         key = V.normalise_header(value)
-        return mapping.get(key, V.clean_text(value)) if mapping else V.clean_text(value)
+        if key in mapping:
+            return mapping[key]
+        if otherwise is not None and key:
+            return otherwise
+        return V.clean_text(value)
 
     if field.kind == "identifier":
         return lambda value: V.parse_identifier(mapped(value))

@@ -97,12 +97,13 @@ def _drop_blank_leading_rows(grid: list[list[str]]) -> _Grid:
 
 def decode_bytes(data: bytes, path: Path | str) -> tuple[str, str]:
     """Decode a text export: UTF-8 (with or without BOM) first, then cp1252 (Excel on Windows)."""
-    if b"\x00" in data[:4096]:
-        raise UnreadableFileError(path, "not a text file (binary content); expected CSV")
+    # Recognisable formats first: a zip (xlsx) always has NUL bytes in its first header.
     if data.startswith(b"%PDF"):
         raise UnreadableFileError(path, "this is a PDF document, not a CSV export")
     if data[:2] == b"PK":
         raise UnreadableFileError(path, "this is a zip/xlsx file with a .csv name; save it as .xlsx")
+    if b"\x00" in data[:4096]:
+        raise UnreadableFileError(path, "not a text file (binary content); expected CSV")
     for encoding in CSV_ENCODINGS:
         try:
             return data.decode(encoding), encoding
@@ -178,6 +179,9 @@ def _read_xlsx_grid(path: Path, sheet: str | None) -> list[list[str]]:
             worksheet = _first_sheet_with_data(workbook)
             if worksheet is None:
                 raise UnreadableFileError(path, "the workbook has no sheet with data")
+        # Read-only mode trusts the sheet's <dimension> tag, which some generators write as just `A1`:
+        # without a reset, such a sheet reads as one cell and every row would vanish silently.
+        worksheet.reset_dimensions()
         return [[cell_text(v) for v in row] for row in worksheet.iter_rows(values_only=True)]
     finally:
         workbook.close()
@@ -185,6 +189,7 @@ def _read_xlsx_grid(path: Path, sheet: str | None) -> list[list[str]]:
 
 def _first_sheet_with_data(workbook):
     for worksheet in workbook.worksheets:
+        worksheet.reset_dimensions()
         for row in worksheet.iter_rows(values_only=True, max_row=5):
             if any(v not in (None, "") for v in row):
                 return worksheet

@@ -10,7 +10,6 @@ second file name are read once: the copy's rows are counted as duplicates.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,7 +73,13 @@ def read_source(source: Source, data_dir: Path) -> SourceRead:
     seen_hashes: dict[str, str] = {}
     for path in source.files(data_dir):
         relative = path.relative_to(data_dir).as_posix()
-        data = path.read_bytes()
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            data = b""
+            read_error = f"cannot open the file: {exc.strerror or exc}"
+        else:
+            read_error = ""
         ledger = FileLedger(
             partnership_id=source.partnership_id,
             dataset=source.dataset,
@@ -86,6 +91,8 @@ def read_source(source: Source, data_dir: Path) -> SourceRead:
         )
         result.files.append(ledger)
         try:
+            if read_error:
+                raise UnreadableFileError(path, read_error)
             table = read_raw_table(path, header_rows=adapter.header_rows, sheet=source.options.get("sheet"))
             ledger.rows_read = len(table.rows)
             if ledger.content_hash in seen_hashes:

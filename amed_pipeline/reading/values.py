@@ -21,7 +21,9 @@ EXCEL_SERIAL_RANGE = (20_000, 80_000)
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201b": "'", "\u2032": "'", "\u201c": '"', "\u201d": '"', "\u00a0": " "})
 _HTML_ENTITIES = {"&apos;": "'", "&#39;": "'", "&quot;": '"', "&amp;": "&", "&lt;": "<", "&gt;": ">"}
 _WHITESPACE = re.compile(r"\s+")
-_QUESTION_NUMBER = re.compile(r"^\s*\d+(?:\.\d+)*(?:\.[a-z])?\.?\s+(?=\S)", re.IGNORECASE)
+# JISC numbering: `3. `, `13.1. `, `14.1.a. `, `9.a.i. `; always ends with a dot, so a header that
+# merely starts with a number (`1.5 hours a week…`, `2020 vision…`) keeps its text.
+_QUESTION_NUMBER = re.compile(r"^\s*\d+(?:\.(?:\d+|[a-z]{1,4}))*\.\s+(?=\S)", re.IGNORECASE)
 
 
 def clean_text(text: str) -> str:

@@ -215,8 +215,9 @@ def stage_bookings(exports: list[RawExport], sessions: Staged, reference: Refere
     if rows.empty:
         return Staged("bookings", pd.DataFrame(columns=BOOKING_COLUMNS), quarantine, files=files)
     rows["session_key"] = link_bookings_to_sessions(rows, sessions.rows).to_numpy()
-    unattributable = rows["person_key"] == ""
-    unlinked = (rows["session_key"] == "") & ~unattributable
+    no_status = (rows["status"].astype(str) == "") & (rows["booking_status"].astype(str) != "cancelled")
+    unattributable = (rows["person_key"] == "") & ~no_status
+    unlinked = (rows["session_key"] == "") & ~unattributable & ~no_status
     link_text = rows["session_ref"].astype(str).where(
         rows["session_ref"].astype(str) != "",
         rows["session_title"].astype(str) + " on " + rows["session_start"].dt.strftime("%d/%m/%Y").fillna("?"),
@@ -224,6 +225,8 @@ def stage_bookings(exports: list[RawExport], sessions: Staged, reference: Refere
     quarantine = pd.concat(
         [
             quarantine,
+            _quarantine_rows(rows[no_status], "bookings", "required_value_missing", "status",
+                             "booking has no status (map the source's status column, or set options.default_values.status)"),
             _quarantine_rows(rows[unattributable], "bookings", "person_unattributable", "email", UNATTRIBUTABLE),
             _quarantine_rows(
                 rows[unlinked], "bookings", "session_unknown", "session_ref",
@@ -233,7 +236,7 @@ def stage_bookings(exports: list[RawExport], sessions: Staged, reference: Refere
         ],
         ignore_index=True,
     )
-    rows = rows[~(unattributable | unlinked)].copy()
+    rows = rows[~(no_status | unattributable | unlinked)].copy()
     rows["file_order"] = _file_order(rows)
     # 1. Copies of one attendee record across overlapping exports of one source.
     with_ref = rows[rows["record_ref"] != ""].copy()

@@ -57,12 +57,13 @@ def warehouse_frames(
         [{"partnership_id": p.id, "name": p.name, "area": p.area} for p in config.partnerships]
     )
     session_rows = sessions.rows.rename(columns={"start": "start_at"}).sort_values("session_key")
+    session_rows["start_month"] = _month(session_rows["start_at"])
     booking_rows = bookings.rows.sort_values(["session_key", "person_key"])
     comments = followup.rows[followup.rows["doing_differently"].astype(str).str.strip() != ""]
     comments = pd.DataFrame(
         {
             "partnership_id": comments["partnership_id"].to_numpy(),
-            "submitted_month": pd.to_datetime(comments["submitted_at"]).dt.strftime("%Y-%m").fillna("").to_numpy(),
+            "submitted_month": _month(comments["submitted_at"]).to_numpy(),
             "comment": comments["doing_differently"].astype(str).to_numpy(),
         }
     ).sort_values(["partnership_id", "submitted_month", "comment"])
@@ -82,8 +83,8 @@ def warehouse_frames(
         "dim_session": session_rows,
         "dim_person": person_roles(bookings.rows, sessions.rows),
         "fact_booking": booking_rows,
-        "fact_feedback": feedback.rows.sort_values("response_key"),
-        "fact_followup": followup.rows.sort_values("response_key"),
+        "fact_feedback": _with_month(feedback.rows).sort_values("response_key"),
+        "fact_followup": _with_month(followup.rows).sort_values("response_key"),
         "followup_comment": comments,
         "job_title_classification": title_counts,
         "ref_training_type": reference.training_types,
@@ -92,6 +93,14 @@ def warehouse_frames(
         "ingest_ledger": ledger,
         "quarantine": quarantine,
     }
+
+
+def _month(timestamps: pd.Series) -> pd.Series:
+    return pd.to_datetime(timestamps).dt.strftime("%Y-%m").fillna("")
+
+
+def _with_month(responses: pd.DataFrame) -> pd.DataFrame:
+    return responses.assign(submitted_month=_month(responses["submitted_at"]))
 
 
 def load_warehouse(conn: Connection, frames: dict[str, pd.DataFrame]) -> dict[str, int]:

@@ -30,6 +30,7 @@ dim_session = Table(
     Column("title", String, nullable=False),
     Column("training_type", String, nullable=False),
     Column("start_at", DateTime, nullable=False),
+    Column("start_month", String, nullable=False),  # YYYY-MM, so monthly metrics need no date functions
     Column("delivery_mode", String, nullable=False),
     Column("source_name", String, nullable=False),
     Column("source_format", String, nullable=False),
@@ -73,6 +74,7 @@ fact_feedback = Table(
     Column("partnership_id", String, nullable=False),
     Column("response_id", String, nullable=False),
     Column("submitted_at", DateTime),
+    Column("submitted_month", String, nullable=False),
     Column("usefulness", Integer, autoincrement=False),
     Column("knowledge", Integer, autoincrement=False),
     Column("confidence", Integer, autoincrement=False),
@@ -92,6 +94,7 @@ fact_followup = Table(
     Column("partnership_id", String, nullable=False),
     Column("response_id", String, nullable=False),
     Column("submitted_at", DateTime),
+    Column("submitted_month", String, nullable=False),
     Column("usefulness", Integer, autoincrement=False),
     Column("conversations", String, nullable=False),
     Column("profession", String, nullable=False),

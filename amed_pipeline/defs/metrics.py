@@ -1,0 +1,179 @@
+"""Metric tables and published outputs: the evaluation's figures, every night, from raw rows.
+
+`metrics/*` computes the exact figures in the warehouse (restricted), the disclosure-controlled
+version, the definitions and a wide headline table; `reports/*` writes the CSV and Excel exports
+and the HTML report under the export dir. Each asset shows its headline figures, row counts and
+file paths in the UI; none shows personal data.
+"""
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+from sqlalchemy import select
+
+from amed_pipeline import settings
+from amed_pipeline.config import ProgrammeConfig
+from amed_pipeline.defs.warehouse import warehouse_key
+from amed_pipeline.metrics import tables
+from amed_pipeline.metrics.compute import metric_rows, run_queries
+from amed_pipeline.metrics.disclosure import publish
+from amed_pipeline.reports.exports import write_csv, write_workbook
+from amed_pipeline.reports.html_report import render_report
+from amed_pipeline.warehouse import schema
+from amed_pipeline.warehouse.bulk import replace_rows
+from amed_pipeline.warehouse.resource import WarehouseResource
+
+METRICS_GROUP = "metrics"
+REPORTS_GROUP = "reports"
+METRIC_TABLES = (tables.metric_values, tables.metric_values_published, tables.metric_definitions, tables.metrics_headline)
+REPORT_NOTES = [
+    "Counts of 1 to 7 are suppressed ([c]); other counts are rounded to the nearest 5.",
+    "Shares and means resting on fewer than 30 people or responses are flagged [u] (low reliability).",
+    "Where one cell of a breakdown is suppressed, the next smallest is suppressed too (secondary suppression).",
+    "'all' rows are computed over the merged data: a person trained by two partnerships counts once.",
+    "Definitions of every metric are in the metric_definitions sheet.",
+]
+
+
+class ExportDirResource(dg.ConfigurableResource):
+    """Where exports and the report are written (`AMED_EXPORT_DIR`, default `<data dir>/exports`)."""
+
+    path: str
+
+    def directory(self) -> Path:
+        directory = Path(self.path)
+        directory.mkdir(parents=True, exist_ok=True)
+        return directory
+
+
+def build_export_dir_resource(data_dir: Path) -> ExportDirResource:
+    if os.environ.get(settings.EXPORT_DIR_VAR):
+        return ExportDirResource(path=dg.EnvVar(settings.EXPORT_DIR_VAR))
+    return ExportDirResource(path=str(Path(data_dir) / "exports"))
+
+
+def metric_key(name: str) -> dg.AssetKey:
+    return dg.AssetKey(["metrics", name])
+
+
+def headline_markdown(headline: pd.DataFrame) -> str:
+    shown = headline.drop(columns=["period_start", "period_end"]).set_index("partnership_id").T
+    return shown.map(lambda v: "" if pd.isna(v) else (f"{v:,.0f}" if float(v).is_integer() else f"{v:.3f}")).to_markdown()
+
+
+def read_table(conn, table) -> pd.DataFrame:
+    return pd.DataFrame(conn.execute(select(table)).mappings().all(), columns=[c.name for c in table.columns])
+
+
+def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
+    warehouse_deps = [warehouse_key(t.name) for t in schema.LOADED_TABLES]
+
+    @dg.multi_asset(
+        specs=[
+            dg.AssetSpec(metric_key("metric_values"), group_name=METRICS_GROUP, kinds={"sql"}, deps=warehouse_deps,
+                         description="Exact metric values (restricted, for the evaluator): one row per metric × partnership "
+                         "× dimension value × period. Definitions in metrics/metric_definitions."),
+            dg.AssetSpec(metric_key("metric_values_published"), group_name=METRICS_GROUP, kinds={"sql"}, deps=warehouse_deps,
+                         description="metric_values with disclosure control: counts 1–7 [c], counts rounded to 5, "
+                         "small bases [u], secondary suppression."),
+            dg.AssetSpec(metric_key("metric_definitions"), group_name=METRICS_GROUP, kinds={"sql"},
+                         description="The definition of every metric: id, unit, dimension, label, definition."),
+            dg.AssetSpec(metric_key("metrics_headline"), group_name=METRICS_GROUP, kinds={"sql"}, deps=warehouse_deps,
+                         description="Headline metrics, one row per partnership plus 'all' (from metric_values)."),
+        ],
+        can_subset=False,
+        name="metric_tables",
+    )
+    def metric_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+        with warehouse.begin() as conn:
+            exact = metric_rows(run_queries(conn))
+            stamp = {"run_id": context.run_id, "computed_at": dt.datetime.now().replace(microsecond=0)}
+            exact = exact.assign(**stamp)
+            published = publish(exact).assign(**stamp)
+            definitions = tables.definitions_frame()
+            headline = tables.headline_frame(exact) if len(exact) else pd.DataFrame(columns=[c.name for c in tables.metrics_headline.columns])
+            frames = {
+                "metric_values": exact,
+                "metric_values_published": published,
+                "metric_definitions": definitions,
+                "metrics_headline": headline,
+            }
+            written = {t.name: replace_rows(conn, t, frames[t.name]) for t in METRIC_TABLES}
+        headline_md = headline_markdown(headline) if len(headline) else "_no attended sessions yet_"
+        for table in METRIC_TABLES:
+            metadata = {"dagster/row_count": dg.MetadataValue.int(written[table.name])}
+            if table.name in ("metric_values", "metrics_headline"):
+                metadata["headline"] = dg.MetadataValue.md(headline_md)
+            yield dg.MaterializeResult(asset_key=metric_key(table.name), metadata=metadata)
+
+    @dg.asset(
+        key=dg.AssetKey(["reports", "exports"]),
+        group_name=REPORTS_GROUP,
+        kinds={"csv", "excel"},
+        deps=[metric_key("metric_values_published"), metric_key("metric_definitions"), metric_key("metrics_headline")],
+        description="Published exports under the export dir: metric_values.csv (disclosure-controlled), "
+        "metric_definitions.csv and an Excel workbook (cover, notes, flags, one sheet per table).",
+    )
+    def exports(context: dg.AssetExecutionContext, warehouse: WarehouseResource, export_dir: ExportDirResource):
+        directory = export_dir.directory()
+        with warehouse.connect() as conn:
+            published = read_table(conn, tables.metric_values_published)
+            definitions = read_table(conn, tables.metric_definitions)
+        period = _programme_period(published, config)
+        paths = {
+            "metric_values.csv": write_csv(published, directory / "metric_values.csv"),
+            "metric_definitions.csv": write_csv(definitions, directory / "metric_definitions.csv"),
+        }
+        paths["amed_metrics.xlsx"] = write_workbook(
+            directory / "amed_metrics.xlsx",
+            {"metric_values": published, "metric_definitions": definitions},
+            config.name, period, context.run_id, REPORT_NOTES,
+        )
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": dg.MetadataValue.int(len(published)),
+                **{name: dg.MetadataValue.path(str(path)) for name, path in paths.items()},
+            }
+        )
+
+    @dg.asset(
+        key=dg.AssetKey(["reports", "evaluation_report"]),
+        group_name=REPORTS_GROUP,
+        kinds={"html"},
+        deps=[metric_key("metric_values_published"), metric_key("metric_definitions")],
+        description="Self-contained HTML report in the evaluation's layout (headline figures, training types, "
+        "role groups, delivery by month, ratings, conversations by setting, partnerships compared).",
+    )
+    def evaluation_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource, export_dir: ExportDirResource):
+        with warehouse.connect() as conn:
+            published = read_table(conn, tables.metric_values_published)
+            definitions = read_table(conn, tables.metric_definitions)
+            training_types = read_table(conn, schema.ref_training_type)
+            role_groups = read_table(conn, schema.ref_role_group)
+        labels = {
+            "training_type": dict(zip(training_types["training_type"], training_types["label"])),
+            "role_group": dict(zip(role_groups["role_group"], role_groups["label"])),
+        }
+        page = render_report(published, definitions, labels, {p.id: p.name for p in config.partnerships}, config.name, context.run_id)
+        path = export_dir.directory() / "evaluation_report.html"
+        temporary = path.with_suffix(".html.tmp")
+        temporary.write_text(page, encoding="utf-8")
+        os.replace(temporary, path)
+        return dg.MaterializeResult(
+            metadata={"report": dg.MetadataValue.path(str(path)), "open": dg.MetadataValue.url(path.resolve().as_uri())}
+        )
+
+    return [metric_tables, exports, evaluation_report]
+
+
+def _programme_period(published: pd.DataFrame, config: ProgrammeConfig) -> tuple[dt.date, dt.date]:
+    overall = published[(published["partnership_id"] == "all") & (published["dimension"] == "")]
+    if overall.empty:
+        return config.start, config.end
+    return pd.Timestamp(overall["period_start"].min()).date(), pd.Timestamp(overall["period_end"].max()).date()
+
+
+__all__ = ["build_metric_assets", "build_export_dir_resource", "ExportDirResource"]

@@ -1,0 +1,1 @@
+"""Metric tables for the evaluator: the evaluation's figures, computed in SQL inside the warehouse."""

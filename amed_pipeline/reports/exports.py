@@ -1,0 +1,84 @@
+"""Published exports for the evaluator: CSV files and one Excel workbook, refreshed every run.
+
+Only disclosure-controlled figures (`metric_values_published`) and the definitions leave the
+warehouse. Text cells that a spreadsheet would run as a formula (starting with `=`, `+`, `-` or
+`@`) are neutralised with a leading apostrophe. Writes go to a temporary file first and are then
+renamed, so a reader never opens a half-written export.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from amed_pipeline.metrics.disclosure import FLAG_LEGEND
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formula(value):
+    """`=HYPERLINK(...)` → `'=HYPERLINK(...)`; numbers and other text unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def safe_for_spreadsheets(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
+            out[column] = out[column].map(neutralise_formula)
+    return out
+
+
+def _atomic_write(path: Path, write) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    write(temporary)
+    os.replace(temporary, path)
+    return path
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> Path:
+    return _atomic_write(Path(path), lambda p: safe_for_spreadsheets(frame).to_csv(p, index=False, encoding="utf-8"))
+
+
+def write_workbook(
+    path: Path,
+    sheets: dict[str, pd.DataFrame],
+    programme_name: str,
+    period: tuple[dt.date, dt.date],
+    run_id: str,
+    notes: list[str],
+) -> Path:
+    """Cover sheet (period, run), notes, flag legend, then one sheet per table."""
+    cover = pd.DataFrame(
+        {
+            "": [
+                f"{programme_name}: evaluation metrics",
+                f"Period: {period[0]:%d %B %Y} to {period[1]:%d %B %Y}",
+                f"Dagster run: {run_id}",
+                f"Produced: {dt.datetime.now():%d %B %Y %H:%M}",
+                "Figures are disclosure-controlled: see the Notes and Flags sheets.",
+            ]
+        }
+    )
+    legend = pd.DataFrame({"flag": list(FLAG_LEGEND), "meaning": list(FLAG_LEGEND.values())})
+    notes_frame = pd.DataFrame({"note": notes})
+
+    def write(temporary: Path) -> None:
+        with pd.ExcelWriter(temporary, engine="openpyxl") as writer:
+            cover.to_excel(writer, sheet_name="Cover", index=False, header=False)
+            notes_frame.to_excel(writer, sheet_name="Notes", index=False)
+            legend.to_excel(writer, sheet_name="Flags", index=False)
+            for name, frame in sheets.items():
+                safe_for_spreadsheets(frame).to_excel(writer, sheet_name=name[:31], index=False)
+            for worksheet in writer.book.worksheets:
+                for column_cells in worksheet.columns:
+                    width = max(len(str(c.value or "")) for c in column_cells[:200])
+                    worksheet.column_dimensions[column_cells[0].column_letter].width = min(max(width + 2, 10), 80)
+
+    return _atomic_write(Path(path), write)
