@@ -15,14 +15,7 @@ import dagster as dg
 
 from amed_pipeline import settings
 from amed_pipeline.config import ConfigError, load_programme_config
-
-
-def nightly_job() -> dg.JobDefinition:
-    """Module-level so Dagster can rebuild the job in each step's process."""
-    from amed_pipeline.definitions import build_definitions
-    from amed_pipeline.defs.jobs import NIGHTLY_JOB_NAME
-
-    return build_definitions().resolve_job_def(NIGHTLY_JOB_NAME)
+from amed_pipeline.definitions import nightly_job
 
 
 def refresh() -> int:
@@ -36,7 +29,7 @@ def refresh() -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     with dg.DagsterInstance.get() as instance:
-        result = dg.execute_job(dg.reconstructable(nightly_job), instance=instance)
+        result = dg.execute_job(dg.reconstructable(nightly_job), instance=instance, tags={"trigger": "cli"})
         status = "succeeded" if result.success else "FAILED"
         print(f"nightly_refresh run {result.run_id} {status} (DAGSTER_HOME={home})")
         if not result.success:

@@ -13,7 +13,7 @@ import dagster as dg
 
 from amed_pipeline import settings
 from amed_pipeline.config import load_programme_config
-from amed_pipeline.defs.jobs import nightly_refresh_job
+from amed_pipeline.defs.jobs import NIGHTLY_JOB_NAME, nightly_refresh_job
 from amed_pipeline.defs.metrics import build_export_dir_resource, build_metric_assets
 from amed_pipeline.defs.raw_exports import build_raw_export_assets
 from amed_pipeline.defs.resources import build_resources
@@ -40,3 +40,8 @@ def build_definitions(data_dir: Path | str | None = None, warehouse_url: str | N
 @dg.definitions
 def defs() -> dg.Definitions:
     return build_definitions()
+
+
+def nightly_job() -> dg.JobDefinition:
+    """The nightly job with its resources, rebuilt in each step's process by `reconstructable`."""
+    return build_definitions().resolve_job_def(NIGHTLY_JOB_NAME)

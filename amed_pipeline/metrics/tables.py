@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
-from sqlalchemy import Column, Date, DateTime, Float, Integer, String, Table, Text
+from sqlalchemy import Column, Date, DateTime, Double, Integer, String, Table, Text
 
 from amed_pipeline.metrics.catalogue import METRICS
 from amed_pipeline.warehouse.schema import metadata
@@ -17,9 +17,9 @@ def _metric_columns(extra=()):
         Column("dimension_value", String, nullable=False),
         Column("period_start", Date, nullable=False),
         Column("period_end", Date, nullable=False),
-        Column("numerator", Float),
-        Column("denominator", Float),
-        Column("value", Float),
+        Column("numerator", Double),
+        Column("denominator", Double),
+        Column("value", Double),
         Column("unit", String, nullable=False),
         Column("base_n", Integer, autoincrement=False),
         *extra,
@@ -53,7 +53,7 @@ metrics_headline = Table(
     Column("partnership_id", String, primary_key=True),
     Column("period_start", Date, nullable=False),
     Column("period_end", Date, nullable=False),
-    *(Column(name, Float) for name in HEADLINE_METRICS),
+    *(Column(name, Double) for name in HEADLINE_METRICS),
 )
 
 

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from amed_pipeline.lib.frames import as_text
+
 from amed_pipeline.reading.values import clean_text, normalise_header
 
 UNCLASSIFIED = "unclassified"
@@ -121,6 +123,6 @@ def _first_match(rules, text: str, default: str) -> str:
 
 
 def _map_unique(values: pd.Series, classify) -> pd.Series:
-    texts = values.fillna("").astype(str)
+    texts = as_text(values)
     lookup = {v: classify(v) for v in pd.unique(texts.to_numpy())}
     return texts.map(lookup)

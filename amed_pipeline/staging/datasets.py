@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from amed_pipeline.lib.frames import as_text
+
 from amed_pipeline.reading.parse import FILE_LEVEL_ROW, QUARANTINE_COLUMNS, FileLedger
 from amed_pipeline.reading.values import normalise_header
 from amed_pipeline.staging.classification import ReferenceTables
@@ -78,7 +80,7 @@ def _quarantine_rows(rows: pd.DataFrame, dataset: str, rule: str, column: str, r
             "source_row": rows["source_row"].astype(int).to_numpy(),
             "rule": rule,
             "column_name": column,
-            "value": ("" if value is None else value.astype(str).to_numpy()),
+            "value": ("" if value is None else as_text(value).to_numpy()),
             "reason": reason,
         },
         columns=list(QUARANTINE_COLUMNS),
@@ -114,9 +116,9 @@ def _file_order(rows: pd.DataFrame) -> pd.Series:
 
 
 def session_keys(partnership_ids: pd.Series, refs: pd.Series, titles: pd.Series, starts: pd.Series) -> pd.Series:
-    by_ref = partnership_ids + ":" + refs.astype(str)
-    by_title = partnership_ids + ":" + starts.dt.strftime("%Y-%m-%d").fillna("") + ":" + titles.astype(str).map(normalise_header)
-    return by_ref.where(refs.astype(str) != "", by_title)
+    by_ref = partnership_ids + ":" + as_text(refs)
+    by_title = partnership_ids + ":" + starts.dt.strftime("%Y-%m-%d").fillna("") + ":" + as_text(titles).map(normalise_header)
+    return by_ref.where(as_text(refs) != "", by_title)
 
 
 def stage_sessions(exports: list[RawExport], reference: ReferenceTables) -> Staged:
@@ -129,7 +131,7 @@ def stage_sessions(exports: list[RawExport], reference: ReferenceTables) -> Stag
     )
     rows["start"] = start.where(start.notna(), from_parts)
     no_start = rows["start"].isna()
-    no_title = rows["title"].astype(str).str.strip() == ""
+    no_title = as_text(rows["title"]).str.strip() == ""
     bad = no_start | no_title
     quarantine = pd.concat(
         [
@@ -143,7 +145,7 @@ def stage_sessions(exports: list[RawExport], reference: ReferenceTables) -> Stag
     rows["session_key"] = session_keys(rows["partnership_id"], rows["session_ref"], rows["title"], rows["start"])
     rows["file_order"] = _file_order(rows)
     rows, duplicates = _split_duplicates(rows, ["session_key"], ["file_order", "source_row"])
-    typed = rows["training_type"].astype(str).str.strip()
+    typed = as_text(rows["training_type"]).str.strip()
     known_types = set(reference.training_types["training_type"])
     rows["training_type"] = typed.where(typed.isin(known_types), reference.classify_training_types(typed.where(typed != "", rows["title"])))
     rows["delivery_mode"] = rows["delivery_mode"].replace("", "unknown")
@@ -170,23 +172,23 @@ SESSION_COLUMNS = [
 
 def link_bookings_to_sessions(bookings: pd.DataFrame, sessions: pd.DataFrame) -> pd.Series:
     """Session key of each booking: by reference within the partnership, else by title and date."""
-    by_ref = dict(zip(sessions["partnership_id"] + "|" + sessions["session_ref"].astype(str), sessions["session_key"]))
+    by_ref = dict(zip(sessions["partnership_id"] + "|" + as_text(sessions["session_ref"]), sessions["session_key"]))
     by_title = dict(
         zip(
             sessions["partnership_id"]
             + "|"
-            + sessions["title"].astype(str).map(normalise_header)
+            + as_text(sessions["title"]).map(normalise_header)
             + "|"
             + pd.to_datetime(sessions["start"]).dt.strftime("%Y-%m-%d"),
             sessions["session_key"],
         )
     )
-    ref_keys = (bookings["partnership_id"] + "|" + bookings["session_ref"].astype(str)).map(by_ref)
-    ref_keys = ref_keys.where(bookings["session_ref"].astype(str) != "")
+    ref_keys = (bookings["partnership_id"] + "|" + as_text(bookings["session_ref"])).map(by_ref)
+    ref_keys = ref_keys.where(as_text(bookings["session_ref"]) != "")
     title_keys = (
         bookings["partnership_id"]
         + "|"
-        + bookings["session_title"].astype(str).map(normalise_header)
+        + as_text(bookings["session_title"]).map(normalise_header)
         + "|"
         + bookings["session_start"].dt.strftime("%Y-%m-%d").fillna("")
     ).map(by_title)
@@ -215,12 +217,12 @@ def stage_bookings(exports: list[RawExport], sessions: Staged, reference: Refere
     if rows.empty:
         return Staged("bookings", pd.DataFrame(columns=BOOKING_COLUMNS), quarantine, files=files)
     rows["session_key"] = link_bookings_to_sessions(rows, sessions.rows).to_numpy()
-    no_status = (rows["status"].astype(str) == "") & (rows["booking_status"].astype(str) != "cancelled")
+    no_status = (as_text(rows["status"]) == "") & (as_text(rows["booking_status"]) != "cancelled")
     unattributable = (rows["person_key"] == "") & ~no_status
     unlinked = (rows["session_key"] == "") & ~unattributable & ~no_status
-    link_text = rows["session_ref"].astype(str).where(
-        rows["session_ref"].astype(str) != "",
-        rows["session_title"].astype(str) + " on " + rows["session_start"].dt.strftime("%d/%m/%Y").fillna("?"),
+    link_text = as_text(rows["session_ref"]).where(
+        as_text(rows["session_ref"]) != "",
+        as_text(rows["session_title"]) + " on " + rows["session_start"].dt.strftime("%d/%m/%Y").fillna("?"),
     )
     quarantine = pd.concat(
         [
@@ -246,7 +248,7 @@ def stage_bookings(exports: list[RawExport], sessions: Staged, reference: Refere
     )
     rows = pd.concat([with_ref, without_ref]).sort_index()
     # 2. One person, several records for one session: one booking, attended > cancelled > booked.
-    cancelled = rows["booking_status"].astype(str) == "cancelled"
+    cancelled = as_text(rows["booking_status"]) == "cancelled"
     rows["status"] = rows["status"].where(~cancelled, "cancelled")
     rows["precedence"] = rows["status"].map(STATUS_PRECEDENCE).fillna(0).astype(int)
     n_records = rows.groupby(["session_key", "person_key"])["source_row"].transform("size")
@@ -273,11 +275,11 @@ SURVEY_COLUMNS = {
 
 def response_keys(rows: pd.DataFrame, dataset: str) -> pd.Series:
     """The tool's response id within its source; without one, the whole row's content."""
-    answers = rows["submitted_at"].astype(str)
+    answers = as_text(rows["submitted_at"])
     for name in ANSWER_FIELDS[dataset]:
-        answers = answers + "\x1f" + rows[name].astype(str)
-    answers = answers + "\x1f" + rows["person_key"].astype(str)
-    identity = ("id:" + rows["response_id"].astype(str)).where(rows["response_id"].astype(str) != "", "row:" + answers)
+        answers = answers + "\x1f" + as_text(rows[name])
+    answers = answers + "\x1f" + as_text(rows["person_key"])
+    identity = ("id:" + as_text(rows["response_id"])).where(as_text(rows["response_id"]) != "", "row:" + answers)
     text = rows["partnership_id"] + "|" + rows["source_name"] + "|" + identity
     return text.map(lambda t: hashlib.sha256(t.encode("utf-8")).hexdigest()[:24])
 
@@ -290,9 +292,9 @@ def stage_survey(dataset: str, exports: list[RawExport], reference: ReferenceTab
     rows["response_key"] = response_keys(rows, dataset).to_numpy()
     rows["file_order"] = _file_order(rows)
     rows, duplicates = _split_duplicates(rows, ["response_key"], ["file_order", "source_row"])
-    rows["setting_answer"] = rows["setting"].astype(str)
+    rows["setting_answer"] = as_text(rows["setting"])
     rows["setting"] = reference.classify_settings(rows["setting_answer"]).to_numpy()
-    has_title = rows["job_title"].astype(str).str.strip() != ""
+    has_title = as_text(rows["job_title"]).str.strip() != ""
     rows["profession"] = reference.classify_professions(rows["job_title"]).where(has_title, "").to_numpy()
     rows["role_group"] = rows["profession"].map(reference.role_group_of).fillna("").to_numpy()
     return Staged(dataset, rows[columns].reset_index(drop=True), quarantine, duplicates, files)

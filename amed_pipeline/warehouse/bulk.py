@@ -12,7 +12,7 @@ import io
 import uuid
 
 import pandas as pd
-from sqlalchemy import Connection, Table, delete
+from sqlalchemy import Boolean, Connection, Date, DateTime, Float, Integer, Table, delete
 
 NULL_MARKER = "\\N"
 
@@ -31,7 +31,7 @@ def insert_frame(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
     missing = [c.name for c in table.columns if c.name not in frame.columns and not c.nullable]
     if missing:
         raise ValueError(f"cannot load {table.name}: frame lacks column(s) {', '.join(missing)}")
-    frame = frame[columns]
+    frame = conform_to_table(frame[columns], table)
     dialect = conn.dialect.name
     if dialect == "duckdb":
         _insert_duckdb(conn, table, frame, columns)
@@ -40,6 +40,26 @@ def insert_frame(conn: Connection, table: Table, frame: pd.DataFrame) -> int:
     else:
         conn.execute(table.insert(), frame.astype(object).where(frame.notna(), None).to_dict("records"))
     return len(frame)
+
+
+def conform_to_table(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
+    """Give each column the pandas type of its table column, so every bulk path agrees."""
+    out = frame.copy()
+    for column in table.columns:
+        if column.name not in out:
+            continue
+        values = out[column.name]
+        if isinstance(column.type, Integer):
+            out[column.name] = pd.to_numeric(values).round().astype("Int64")
+        elif isinstance(column.type, Float):
+            out[column.name] = pd.to_numeric(values).astype("float64")
+        elif isinstance(column.type, Boolean):
+            out[column.name] = values.astype("boolean")
+        elif isinstance(column.type, DateTime):
+            out[column.name] = pd.to_datetime(values)
+        elif isinstance(column.type, Date):
+            out[column.name] = pd.to_datetime(values).dt.date.astype(object).where(values.notna(), None)
+    return out
 
 
 def _insert_duckdb(conn: Connection, table: Table, frame: pd.DataFrame, columns: list[str]) -> None:

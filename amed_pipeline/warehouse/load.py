@@ -9,6 +9,8 @@ twice on the same input gives identical tables.
 from __future__ import annotations
 
 import pandas as pd
+
+from amed_pipeline.lib.frames import as_text
 from sqlalchemy import Connection
 
 from amed_pipeline.config import ProgrammeConfig
@@ -59,15 +61,15 @@ def warehouse_frames(
     session_rows = sessions.rows.rename(columns={"start": "start_at"}).sort_values("session_key")
     session_rows["start_month"] = _month(session_rows["start_at"])
     booking_rows = bookings.rows.sort_values(["session_key", "person_key"])
-    comments = followup.rows[followup.rows["doing_differently"].astype(str).str.strip() != ""]
+    comments = followup.rows[as_text(followup.rows["doing_differently"]).str.strip() != ""]
     comments = pd.DataFrame(
         {
             "partnership_id": comments["partnership_id"].to_numpy(),
             "submitted_month": _month(comments["submitted_at"]).to_numpy(),
-            "comment": comments["doing_differently"].astype(str).to_numpy(),
+            "comment": as_text(comments["doing_differently"]).to_numpy(),
         }
     ).sort_values(["partnership_id", "submitted_month", "comment"])
-    titles = bookings.rows[bookings.rows["job_title"].astype(str).str.strip() != ""]
+    titles = bookings.rows[as_text(bookings.rows["job_title"]).str.strip() != ""]
     title_counts = (
         titles.groupby(["job_title", "profession", "role_group"]).size().rename("bookings").reset_index()
         .sort_values("job_title").drop_duplicates("job_title")

@@ -15,6 +15,8 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
+from amed_pipeline.lib.frames import as_text
+
 from amed_pipeline.config import Source
 from amed_pipeline.reading.fields import DATASET_FIELDS, DEFAULT_QUESTIONS
 from amed_pipeline.reading.files import RawTable
@@ -95,7 +97,7 @@ class FormatAdapter:
 
         Overlapping exports repeat the same record; staging prefixes this with the session.
         """
-        return frame["attendee_ref"].astype(str)
+        return as_text(frame["attendee_ref"])
 
 
 def find_question(normalised_headers: list[str], question: str, taken: set[int] = frozenset()) -> int | None:

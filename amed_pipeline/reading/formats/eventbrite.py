@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from amed_pipeline.lib.frames import as_text
+
 from amed_pipeline.config import Source
 from amed_pipeline.reading.formats.base import FormatAdapter
 
@@ -33,22 +35,22 @@ class EventbriteAdapter(FormatAdapter):
 
     def record_rank(self, frame: pd.DataFrame) -> pd.Series:
         # Overlapping cumulative exports: Checked In > any cancellation > Attending, by raw status.
-        raw = frame["raw_status"].astype(str).str.strip().str.casefold()
+        raw = as_text(frame["raw_status"]).str.strip().str.casefold()
         return pd.Series(1, index=frame.index).mask(raw.isin(CANCELLATION_STATUSES), 2).mask(raw == CHECKED_IN, 3)
 
     def record_identity(self, frame: pd.DataFrame) -> pd.Series:
         # Classic reports number each attendee; the 2024+ report has only the order id.
-        attendee = frame["attendee_ref"].astype(str)
+        attendee = as_text(frame["attendee_ref"])
         by_order = (
-            frame["order_ref"].astype(str)
+            as_text(frame["order_ref"])
             + "|"
-            + frame["email"].astype(str).str.strip().str.lower()
+            + as_text(frame["email"]).str.strip().str.lower()
             + "|"
-            + frame["first_name"].astype(str).str.strip().str.casefold()
+            + as_text(frame["first_name"]).str.strip().str.casefold()
             + "|"
-            + frame["last_name"].astype(str).str.strip().str.casefold()
+            + as_text(frame["last_name"]).str.strip().str.casefold()
         )
-        return attendee.where(attendee != "", by_order.where(frame["order_ref"].astype(str) != "", ""))
+        return attendee.where(attendee != "", by_order.where(as_text(frame["order_ref"]) != "", ""))
 
 
 EVENTBRITE = EventbriteAdapter(
