@@ -32,11 +32,30 @@ def refresh() -> int:
         result = dg.execute_job(dg.reconstructable(nightly_job), instance=instance, tags={"trigger": "cli"})
         status = "succeeded" if result.success else "FAILED"
         print(f"nightly_refresh run {result.run_id} {status} (DAGSTER_HOME={home})")
-        if not result.success:
+        if result.success:
+            print_run_summary(result)
+        else:
             for event in result.all_events:
                 if event.is_step_failure:
                     print(f"  step {event.step_key} failed: {event.step_failure_data.error.message.strip()}", file=sys.stderr)
         return 0 if result.success else 1
+
+
+def print_run_summary(result) -> None:
+    """The headline figures and the paths of the exports, from the run's own materializations."""
+    for event in result.all_events:
+        if not event.is_step_materialization:
+            continue
+        materialization = event.event_specific_data.materialization
+        key = materialization.asset_key.to_user_string()
+        metadata = materialization.metadata
+        if key == "metrics/metrics_headline" and "headline" in metadata:
+            print("\nHeadline figures (exact, restricted; published versions are disclosure-controlled):")
+            print(metadata["headline"].value)
+        if key.startswith("reports/"):
+            for name, value in metadata.items():
+                if isinstance(value, dg.PathMetadataValue):
+                    print(f"{key}: {name} -> {value.value}")
 
 
 def main(argv: list[str] | None = None) -> int:

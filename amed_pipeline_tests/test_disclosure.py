@@ -106,3 +106,11 @@ def test_rules_are_configurable():
     frame = pd.DataFrame([row("people_trained", "count", 9)])
     out = publish(frame, DisclosureRules(suppress_counts_up_to=10, round_counts_to=1))
     assert out.loc[0, "observation_status"] == SUPPRESSED
+
+
+def test_counts_of_the_service_are_exact():
+    """Sessions and months count the service, not people: no rounding, no suppression."""
+    frame = pd.DataFrame([row("sessions_delivered", "count", 68), row("sessions_delivered", "count", 3, partnership="leap")])
+    out = publish(frame).set_index("partnership_id")
+    assert out.loc["all", "value"] == 68 and out.loc["all", "numerator"] == 68
+    assert out.loc["leap", "value"] == 3 and out.loc["leap", "observation_status"] == ""

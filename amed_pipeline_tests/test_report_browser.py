@@ -96,6 +96,8 @@ def test_report_renders_in_chromium_with_the_published_figures(chromium, report_
         assert figure["text"].strip() == format_value(row["value"], row["unit"], row["observation_status"]), figure
     people = [f for f in dom.figures if f["data-metric"] == "people_trained" and f["data-partnership"] == "all"]
     assert people and people[0]["text"].strip() == "1,300"  # 1,301 published rounded to the nearest 5
+    sessions = [f for f in dom.figures if f["data-metric"] == "sessions_delivered" and f["data-partnership"] == "all"]
+    assert sessions[0]["text"].strip() == "68"
 
 
 def test_report_charts_are_visible_on_a_screenshot(chromium, report_run):

@@ -30,6 +30,8 @@ OPTION_NAMES = (
     "sheet",  # xlsx sheet name
 )
 SURVEY_DATASETS = ("feedback", "followup")
+# Optional top-level `disclosure:` overrides of the published outputs' disclosure-control rules.
+DISCLOSURE_KEYS = ("suppress_counts_up_to", "round_counts_to", "low_reliability_base")
 ID_PATTERN = re.compile(r"^[a-z0-9_]+$")
 CONFIG_FILE_NAME = "partnerships.yaml"
 
@@ -73,6 +75,7 @@ class ProgrammeConfig:
     end: dt.date
     partnerships: tuple[Partnership, ...]
     data_dir: Path
+    disclosure: dict[str, int] = field(default_factory=dict, hash=False, compare=False)
 
     @property
     def partnership_ids(self) -> list[str]:
@@ -107,7 +110,12 @@ def load_programme_config(data_dir: Path | str) -> ProgrammeConfig:
 def parse_programme_config(raw: Any, data_dir: Path, origin: str = CONFIG_FILE_NAME) -> ProgrammeConfig:
     if not isinstance(raw, dict):
         raise ConfigError(f"{origin}: expected a mapping with 'programme' and 'partnerships'")
-    _reject_unknown(raw, {"programme", "partnerships"}, origin)
+    _reject_unknown(raw, {"programme", "partnerships", "disclosure"}, origin)
+    disclosure = raw.get("disclosure") or {}
+    _reject_unknown(disclosure, set(DISCLOSURE_KEYS), f"{origin}: disclosure")
+    for key, value in disclosure.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ConfigError(f"{origin}: disclosure: key '{key}': expected a whole number ≥ 0")
     programme = _require(raw, "programme", origin)
     _reject_unknown(programme, {"name", "start", "end"}, f"{origin}: programme")
     start = _as_date(_require(programme, "start", f"{origin}: programme"), f"{origin}: programme: start")
@@ -131,6 +139,7 @@ def parse_programme_config(raw: Any, data_dir: Path, origin: str = CONFIG_FILE_N
         end=end,
         partnerships=tuple(partnerships),
         data_dir=Path(data_dir),
+        disclosure=dict(disclosure),
     )
 
 

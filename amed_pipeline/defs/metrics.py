@@ -19,7 +19,7 @@ from amed_pipeline.config import ProgrammeConfig
 from amed_pipeline.defs.warehouse import warehouse_key
 from amed_pipeline.metrics import tables
 from amed_pipeline.metrics.compute import metric_rows, run_queries
-from amed_pipeline.metrics.disclosure import publish
+from amed_pipeline.metrics.disclosure import DisclosureRules, publish
 from amed_pipeline.reports.exports import write_csv, write_workbook
 from amed_pipeline.reports.html_report import render_report
 from amed_pipeline.warehouse import schema
@@ -92,7 +92,7 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
             exact = metric_rows(run_queries(conn))
             stamp = {"run_id": context.run_id, "computed_at": dt.datetime.now().replace(microsecond=0)}
             exact = exact.assign(**stamp)
-            published = publish(exact).assign(**stamp)
+            published = publish(exact, DisclosureRules(**config.disclosure)).assign(**stamp)
             definitions = tables.definitions_frame()
             headline = tables.headline_frame(exact) if len(exact) else pd.DataFrame(columns=[c.name for c in tables.metrics_headline.columns])
             frames = {

@@ -1,7 +1,8 @@
 """Statistical disclosure control for what is published (`metric_values_published`, exports).
 
 Defaults follow NHS practice for sub-national counts:
-- counts of 1 to 7 are suppressed (`[c]`); other counts are rounded to the nearest 5;
+- counts of 1 to 7 are suppressed (`[c]`); other counts are rounded to the nearest 5 (counts of
+  the service rather than of people, sessions delivered and months of delivery, are exact);
 - shares and means whose base is under 30 are flagged low reliability (`[u]`); a share whose
   numerator is suppressed, or a mean over 1 to 7 responses, is suppressed too;
 - secondary suppression: where a breakdown (months of a total, training types, role groups,
@@ -38,6 +39,8 @@ class DisclosureRules:
     low_reliability_base: int = 30
     share_decimals: int = 3
     mean_decimals: int = 1
+    # Counts of the service, not of people: published exactly.
+    exempt_metrics: tuple[str, ...] = ("sessions_delivered", "delivery_months")
 
 
 def round_to_base(value: float, base: int) -> float:
@@ -54,6 +57,8 @@ def is_small(count, rules: DisclosureRules) -> bool:
 def primary_status(row: pd.Series, rules: DisclosureRules) -> str:
     """The flag of one exact metric row before secondary suppression."""
     unit = row["unit"]
+    if row["metric_id"] in rules.exempt_metrics:
+        return ""
     if unit == "count":
         return SUPPRESSED if is_small(row["numerator"], rules) else ""
     if unit == "share":
@@ -110,12 +115,13 @@ def publish(exact: pd.DataFrame, rules: DisclosureRules = DisclosureRules()) -> 
     published["observation_status"] = status.to_numpy() if len(frame) else []
     rounded_numerator = frame["numerator"].map(lambda v: None if pd.isna(v) else round_to_base(v, rules.round_counts_to))
     rounded_denominator = frame["denominator"].map(lambda v: None if pd.isna(v) else round_to_base(v, rules.round_counts_to))
-    is_count = frame["unit"] == "count"
+    exempt = frame["metric_id"].isin(rules.exempt_metrics)
+    is_count = (frame["unit"] == "count") & ~exempt
     is_share = frame["unit"] == "share"
     is_mean = frame["unit"] == "mean_0_10"
-    published["numerator"] = rounded_numerator.where(is_count | is_share, None)
+    published["numerator"] = rounded_numerator.where(is_count | is_share, frame["numerator"].where(exempt, None))
     published["denominator"] = rounded_denominator.where(is_share | is_mean, None)
-    published["base_n"] = frame["base_n"].map(lambda v: round_to_base(v, rules.round_counts_to))
+    published["base_n"] = frame["base_n"].map(lambda v: round_to_base(v, rules.round_counts_to)).where(~exempt, frame["base_n"])
     published["value"] = frame["value"].astype(float)
     published.loc[is_count, "value"] = rounded_numerator[is_count]
     published.loc[is_share, "value"] = frame.loc[is_share, "value"].round(rules.share_decimals)
