@@ -29,7 +29,13 @@ def refresh() -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     with dg.DagsterInstance.get() as instance:
-        result = dg.execute_job(dg.reconstructable(nightly_job), instance=instance, tags={"trigger": "cli"})
+        result = dg.execute_job(
+            dg.reconstructable(nightly_job),
+            instance=instance,
+            tags={"trigger": "cli"},
+            # Step-by-step DEBUG events stay in the run's event log (the UI); the console gets INFO.
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+        )
         status = "succeeded" if result.success else "FAILED"
         print(f"nightly_refresh run {result.run_id} {status} (DAGSTER_HOME={home})")
         if result.success:

@@ -20,6 +20,8 @@ from amed_pipeline.defs.warehouse import warehouse_key
 from amed_pipeline.metrics import tables
 from amed_pipeline.metrics.compute import metric_rows, run_queries
 from amed_pipeline.metrics.disclosure import DisclosureRules, publish
+from amed_pipeline.quality.checks import latest_blocking_failures
+from amed_pipeline.quality.metric_checks import shares_not_summing_to_one, values_out_of_range
 from amed_pipeline.reports.exports import write_csv, write_workbook
 from amed_pipeline.reports.html_report import render_report
 from amed_pipeline.warehouse import schema
@@ -84,11 +86,18 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
             dg.AssetSpec(metric_key("metrics_headline"), group_name=METRICS_GROUP, kinds={"sql"}, deps=warehouse_deps,
                          description="Headline metrics, one row per partnership plus 'all' (from metric_values)."),
         ],
+        check_specs=[
+            dg.AssetCheckSpec("shares_sum_to_one", asset=metric_key("metric_values"), blocking=True,
+                              description="shares of one breakdown (training types, role groups, professions within a type) sum to 1"),
+            dg.AssetCheckSpec("values_in_range", asset=metric_key("metric_values"), blocking=True,
+                              description="shares and rates within [0, 1], means within [0, 10], counts not negative"),
+        ],
         can_subset=False,
         name="metric_tables",
     )
     def metric_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         with warehouse.begin() as conn:
+            refuse_over_blocking_failures(conn)
             exact = metric_rows(run_queries(conn))
             stamp = {"run_id": context.run_id, "computed_at": dt.datetime.now().replace(microsecond=0)}
             exact = exact.assign(**stamp)
@@ -108,6 +117,41 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
             if table.name in ("metric_values", "metrics_headline"):
                 metadata["headline"] = dg.MetadataValue.md(headline_md)
             yield dg.MaterializeResult(asset_key=metric_key(table.name), metadata=metadata)
+        for name, failing in (("shares_sum_to_one", shares_not_summing_to_one(exact)), ("values_in_range", values_out_of_range(exact))):
+            yield dg.AssetCheckResult(
+                asset_key=metric_key("metric_values"), check_name=name, passed=failing.empty,
+                severity=dg.AssetCheckSeverity.ERROR,
+                metadata={"failing rows": dg.MetadataValue.int(len(failing)),
+                          "examples": dg.MetadataValue.md(failing.head(5).to_markdown(index=False) if len(failing) else "_none_")},
+            )
+
+    @dg.asset(
+        key=dg.AssetKey(["reports", "data_returns"]),
+        group_name=REPORTS_GROUP,
+        kinds={"csv"},
+        deps=[warehouse_key("quarantine")],
+        description="One CSV per partnership under <export dir>/data_returns/ listing its quarantined rows and "
+        "why (personal values masked), ready to send back to whoever owns the export. Rebuilt every run: "
+        "once a corrected file replaces a bad one, its entries are gone.",
+    )
+    def data_returns(warehouse: WarehouseResource, export_dir: ExportDirResource):
+        with warehouse.connect() as conn:
+            quarantine = read_table(conn, schema.quarantine)
+        directory = export_dir.directory() / "data_returns"
+        counts = {}
+        for partnership in config.partnerships:
+            rows = quarantine[quarantine["partnership_id"] == partnership.id].drop(columns=["partnership_id"])
+            rows = rows.sort_values(["source_file", "source_row", "column_name"])
+            write_csv(rows, directory / f"{partnership.id}_data_return.csv")
+            counts[partnership.id] = len(rows)
+        summary = pd.DataFrame({"partnership": list(counts), "quarantined entries": list(counts.values())})
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": dg.MetadataValue.int(int(sum(counts.values()))),
+                "by partnership": dg.MetadataValue.md(summary.to_markdown(index=False)),
+                "folder": dg.MetadataValue.path(str(directory)),
+            }
+        )
 
     @dg.asset(
         key=dg.AssetKey(["reports", "exports"]),
@@ -166,7 +210,23 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
             metadata={"report": dg.MetadataValue.path(str(path)), "open": dg.MetadataValue.url(path.resolve().as_uri())}
         )
 
-    return [metric_tables, exports, evaluation_report]
+    return [metric_tables, data_returns, exports, evaluation_report]
+
+
+def refuse_over_blocking_failures(conn) -> None:
+    """The explicit guard: no metrics over an upstream blocking check whose latest result failed.
+
+    Dagster's blocking checks stop downstream steps in the same run; this also covers a later run
+    that materialises the metrics alone.
+    """
+    failures = latest_blocking_failures(conn)
+    failures = failures[failures["dataset"] != "metrics"] if len(failures) else failures
+    if len(failures):
+        rules = ", ".join(sorted(set(failures["dataset"] + "." + failures["rule"])))
+        raise dg.Failure(
+            description=f"metric tables not computed: blocking data-quality check(s) failed in their latest run: {rules}",
+            metadata={"failing checks": dg.MetadataValue.md(failures[["dataset", "rule", "partnership_id", "failing_rows", "run_id"]].to_markdown(index=False))},
+        )
 
 
 def _programme_period(published: pd.DataFrame, config: ProgrammeConfig) -> tuple[dt.date, dt.date]:

@@ -11,9 +11,12 @@ import pandas as pd
 
 from amed_pipeline.config import ProgrammeConfig
 from amed_pipeline.defs.staging import staged_key
+from amed_pipeline.quality.checks import dq_history_rows, dq_results, examples_markdown
+from amed_pipeline.quality.warehouse_checks import WAREHOUSE_CHECKS, run_warehouse_check
 from amed_pipeline.staging.classification import load_reference_tables
 from amed_pipeline.staging.datasets import Staged
 from amed_pipeline.warehouse import schema
+from amed_pipeline.warehouse.bulk import insert_frame
 from amed_pipeline.warehouse.load import load_warehouse, warehouse_frames
 from amed_pipeline.warehouse.resource import WarehouseResource
 
@@ -54,6 +57,10 @@ def build_warehouse_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]
             for table in schema.LOADED_TABLES
         ],
         ins={f"staged_{d}": dg.AssetIn(key=staged_key(d)) for d in ("sessions", "bookings", "feedback", "followup")},
+        check_specs=[
+            dg.AssetCheckSpec(c.name, asset=warehouse_key(c.table), description=c.description, blocking=True)
+            for c in WAREHOUSE_CHECKS
+        ],
         can_subset=False,
         name="warehouse_load",
     )
@@ -69,6 +76,8 @@ def build_warehouse_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]
         frames = warehouse_frames(config, reference, staged_sessions, staged_bookings, staged_feedback, staged_followup)
         with warehouse.begin() as conn:
             written = load_warehouse(conn, frames)
+            failures = {c.name: run_warehouse_check(conn, c) for c in WAREHOUSE_CHECKS}
+            insert_frame(conn, dq_results, _history(context.run_id, failures, frames))
         context.log.info(f"loaded {sum(written.values())} rows into {warehouse.display_url}")
         ledger = frames["ingest_ledger"]
         for table in schema.LOADED_TABLES:
@@ -76,8 +85,37 @@ def build_warehouse_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]
             if table.name == "ingest_ledger" and len(ledger):
                 metadata["row accounting"] = dg.MetadataValue.md(_accounting_markdown(ledger))
             yield dg.MaterializeResult(asset_key=warehouse_key(table.name), metadata=metadata)
+        for check in WAREHOUSE_CHECKS:
+            failing = failures[check.name]
+            if len(failing):
+                context.log.error(f"blocking check {check.name} failed: {len(failing)} problem(s), e.g. {failing.iloc[0]['source_file']}: {failing.iloc[0]['detail']}")
+            yield dg.AssetCheckResult(
+                asset_key=warehouse_key(check.table),
+                check_name=check.name,
+                passed=failing.empty,
+                severity=dg.AssetCheckSeverity.ERROR,
+                description=check.description,
+                metadata={
+                    "failing": dg.MetadataValue.int(len(failing)),
+                    "examples": dg.MetadataValue.md(examples_markdown(failing, ("partnership_id", "source_file", "detail"))),
+                },
+            )
 
     return [warehouse_load]
+
+
+def _history(run_id: str, failures: dict[str, pd.DataFrame], frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    ledger = frames["ingest_ledger"]
+    evaluated = ledger.groupby("partnership_id")["rows_read"].sum() if len(ledger) else pd.Series(dtype=int)
+    return pd.concat(
+        [
+            dq_history_rows(run_id, "warehouse", check.name, "ERROR", True, failures[check.name].empty,
+                            failures[check.name].groupby("partnership_id").size() if len(failures[check.name]) else pd.Series(dtype=int),
+                            evaluated, check.description)
+            for check in WAREHOUSE_CHECKS
+        ],
+        ignore_index=True,
+    )
 
 
 def _accounting_markdown(ledger: pd.DataFrame) -> str:

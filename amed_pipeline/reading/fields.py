@@ -8,6 +8,7 @@ fields (names, emails) are never echoed in an error: their offending value is ma
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pandas as pd
@@ -18,13 +19,15 @@ BOOKING_STATUSES = ("attended", "booked", "cancelled")
 DELIVERY_MODES = ("online", "in_person")
 CONVERSATIONS = ("much_more", "slightly_more", "same", "less")
 MASK = "***"
+PERSONAL_KINDS = ("personal", "email")  # never echoed in an error message
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 OTHERWISE = "*"  # in `options.values`, the canonical value for any other non-blank source value
 
 
 @dataclass(frozen=True)
 class Field:
     name: str
-    kind: str  # text | identifier | datetime | date | time | rating | choice | personal
+    kind: str  # text | identifier | datetime | date | time | rating | choice | personal | email
     choices: tuple[str, ...] = ()
 
 
@@ -47,7 +50,7 @@ BOOKING_FIELDS = (
     Field("status", "choice", BOOKING_STATUSES),
     Field("booking_status", "choice", ("cancelled", "")),
     Field("ticket_type", "text"),
-    Field("email", "personal"),
+    Field("email", "email"),
     Field("first_name", "personal"),
     Field("last_name", "personal"),
     Field("job_title", "text"),
@@ -62,7 +65,7 @@ FEEDBACK_FIELDS = (
     Field("confidence", "rating"),
     Field("job_title", "text"),
     Field("setting", "text"),
-    Field("email", "personal"),
+    Field("email", "email"),
 )
 FOLLOWUP_FIELDS = (
     Field("response_id", "identifier"),
@@ -72,7 +75,7 @@ FOLLOWUP_FIELDS = (
     Field("doing_differently", "text"),
     Field("setting", "text"),
     Field("job_title", "text"),
-    Field("email", "personal"),
+    Field("email", "email"),
 )
 DATASET_FIELDS = {
     "sessions": SESSION_FIELDS,
@@ -129,6 +132,7 @@ class RowError:
     column: str
     value: str
     reason: str
+    rule: str = "unparseable_value"
 
 
 def convert_columns(
@@ -161,9 +165,10 @@ def convert_columns(
         mapping = _normalised_mapping({**DEFAULT_VALUES.get(field.name, {}), **value_maps.get(field.name, {})})
         converted, field_errors = _convert_series(text, field, mapping, dayfirst)
         out[field.name] = converted
+        rule = "email_malformed" if field.kind == "email" else "unparseable_value"
         for position, (value, reason) in field_errors.items():
-            shown = MASK if field.kind == "personal" else value
-            errors.append(RowError(int(out["source_row"].iat[position]), column, shown, reason))
+            shown = MASK if field.kind in PERSONAL_KINDS else value
+            errors.append(RowError(int(out["source_row"].iat[position]), column, shown, reason, rule))
     return out, errors
 
 
@@ -225,7 +230,18 @@ def _converter(field: Field, mapping: dict[str, str], dayfirst: bool):
         return choice
     if field.kind == "personal":
         return V.clean_text
+    if field.kind == "email":
+        return _email
     return mapped
+
+
+def _email(value: str) -> str:
+    """The email as written; a non-blank one that is not an address is an error (placeholders pass)."""
+    text = V.clean_text(value)
+    normalised = V.normalise_email(text)
+    if normalised and not EMAIL_PATTERN.match(normalised):
+        raise ValueError("not a well-formed email address")
+    return text
 
 
 def _date_only(value):

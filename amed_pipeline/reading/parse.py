@@ -108,8 +108,8 @@ def read_source(source: Source, data_dir: Path) -> SourceRead:
             rule = "file_unreadable" if isinstance(exc, UnreadableFileError) else "required_column_missing"
             result.quarantine.append(_quarantine_record(source, relative, FILE_LEVEL_ROW, rule, "", "", reason))
             continue
-        for source_row, column, value, reason in problems:
-            result.quarantine.append(_quarantine_record(source, relative, source_row, "unparseable_value", column, value, reason))
+        for source_row, column, value, reason, rule in problems:
+            result.quarantine.append(_quarantine_record(source, relative, source_row, rule, column, value, reason))
         ledger.rows_quarantined = len({p[0] for p in problems})
         rows.insert(0, "source_file", relative)
         frames.append(rows)
@@ -118,7 +118,7 @@ def read_source(source: Source, data_dir: Path) -> SourceRead:
 
 
 def read_table(table: RawTable, source: Source, adapter=None) -> tuple[pd.DataFrame, list[tuple]]:
-    """Canonical rows of one file, and (source_row, column, value, reason) for the rows refused."""
+    """Canonical rows of one file, and (source_row, column, value, reason, rule) for the rows refused."""
     adapter = adapter or ADAPTERS[source.format]
     headers = adapter.headers(table)
     located = adapter.locate(headers, source)
@@ -142,10 +142,10 @@ def read_table(table: RawTable, source: Source, adapter=None) -> tuple[pd.DataFr
         source.options.get("default_values", {}),
         adapter.dayfirst(source),
     )
-    problems = [(e.source_row, e.column, e.value, e.reason) for e in errors]
+    problems = [(e.source_row, e.column, e.value, e.reason, e.rule) for e in errors]
     overflow = table.rows["overflow"].astype(str)
     for position in overflow[overflow != ""].index:
-        problems.append((int(table.rows["source_row"].iat[position]), "(beyond last column)", overflow.iat[position], "row has more cells than the header"))
+        problems.append((int(table.rows["source_row"].iat[position]), "(beyond last column)", overflow.iat[position], "row has more cells than the header", "row_overflow"))
     bad_rows = {p[0] for p in problems}
     typed = typed[~typed["source_row"].isin(bad_rows)].reset_index(drop=True)
     if source.dataset == "bookings":

@@ -70,7 +70,7 @@ def _combine(exports: list[RawExport]) -> tuple[pd.DataFrame, pd.DataFrame, list
     return rows, quarantine, files
 
 
-def _quarantine_rows(rows: pd.DataFrame, dataset: str, rule: str, column: str, reason: str, value: pd.Series | None = None) -> pd.DataFrame:
+def quarantine_rows(rows: pd.DataFrame, dataset: str, rule: str, column: str, reason: str, value: pd.Series | None = None) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "partnership_id": rows["partnership_id"].to_numpy(),
@@ -136,8 +136,8 @@ def stage_sessions(exports: list[RawExport], reference: ReferenceTables) -> Stag
     quarantine = pd.concat(
         [
             quarantine,
-            _quarantine_rows(rows[no_start], "sessions", "required_value_missing", "start", "session has no start date"),
-            _quarantine_rows(rows[no_title & ~no_start], "sessions", "required_value_missing", "title", "session has no title"),
+            quarantine_rows(rows[no_start], "sessions", "required_value_missing", "start", "session has no start date"),
+            quarantine_rows(rows[no_title & ~no_start], "sessions", "required_value_missing", "title", "session has no title"),
         ],
         ignore_index=True,
     )
@@ -227,10 +227,10 @@ def stage_bookings(exports: list[RawExport], sessions: Staged, reference: Refere
     quarantine = pd.concat(
         [
             quarantine,
-            _quarantine_rows(rows[no_status], "bookings", "required_value_missing", "status",
+            quarantine_rows(rows[no_status], "bookings", "required_value_missing", "status",
                              "booking has no status (map the source's status column, or set options.default_values.status)"),
-            _quarantine_rows(rows[unattributable], "bookings", "person_unattributable", "email", UNATTRIBUTABLE),
-            _quarantine_rows(
+            quarantine_rows(rows[unattributable], "bookings", "person_unattributable", "email", UNATTRIBUTABLE),
+            quarantine_rows(
                 rows[unlinked], "bookings", "session_unknown", "session_ref",
                 "booking links to no known session (no session with this reference, nor with this title on this date)",
                 link_text[unlinked],

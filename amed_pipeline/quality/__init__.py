@@ -1,0 +1,1 @@
+"""Data quality: Great Expectations suites per canonical dataset, surfaced as Dagster asset checks."""

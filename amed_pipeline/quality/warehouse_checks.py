@@ -1,0 +1,65 @@
+"""Warehouse-level checks, run in SQL right after each load; all ERROR and blocking.
+
+A file that could not be read, rows that do not add up, or a fact pointing at a dimension row
+that does not exist would make every downstream number wrong, so a failure here stops the
+metric tables from being computed (in this run by Dagster's blocking checks, in later runs by
+the guard that reads `dq_results`). Each query returns the failing rows with the partnership,
+the file and a detail, never personal data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+from sqlalchemy import Connection, text
+
+
+@dataclass(frozen=True)
+class WarehouseCheck:
+    name: str
+    table: str  # the warehouse asset the check is attached to
+    description: str
+    sql: str
+
+
+WAREHOUSE_CHECKS = (
+    WarehouseCheck(
+        "all_files_readable", "ingest_ledger",
+        "every configured export file could be read and has its required columns",
+        "SELECT partnership_id, source_file, error AS detail FROM ingest_ledger WHERE error <> ''",
+    ),
+    WarehouseCheck(
+        "row_accounting_balanced", "ingest_ledger",
+        "for every file, rows read = rows loaded + rows quarantined + rows recognised as duplicates",
+        "SELECT partnership_id, source_file, "
+        "CAST(rows_read AS VARCHAR) || ' read <> ' || CAST(rows_loaded AS VARCHAR) || ' loaded + ' || "
+        "CAST(rows_quarantined AS VARCHAR) || ' quarantined + ' || CAST(rows_duplicate AS VARCHAR) || ' duplicate' AS detail "
+        "FROM ingest_ledger WHERE rows_read <> rows_loaded + rows_quarantined + rows_duplicate",
+    ),
+    WarehouseCheck(
+        "facts_reference_dimensions", "fact_booking",
+        "every fact refers to an existing session, person and partnership",
+        """
+        SELECT b.partnership_id, b.source_file, 'booking for an unknown session' AS detail
+        FROM fact_booking b LEFT JOIN dim_session s ON s.session_key = b.session_key WHERE s.session_key IS NULL
+        UNION ALL
+        SELECT b.partnership_id, b.source_file, 'booking for an unknown person' AS detail
+        FROM fact_booking b LEFT JOIN dim_person p ON p.person_key = b.person_key WHERE p.person_key IS NULL
+        UNION ALL
+        SELECT s.partnership_id, s.source_file, 'session of an unknown partnership' AS detail
+        FROM dim_session s LEFT JOIN dim_partnership d ON d.partnership_id = s.partnership_id WHERE d.partnership_id IS NULL
+        UNION ALL
+        SELECT f.partnership_id, f.source_file, 'feedback of an unknown partnership' AS detail
+        FROM fact_feedback f LEFT JOIN dim_partnership d ON d.partnership_id = f.partnership_id WHERE d.partnership_id IS NULL
+        UNION ALL
+        SELECT f.partnership_id, f.source_file, 'follow-up of an unknown partnership' AS detail
+        FROM fact_followup f LEFT JOIN dim_partnership d ON d.partnership_id = f.partnership_id WHERE d.partnership_id IS NULL
+        """,
+    ),
+)
+
+
+def run_warehouse_check(conn: Connection, check: WarehouseCheck) -> pd.DataFrame:
+    """The failing rows (empty when the check passes)."""
+    return pd.DataFrame(conn.execute(text(check.sql)).mappings().all(), columns=["partnership_id", "source_file", "detail"])
