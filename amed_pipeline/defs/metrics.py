@@ -16,7 +16,11 @@ from sqlalchemy import select
 
 from amed_pipeline import settings
 from amed_pipeline.config import ProgrammeConfig
+from amed_pipeline.defs.staging import staged_key
 from amed_pipeline.defs.warehouse import warehouse_key
+from amed_pipeline.quality.staged import DATASETS as STAGED_DATASETS
+from amed_pipeline.staging.datasets import Staged
+from amed_pipeline.warehouse.load import combined_quarantine
 from amed_pipeline.metrics import tables
 from amed_pipeline.metrics.compute import metric_rows, run_queries
 from amed_pipeline.metrics.disclosure import DisclosureRules, publish
@@ -129,19 +133,18 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
         key=dg.AssetKey(["reports", "data_returns"]),
         group_name=REPORTS_GROUP,
         kinds={"csv"},
-        deps=[warehouse_key("quarantine")],
+        ins={f"staged_{d}": dg.AssetIn(key=staged_key(d)) for d in STAGED_DATASETS},
         description="One CSV per partnership under <export dir>/data_returns/ listing its quarantined rows and "
-        "why (personal values masked), ready to send back to whoever owns the export. Rebuilt every run: "
-        "once a corrected file replaces a bad one, its entries are gone.",
+        "why (personal values masked), ready to send back to whoever owns the export. Built from the staged "
+        "datasets, so it is written even when a blocking check stops the warehouse load; rebuilt every run, "
+        "so once a corrected file replaces a bad one, its entries are gone.",
     )
-    def data_returns(warehouse: WarehouseResource, export_dir: ExportDirResource):
-        with warehouse.connect() as conn:
-            quarantine = read_table(conn, schema.quarantine)
+    def data_returns(export_dir: ExportDirResource, **staged: Staged):
+        quarantine = combined_quarantine(list(staged.values()))
         directory = export_dir.directory() / "data_returns"
         counts = {}
         for partnership in config.partnerships:
             rows = quarantine[quarantine["partnership_id"] == partnership.id].drop(columns=["partnership_id"])
-            rows = rows.sort_values(["source_file", "source_row", "column_name"])
             write_csv(rows, directory / f"{partnership.id}_data_return.csv")
             counts[partnership.id] = len(rows)
         summary = pd.DataFrame({"partnership": list(counts), "quarantined entries": list(counts.values())})
@@ -226,6 +229,7 @@ def refuse_over_blocking_failures(conn) -> None:
         raise dg.Failure(
             description=f"metric tables not computed: blocking data-quality check(s) failed in their latest run: {rules}",
             metadata={"failing checks": dg.MetadataValue.md(failures[["dataset", "rule", "partnership_id", "failing_rows", "run_id"]].to_markdown(index=False))},
+            allow_retries=False,  # not transient: retrying cannot help until the data is fixed
         )
 
 

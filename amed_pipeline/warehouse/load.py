@@ -78,8 +78,7 @@ def warehouse_frames(
     ledgers = [file_accounting(s) for s in staged_sets if s.files]
     ledger = pd.concat(ledgers, ignore_index=True) if ledgers else pd.DataFrame(columns=[c.name for c in schema.ingest_ledger.columns])
     ledger = ledger.sort_values("source_file").drop_duplicates("source_file")
-    quarantine = pd.concat([s.quarantine for s in staged_sets], ignore_index=True)
-    quarantine = quarantine.sort_values(["source_file", "source_row", "column_name", "rule"]).reset_index(drop=True)
+    quarantine = combined_quarantine(staged_sets)
     return {
         "dim_partnership": partnerships,
         "dim_session": session_rows,
@@ -95,6 +94,12 @@ def warehouse_frames(
         "ingest_ledger": ledger,
         "quarantine": quarantine,
     }
+
+
+def combined_quarantine(staged_sets) -> pd.DataFrame:
+    """Every dataset's quarantine records in one frame, in a stable order."""
+    quarantine = pd.concat([s.quarantine for s in staged_sets], ignore_index=True)
+    return quarantine.sort_values(["source_file", "source_row", "column_name", "rule"]).reset_index(drop=True)
 
 
 def _month(timestamps: pd.Series) -> pd.Series:
