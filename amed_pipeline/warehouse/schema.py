@@ -13,6 +13,17 @@ from sqlalchemy import Boolean, Column, DateTime, Integer, MetaData, String, Tab
 
 metadata = MetaData()
 
+
+def lineage_columns() -> list[Column]:
+    """Where a row came from: the source, the file (relative to the data dir) and its row."""
+    return [
+        Column("source_name", String, nullable=False),
+        Column("source_format", String, nullable=False),
+        Column("source_file", String, nullable=False),
+        Column("source_row", Integer, nullable=False, autoincrement=False),
+    ]
+
+
 dim_partnership = Table(
     "dim_partnership",
     metadata,
@@ -32,10 +43,7 @@ dim_session = Table(
     Column("start_at", DateTime, nullable=False),
     Column("start_month", String, nullable=False),  # YYYY-MM, so monthly metrics need no date functions
     Column("delivery_mode", String, nullable=False),
-    Column("source_name", String, nullable=False),
-    Column("source_format", String, nullable=False),
-    Column("source_file", String, nullable=False),
-    Column("source_row", Integer, nullable=False, autoincrement=False),
+    *lineage_columns(),
 )
 
 dim_person = Table(
@@ -59,51 +67,39 @@ fact_booking = Table(
     Column("profession", String, nullable=False),
     Column("role_group", String, nullable=False),
     Column("n_records", Integer, nullable=False, autoincrement=False),
-    Column("source_name", String, nullable=False),
-    Column("source_format", String, nullable=False),
-    Column("source_file", String, nullable=False),
-    Column("source_row", Integer, nullable=False, autoincrement=False),
+    *lineage_columns(),
 )
 
-_survey_lineage = ("source_name", "source_format", "source_file")
+def survey_fact(name: str, *answers: Column) -> Table:
+    """A survey-response fact table: identity and timing, the answers, the respondent's context."""
+    return Table(
+        name,
+        metadata,
+        Column("response_key", String, primary_key=True),
+        Column("partnership_id", String, nullable=False),
+        Column("response_id", String, nullable=False),
+        Column("submitted_at", DateTime),
+        Column("submitted_month", String, nullable=False),
+        *answers,
+        Column("profession", String, nullable=False),
+        Column("role_group", String, nullable=False),
+        Column("setting", String, nullable=False),
+        Column("person_key", String, nullable=False),
+        Column("key_version", String, nullable=False),
+        *lineage_columns(),
+    )
 
-fact_feedback = Table(
+
+fact_feedback = survey_fact(
     "fact_feedback",
-    metadata,
-    Column("response_key", String, primary_key=True),
-    Column("partnership_id", String, nullable=False),
-    Column("response_id", String, nullable=False),
-    Column("submitted_at", DateTime),
-    Column("submitted_month", String, nullable=False),
     Column("usefulness", Integer, autoincrement=False),
     Column("knowledge", Integer, autoincrement=False),
     Column("confidence", Integer, autoincrement=False),
-    Column("profession", String, nullable=False),
-    Column("role_group", String, nullable=False),
-    Column("setting", String, nullable=False),
-    Column("person_key", String, nullable=False),
-    Column("key_version", String, nullable=False),
-    *(Column(c, String, nullable=False) for c in _survey_lineage),
-    Column("source_row", Integer, nullable=False, autoincrement=False),
 )
-
-fact_followup = Table(
+fact_followup = survey_fact(
     "fact_followup",
-    metadata,
-    Column("response_key", String, primary_key=True),
-    Column("partnership_id", String, nullable=False),
-    Column("response_id", String, nullable=False),
-    Column("submitted_at", DateTime),
-    Column("submitted_month", String, nullable=False),
     Column("usefulness", Integer, autoincrement=False),
     Column("conversations", String, nullable=False),
-    Column("profession", String, nullable=False),
-    Column("role_group", String, nullable=False),
-    Column("setting", String, nullable=False),
-    Column("person_key", String, nullable=False),
-    Column("key_version", String, nullable=False),
-    *(Column(c, String, nullable=False) for c in _survey_lineage),
-    Column("source_row", Integer, nullable=False, autoincrement=False),
 )
 
 # Free-text answers kept for the evaluator, deliberately without any link to the person.
