@@ -3,6 +3,9 @@
 The run is recorded in `DAGSTER_HOME` (default: the project's `.dagster_home/`), so it shows in
 the UI afterwards; the exit code is non-zero when the run fails. Whatever data dir, warehouse
 and export dir the `AMED_*` variables name is what it refreshes.
+
+`forget` (an erasure request for one person) and `rekey` (rotate the pseudonym key) are the
+privacy commands of `amed_pipeline.privacy.commands`; SECURITY.md says when to use them.
 """
 
 from __future__ import annotations
@@ -68,9 +71,29 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m amed_pipeline", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("refresh", help="run the nightly refresh job through Dagster")
+    forget = commands.add_parser("forget", help="forget one person: erasure list, warehouse rows deleted, erasure_log")
+    who = forget.add_mutually_exclusive_group(required=True)
+    who.add_argument("--email", metavar="ADDRESS", help="their email address; '-' reads it from standard input")
+    who.add_argument("--name", nargs=2, metavar=("FIRST", "LAST"), help="for rows without an email (with --partnership)")
+    forget.add_argument("--partnership", metavar="ID", help="the partnership whose rows carry --name")
+    forget.add_argument("--refresh", action="store_true", help="run the refresh afterwards, rebuilding metrics without them")
+    rekey = commands.add_parser("rekey", help="rebuild the warehouse from the raw files under the current pseudonym key")
+    rekey.add_argument("--generate-key", action="store_true", help="first replace the generated key file with a new random key")
     args = parser.parse_args(argv)
     if args.command == "refresh":
         return refresh()
+    if args.command in ("forget", "rekey"):
+        from amed_pipeline.privacy import commands as privacy
+
+        if args.command == "rekey":
+            return privacy.rekey(refresh, generate_key=args.generate_key)
+        try:
+            identity = privacy.identity_from_arguments(args.email, args.name, args.partnership)
+        except ValueError as exc:
+            print(f"forget: {exc}", file=sys.stderr)
+            return 2
+        code = privacy.forget(identity)
+        return refresh() if code == 0 and args.refresh else code
     return 2
 
 

@@ -13,10 +13,12 @@ import dagster as dg
 
 from amed_pipeline import settings
 from amed_pipeline.config import load_programme_config
+from amed_pipeline.defs.automation import build_automation
 from amed_pipeline.defs.jobs import NIGHTLY_JOB_NAME, nightly_refresh_job
 from amed_pipeline.defs.metrics import build_export_dir_resource, build_metric_assets
 from amed_pipeline.defs.raw_exports import build_raw_export_assets
 from amed_pipeline.defs.resources import build_resources
+from amed_pipeline.defs.retention import build_retention_definitions
 from amed_pipeline.defs.staging import build_staging_assets
 from amed_pipeline.defs.warehouse import build_warehouse_assets
 
@@ -30,11 +32,12 @@ def build_definitions(data_dir: Path | str | None = None, warehouse_url: str | N
         *build_warehouse_assets(config),
         *build_metric_assets(config),
     ]
-    return dg.Definitions(
+    core = dg.Definitions(
         assets=assets,
         jobs=[nightly_refresh_job],
         resources={**build_resources(data_dir, warehouse_url), "export_dir": build_export_dir_resource(data_dir)},
     )
+    return dg.Definitions.merge(core, build_automation(config), build_retention_definitions(config))
 
 
 @dg.definitions

@@ -15,6 +15,8 @@ WAREHOUSE_URL_VAR = "AMED_WAREHOUSE_URL"
 EXPORT_DIR_VAR = "AMED_EXPORT_DIR"
 PSEUDONYM_KEY_VAR = "AMED_PSEUDONYM_KEY"
 PSEUDONYM_KEY_FILE_VAR = "AMED_PSEUDONYM_KEY_FILE"
+ERASURE_LIST_VAR = "AMED_ERASURE_LIST"
+ERASURE_KEY_VAR = "AMED_ERASURE_KEY"
 
 
 def data_dir() -> Path:
@@ -29,6 +31,19 @@ def default_key_file() -> Path:
         return Path(configured).expanduser()
     base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
     return base / "amed_pipeline" / "pseudonym.key"
+
+
+def erasure_list_file() -> Path:
+    """`AMED_ERASURE_LIST`, default `erasure_list.txt` beside the pseudonym key file (never in the repo)."""
+    configured = os.environ.get(ERASURE_LIST_VAR)
+    if configured:
+        return Path(configured).expanduser()
+    return default_key_file().parent / "erasure_list.txt"
+
+
+def erasure_key_file(list_file: Path) -> Path:
+    """Where the erasure list's own key is generated when `AMED_ERASURE_KEY` is unset: beside the list."""
+    return Path(list_file).with_name("erasure.key")
 
 
 def default_dagster_home() -> Path:

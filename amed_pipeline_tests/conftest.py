@@ -10,6 +10,7 @@ module belongs in that module.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import shutil
 import zipfile
@@ -33,6 +34,27 @@ REFERENCE_DIR = REPO_ROOT / "data" / "reference"
 TEST_PARTNERSHIP = "test_partnership"
 # A throwaway pseudonymisation key: tests only ever compare pseudonyms with each other.
 TEST_KEY = b"amed-tests-not-a-real-key"
+
+
+# --- isolation from the developer's own secrets -------------------------------------------------
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_key_dir(tmp_path_factory):
+    """Point the generated pseudonym key and the erasure list at a temporary dir for the whole
+    session, so no test reads or writes the developer's `~/.config/amed_pipeline/`."""
+    import os
+
+    keys = tmp_path_factory.mktemp("amed_keys")
+    values = {"AMED_PSEUDONYM_KEY_FILE": str(keys / "pseudonym.key"), "AMED_ERASURE_LIST": str(keys / "erasure_list.txt")}
+    old = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    yield keys
+    for name, value in old.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 # --- paths and sources -------------------------------------------------------------------------
@@ -250,3 +272,17 @@ def raw_export() -> Callable[[Source, Path], RawExport]:
         return RawExport(source.partnership_id, source.name, source.dataset, rows, quarantine, read.files)
 
     return _raw
+
+
+# --- servers the end-to-end tests use -----------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The test PostgreSQL server (`AMED_TEST_POSTGRES_URL`, started by .ci/run); required in CI."""
+    url = os.environ.get("AMED_TEST_POSTGRES_URL")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("AMED_TEST_POSTGRES_URL is not set: .ci/run must start PostgreSQL")
+        pytest.skip("no PostgreSQL server (set AMED_TEST_POSTGRES_URL; scripts/start_test_postgres.sh starts one)")
+    return url

@@ -36,11 +36,15 @@ def env(**values):
                 os.environ[k] = v
 
 
-def run_nightly_in_process(data_dir: Path, warehouse_url: str, export_dir: Path):
-    """Run the nightly job in this process against the given data dir, warehouse and export dir."""
-    with env(AMED_PSEUDONYM_KEY=TEST_KEY, AMED_EXPORT_DIR=export_dir):
+def run_nightly_in_process(data_dir: Path, warehouse_url: str, export_dir: Path, instance=None, key: str = TEST_KEY):
+    """Run the nightly job in this process against the given data dir, warehouse and export dir.
+
+    `instance`: a persistent DagsterInstance (event log, compute logs, IO storage on disk), else
+    an ephemeral one; `key`: the pseudonym key.
+    """
+    with env(AMED_PSEUDONYM_KEY=key, AMED_EXPORT_DIR=export_dir):
         defs = build_definitions(data_dir, warehouse_url)
-        result = defs.resolve_job_def(NIGHTLY_JOB_NAME).execute_in_process(raise_on_error=False)
+        result = defs.resolve_job_def(NIGHTLY_JOB_NAME).execute_in_process(raise_on_error=False, instance=instance)
     return result
 
 

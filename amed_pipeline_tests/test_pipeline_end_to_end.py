@@ -32,17 +32,6 @@ EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 
 
 @pytest.fixture(scope="module")
-def postgres_url():
-    """The test PostgreSQL server (`AMED_TEST_POSTGRES_URL`, started by .ci/run); required in CI."""
-    url = os.environ.get("AMED_TEST_POSTGRES_URL")
-    if not url:
-        if os.environ.get("CI"):
-            pytest.fail("AMED_TEST_POSTGRES_URL is not set: .ci/run must start PostgreSQL")
-        pytest.skip("no PostgreSQL server (set AMED_TEST_POSTGRES_URL; scripts/start_test_postgres.sh starts one)")
-    return url
-
-
-@pytest.fixture(scope="module")
 def sample_run(tmp_path_factory):
     base = tmp_path_factory.mktemp("sample_run")
     url = f"duckdb:///{base}/warehouse.duckdb"

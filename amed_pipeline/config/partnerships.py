@@ -33,6 +33,13 @@ SURVEY_DATASETS = ("feedback", "followup")
 # Optional top-level `disclosure:` overrides of the published outputs' disclosure-control rules.
 DISCLOSURE_KEYS = ("suppress_counts_up_to", "round_counts_to", "low_reliability_base")
 ID_PATTERN = re.compile(r"^[a-z0-9_]+$")
+# Optional top-level `limits:`: the largest export file the reader opens (on disk, and an xlsx uncompressed).
+DEFAULT_MAX_FILE_MB = 200
+DEFAULT_MAX_FILE_BYTES = DEFAULT_MAX_FILE_MB * 1024 * 1024
+# Optional top-level `retention:`: how long raw exports are kept (off by default), and what then.
+RETENTION_ACTIONS = ("archive", "delete")
+# Where retention moves old raw exports (`<data dir>/archive/...`); never read as an export.
+ARCHIVE_DIR = "archive"
 CONFIG_FILE_NAME = "partnerships.yaml"
 
 
@@ -56,8 +63,9 @@ class Source:
         return self.options.get("dayfirst")
 
     def files(self, data_dir: Path) -> list[Path]:
-        """The files this source's glob matches today, in a stable order."""
-        return sorted(p for p in Path(data_dir).glob(self.path) if p.is_file())
+        """The files this source's glob matches today, in a stable order (never under `archive/`)."""
+        root = Path(data_dir)
+        return sorted(p for p in root.glob(self.path) if p.is_file() and p.relative_to(root).parts[0] != ARCHIVE_DIR)
 
 
 @dataclass(frozen=True)
@@ -69,6 +77,14 @@ class Partnership:
 
 
 @dataclass(frozen=True)
+class RetentionPolicy:
+    """How long raw exports are kept: `raw_exports_days` None = for ever (the default)."""
+
+    raw_exports_days: int | None = None
+    action: str = "archive"  # archive (move under <data dir>/archive/) | delete
+
+
+@dataclass(frozen=True)
 class ProgrammeConfig:
     name: str
     start: dt.date
@@ -76,6 +92,8 @@ class ProgrammeConfig:
     partnerships: tuple[Partnership, ...]
     data_dir: Path
     disclosure: dict[str, int] = field(default_factory=dict, hash=False, compare=False)
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)
 
     @property
     def partnership_ids(self) -> list[str]:
@@ -110,7 +128,9 @@ def load_programme_config(data_dir: Path | str) -> ProgrammeConfig:
 def parse_programme_config(raw: Any, data_dir: Path, origin: str = CONFIG_FILE_NAME) -> ProgrammeConfig:
     if not isinstance(raw, dict):
         raise ConfigError(f"{origin}: expected a mapping with 'programme' and 'partnerships'")
-    _reject_unknown(raw, {"programme", "partnerships", "disclosure"}, origin)
+    _reject_unknown(raw, {"programme", "partnerships", "disclosure", "limits", "retention"}, origin)
+    max_file_bytes = _parse_limits(raw.get("limits"), origin)
+    retention = _parse_retention(raw.get("retention"), origin)
     disclosure = raw.get("disclosure") or {}
     _reject_unknown(disclosure, set(DISCLOSURE_KEYS), f"{origin}: disclosure")
     for key, value in disclosure.items():
@@ -140,7 +160,35 @@ def parse_programme_config(raw: Any, data_dir: Path, origin: str = CONFIG_FILE_N
         partnerships=tuple(partnerships),
         data_dir=Path(data_dir),
         disclosure=dict(disclosure),
+        max_file_bytes=max_file_bytes,
+        retention=retention,
     )
+
+
+def _parse_limits(raw: Any, origin: str) -> int:
+    limits = raw or {}
+    if not isinstance(limits, dict):
+        raise ConfigError(f"{origin}: limits: expected a mapping, e.g. {{max_file_mb: {DEFAULT_MAX_FILE_MB}}}")
+    _reject_unknown(limits, {"max_file_mb"}, f"{origin}: limits")
+    megabytes = limits.get("max_file_mb", DEFAULT_MAX_FILE_MB)
+    if not isinstance(megabytes, (int, float)) or isinstance(megabytes, bool) or megabytes <= 0:
+        raise ConfigError(f"{origin}: limits: key 'max_file_mb': expected a number of megabytes > 0")
+    return int(megabytes * 1024 * 1024)
+
+
+def _parse_retention(raw: Any, origin: str) -> RetentionPolicy:
+    retention = raw or {}
+    where = f"{origin}: retention"
+    if not isinstance(retention, dict):
+        raise ConfigError(f"{where}: expected a mapping, e.g. {{raw_exports_days: 730, action: archive}}")
+    _reject_unknown(retention, {"raw_exports_days", "action"}, where)
+    days = retention.get("raw_exports_days")
+    if days is not None and (not isinstance(days, int) or isinstance(days, bool) or days < 1):
+        raise ConfigError(f"{where}: key 'raw_exports_days': expected a whole number of days ≥ 1, or null (keep for ever)")
+    action = retention.get("action", "archive")
+    if action not in RETENTION_ACTIONS:
+        raise ConfigError(f"{where}: key 'action': {action!r}; expected one of {', '.join(RETENTION_ACTIONS)}")
+    return RetentionPolicy(raw_exports_days=days, action=action)
 
 
 def _parse_partnership(entry: Any, index: int, origin: str) -> Partnership:
@@ -242,6 +290,8 @@ def _check_glob_inside_data_dir(path: Any, where: str) -> None:
     pure = PurePosixPath(path.replace("\\", "/"))
     if pure.is_absolute() or re.match(r"^[A-Za-z]:", path) or ".." in pure.parts or path.startswith("~"):
         raise ConfigError(f"{where}: key 'path': {path!r} leaves the data dir; use a glob relative to it")
+    if pure.parts and pure.parts[0] == ARCHIVE_DIR:
+        raise ConfigError(f"{where}: key 'path': {path!r}: {ARCHIVE_DIR}/ holds raw exports retention archived; it is never read")
 
 
 def _is_str_mapping(value: Any) -> bool:

@@ -1,11 +1,22 @@
-"""The nightly refresh: every asset, in dependency order."""
+"""The nightly refresh: every asset, in dependency order.
+
+Every step reads files or talks to the warehouse, so every step gets the same retry policy: a
+transient failure (a file share that blinks, a database that restarts) is retried three times
+after about 10 s, 30 s and 70 s before the run fails. Runs carry `amed/warehouse: write` so the
+instance's run queue can let one writer at a time touch the warehouse (deploy/*.dagster.yaml).
+"""
 
 import dagster as dg
 
 NIGHTLY_JOB_NAME = "nightly_refresh"
+WAREHOUSE_WRITE_TAG = "amed/warehouse"
+NIGHTLY_RETRY_POLICY = dg.RetryPolicy(max_retries=3, delay=10, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 
 nightly_refresh_job = dg.define_asset_job(
     NIGHTLY_JOB_NAME,
-    selection=dg.AssetSelection.all(),
+    # Not raw-export retention (defs/retention.py): it moves raw files and has its own weekly schedule.
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets("raw_export_retention"),
     description="Refresh everything: read every partnership's exports, stage, load the warehouse.",
+    op_retry_policy=NIGHTLY_RETRY_POLICY,
+    tags={WAREHOUSE_WRITE_TAG: "write"},
 )

@@ -34,6 +34,8 @@ from amed_pipeline.warehouse.resource import WarehouseResource
 
 METRICS_GROUP = "metrics"
 REPORTS_GROUP = "reports"
+OWNERS = ["team:data-engineering"]
+METRIC_SOURCE_TABLES = (schema.fact_booking, schema.dim_session, schema.dim_person, schema.fact_feedback, schema.fact_followup)
 METRIC_TABLES = (tables.metric_values, tables.metric_values_published, tables.metric_definitions, tables.metrics_headline)
 REPORT_NOTES = [
     "Counts of 1 to 7 are suppressed ([c]); other counts are rounded to the nearest 5.",
@@ -75,19 +77,20 @@ def read_table(conn, table) -> pd.DataFrame:
 
 
 def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
-    warehouse_deps = [warehouse_key(t.name) for t in schema.LOADED_TABLES]
+    # The tables the metric queries read (metrics/compute.py), so the lineage shows what feeds the figures.
+    warehouse_deps = [warehouse_key(t.name) for t in METRIC_SOURCE_TABLES]
 
     @dg.multi_asset(
         specs=[
-            dg.AssetSpec(metric_key("metric_values"), group_name=METRICS_GROUP, kinds={"sql"}, deps=warehouse_deps,
+            dg.AssetSpec(metric_key("metric_values"), group_name=METRICS_GROUP, kinds={"sql"}, owners=OWNERS, deps=warehouse_deps,
                          description="Exact metric values (restricted, for the evaluator): one row per metric × partnership "
                          "× dimension value × period. Definitions in metrics/metric_definitions."),
-            dg.AssetSpec(metric_key("metric_values_published"), group_name=METRICS_GROUP, kinds={"sql"}, deps=warehouse_deps,
+            dg.AssetSpec(metric_key("metric_values_published"), group_name=METRICS_GROUP, kinds={"sql"}, owners=OWNERS, deps=warehouse_deps,
                          description="metric_values with disclosure control: counts 1–7 [c], counts rounded to 5, "
                          "small bases [u], secondary suppression."),
-            dg.AssetSpec(metric_key("metric_definitions"), group_name=METRICS_GROUP, kinds={"sql"},
+            dg.AssetSpec(metric_key("metric_definitions"), group_name=METRICS_GROUP, kinds={"sql"}, owners=OWNERS,
                          description="The definition of every metric: id, unit, dimension, label, definition."),
-            dg.AssetSpec(metric_key("metrics_headline"), group_name=METRICS_GROUP, kinds={"sql"}, deps=warehouse_deps,
+            dg.AssetSpec(metric_key("metrics_headline"), group_name=METRICS_GROUP, kinds={"sql"}, owners=OWNERS, deps=warehouse_deps,
                          description="Headline metrics, one row per partnership plus 'all' (from metric_values)."),
         ],
         check_specs=[
@@ -132,6 +135,7 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
     @dg.asset(
         key=dg.AssetKey(["reports", "data_returns"]),
         group_name=REPORTS_GROUP,
+        owners=OWNERS,
         kinds={"csv"},
         ins={f"staged_{d}": dg.AssetIn(key=staged_key(d)) for d in STAGED_DATASETS},
         description="One CSV per partnership under <export dir>/data_returns/ listing its quarantined rows and "
@@ -159,6 +163,7 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
     @dg.asset(
         key=dg.AssetKey(["reports", "exports"]),
         group_name=REPORTS_GROUP,
+        owners=OWNERS,
         kinds={"csv", "excel"},
         deps=[metric_key("metric_values_published"), metric_key("metric_definitions"), metric_key("metrics_headline")],
         description="Published exports under the export dir: metric_values.csv (disclosure-controlled), "
@@ -189,8 +194,10 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
     @dg.asset(
         key=dg.AssetKey(["reports", "evaluation_report"]),
         group_name=REPORTS_GROUP,
+        owners=OWNERS,
         kinds={"html"},
-        deps=[metric_key("metric_values_published"), metric_key("metric_definitions")],
+        deps=[metric_key("metric_values_published"), metric_key("metric_definitions"),
+              warehouse_key(schema.ref_training_type.name), warehouse_key(schema.ref_role_group.name)],  # labels
         description="Self-contained HTML report in the evaluation's layout (headline figures, training types, "
         "role groups, delivery by month, ratings, conversations by setting, partnerships compared).",
     )

@@ -2,9 +2,10 @@
 
 This is the factory that makes `partnerships.yaml` the only place to add a partnership or an
 export: each source becomes an asset `<partnership>/<source name>` in the partnership's group.
-The asset reads every file its glob matches, quarantines rows it cannot parse, replaces names
-and emails with pseudonyms, and hands the rows to staging. No personal data leaves it: not in
-its output, its metadata or its log lines.
+The asset reads every file its glob matches, quarantines rows it cannot parse, leaves out
+people on the erasure list (`privacy.erasure`), replaces names and emails with pseudonyms, drops
+the fields nothing needs (`privacy.minimisation`) and hands the rows to staging. No name or
+email leaves it: not in its output, its metadata or its log lines.
 """
 
 
@@ -15,6 +16,8 @@ import pandas as pd
 
 from amed_pipeline.config import ProgrammeConfig, Source
 from amed_pipeline.defs.resources import PseudonymKeyResource
+from amed_pipeline.privacy.erasure import ERASED_RULE, ErasureListResource, drop_erased
+from amed_pipeline.privacy.minimisation import mask_emails, minimise
 from amed_pipeline.reading.parse import read_source
 from amed_pipeline.staging.datasets import RawExport, empty_quarantine
 from amed_pipeline.staging.people import attach_person_keys
@@ -27,10 +30,10 @@ def raw_export_key(source: Source) -> dg.AssetKey:
 
 
 def build_raw_export_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
-    return [_raw_export_asset(source, config.data_dir) for source in config.sources()]
+    return [_raw_export_asset(source, config.data_dir, config.max_file_bytes) for source in config.sources()]
 
 
-def _raw_export_asset(source: Source, data_dir: Path) -> dg.AssetsDefinition:
+def _raw_export_asset(source: Source, data_dir: Path, max_file_bytes: int) -> dg.AssetsDefinition:
     @dg.asset(
         key=raw_export_key(source),
         group_name=source.partnership_id,
@@ -43,10 +46,16 @@ def _raw_export_asset(source: Source, data_dir: Path) -> dg.AssetsDefinition:
             "quarantined with file, row and column, and people are replaced by pseudonyms."
         ),
     )
-    def raw_export(context: dg.AssetExecutionContext, pseudonym_key: PseudonymKeyResource) -> dg.Output[RawExport]:
-        read = read_source(source, data_dir)
-        rows = attach_person_keys(read.rows, pseudonym_key.key_bytes(), source.partnership_id)
-        quarantine = pd.DataFrame(read.quarantine) if read.quarantine else empty_quarantine()
+    def raw_export(
+        context: dg.AssetExecutionContext, pseudonym_key: PseudonymKeyResource, erasure_list: ErasureListResource
+    ) -> dg.Output[RawExport]:
+        read = read_source(source, data_dir, max_file_bytes)
+        kept, erased = drop_erased(read.rows, *erasure_list.load(), source.partnership_id, source.dataset)
+        rows = minimise(attach_person_keys(kept, pseudonym_key.key_bytes(), source.partnership_id))
+        quarantine = pd.concat(
+            [pd.DataFrame(read.quarantine) if read.quarantine else empty_quarantine(), erased], ignore_index=True
+        )
+        quarantine["value"] = mask_emails(quarantine["value"])
         for ledger in read.files:
             if ledger.error:
                 context.log.warning(f"{ledger.source_file}: whole file quarantined: {ledger.error}")
@@ -73,6 +82,7 @@ def raw_export_metadata(export: RawExport) -> dict:
         "dagster/row_count": dg.MetadataValue.int(len(export.rows)),
         "files": dg.MetadataValue.int(len(export.files)),
         "rows quarantined": dg.MetadataValue.int(len(export.quarantine.drop_duplicates(["source_file", "source_row"]))),
+        "rows left out (erasure list)": dg.MetadataValue.int(int((export.quarantine["rule"] == ERASED_RULE).sum())),
         "files unreadable": dg.MetadataValue.int(sum(1 for f in export.files if f.error)),
         "file summary": dg.MetadataValue.md(files.to_markdown(index=False) if len(files) else "_no files matched_"),
     }

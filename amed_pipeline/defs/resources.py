@@ -14,6 +14,7 @@ from typing import Optional
 import dagster as dg
 
 from amed_pipeline import settings
+from amed_pipeline.privacy.erasure import build_erasure_list_resource
 from amed_pipeline.quality.validation import GreatExpectationsResource
 from amed_pipeline.staging.people import key_version
 from amed_pipeline.warehouse.resource import WarehouseResource, default_warehouse_url
@@ -58,5 +59,6 @@ def build_resources(data_dir: Path, warehouse_url: str | None = None) -> dict:
     return {
         "warehouse": WarehouseResource(url=warehouse_url),
         "pseudonym_key": PseudonymKeyResource(key=key, key_file=str(settings.default_key_file())),
+        "erasure_list": build_erasure_list_resource(),
         "great_expectations": GreatExpectationsResource(),
     }

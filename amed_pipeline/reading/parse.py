@@ -17,9 +17,11 @@ from pathlib import Path
 import pandas as pd
 
 from amed_pipeline.config import Source
+from amed_pipeline.config.partnerships import DEFAULT_MAX_FILE_BYTES
 from amed_pipeline.reading.fields import DATASET_FIELDS, REQUIRED_FIELDS, convert_columns
 from amed_pipeline.reading.files import RawTable, UnreadableFileError, read_raw_table
 from amed_pipeline.reading.formats import ADAPTERS, MissingColumnError
+from amed_pipeline.reading.guards import file_size, refusal
 
 LINEAGE_COLUMNS = ("partnership_id", "source_name", "source_format", "source_file", "source_row")
 QUARANTINE_COLUMNS = (
@@ -64,8 +66,9 @@ class SourceRead:
     files: list[FileLedger] = field(default_factory=list)
 
 
-def read_source(source: Source, data_dir: Path) -> SourceRead:
-    """Read all files of `source` (relative to `data_dir`)."""
+def read_source(source: Source, data_dir: Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> SourceRead:
+    """Read all files of `source` (relative to `data_dir`); a file over `max_file_bytes` or
+    linking outside `data_dir` is refused unread (`guards`)."""
     data_dir = Path(data_dir)
     adapter = ADAPTERS[source.format]
     frames: list[pd.DataFrame] = []
@@ -73,13 +76,13 @@ def read_source(source: Source, data_dir: Path) -> SourceRead:
     seen_hashes: dict[str, str] = {}
     for path in source.files(data_dir):
         relative = path.relative_to(data_dir).as_posix()
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            data = b""
-            read_error = f"cannot open the file: {exc.strerror or exc}"
-        else:
-            read_error = ""
+        data = b""
+        read_error = refusal(path, data_dir, max_file_bytes)
+        if not read_error:
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                read_error = f"cannot open the file: {exc.strerror or exc}"
         ledger = FileLedger(
             partnership_id=source.partnership_id,
             dataset=source.dataset,
@@ -87,7 +90,7 @@ def read_source(source: Source, data_dir: Path) -> SourceRead:
             source_format=source.format,
             source_file=relative,
             content_hash=hashlib.sha256(data).hexdigest(),
-            size_bytes=len(data),
+            size_bytes=len(data) or file_size(path),
         )
         result.files.append(ledger)
         try:

@@ -71,7 +71,8 @@ def write_workbook(
 
     def write(temporary: Path) -> None:
         with pd.ExcelWriter(temporary, engine="openpyxl") as writer:
-            cover.to_excel(writer, sheet_name="Cover", index=False, header=False)
+            # The programme name comes from the config: neutralised like every other text cell.
+            safe_for_spreadsheets(cover).to_excel(writer, sheet_name="Cover", index=False, header=False)
             notes_frame.to_excel(writer, sheet_name="Notes", index=False)
             legend.to_excel(writer, sheet_name="Flags", index=False)
             for name, frame in sheets.items():

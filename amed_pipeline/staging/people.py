@@ -50,8 +50,13 @@ def pseudonymise_series(texts: pd.Series, key: bytes) -> pd.Series:
 
 
 def attach_person_keys(frame: pd.DataFrame, key: bytes, partnership_id: str) -> pd.DataFrame:
-    """Add `person_key` and `key_version`, and drop every personal column."""
+    """Add `person_key` and `key_version`, key `record_ref`, and drop every personal column."""
     out = frame.copy()
     out["person_key"] = pseudonymise_series(identity_texts(frame, partnership_id), key).to_numpy()
     out["key_version"] = key_version(key)
+    if "record_ref" in out:
+        # A booking record's identity can be built from the order, email and name (Eventbrite's
+        # 2024+ report): keyed like a pseudonym, equal records still match and nothing is readable.
+        refs = as_text(out["record_ref"])
+        out["record_ref"] = pseudonymise_series(("record:" + refs).where(refs != "", ""), key).to_numpy()
     return out.drop(columns=[c for c in PERSONAL_COLUMNS if c in out.columns])

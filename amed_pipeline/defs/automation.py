@@ -1,0 +1,225 @@
+"""Automation: the 02:00 schedule, the new-export sensor and the run-failure sensor.
+
+- `nightly_refresh_schedule` runs the whole `nightly_refresh` job at 02:00 London time; it is on
+  by default, so the daemon that `make ui` starts executes it.
+- `new_export_sensor` watches the data dir: it hashes (sha256) every file each configured
+  source's glob matches and keeps `{file: hash}` in its cursor. A partnership with a new,
+  changed or removed file gets a run of its raw-export assets and everything downstream; a file
+  whose modification time changed but whose bytes did not triggers nothing. The run key is the
+  partnership plus a hash of its file changes, so a retried tick never launches the same run
+  twice. Off by default: turn it on in the UI (Automation) when partners drop files in the data
+  dir during the day.
+- `run_failure_alerts` records every failed run of this code location in the warehouse table
+  `run_failures`, logs it and notifies the channels `AMED_ALERT_*` configure
+  (`amed_pipeline.operations.failures`).
+
+Why a partnership's run may select every partnership's raw exports: the staged datasets merge
+all partnerships, so a run that re-reads one partnership loads the others' raw-export outputs
+from the IO manager's storage (`DAGSTER_HOME/storage`). When one of them was never materialised
+in this instance (a fresh `DAGSTER_HOME`), there is nothing to load and such a run would fail;
+the sensor then requests one run that re-reads every partnership instead. Several partnerships
+changed in one tick give several runs; the run queue lets one warehouse writer run at a time
+(`amed/warehouse` tag, deploy/*.dagster.yaml), so the last of them sees every new raw export.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import hashlib
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import dagster as dg
+
+from amed_pipeline.config import ProgrammeConfig
+from amed_pipeline.defs.jobs import nightly_refresh_job
+from amed_pipeline.defs.raw_exports import raw_export_key
+from amed_pipeline.operations.failures import (
+    AlertsResource,
+    RunFailure,
+    build_alerts_resource,
+    first_line,
+    innermost_message,
+    record_failure,
+)
+from amed_pipeline.warehouse.resource import WarehouseResource
+
+NIGHTLY_SCHEDULE_NAME = "nightly_refresh_schedule"
+NEW_EXPORT_SENSOR_NAME = "new_export_sensor"
+RUN_FAILURE_SENSOR_NAME = "run_failure_alerts"
+PARTNERSHIP_TAG = "amed/partnership"
+TRIGGER_TAG = "amed/trigger"
+ALL_PARTNERSHIPS = "all"
+
+nightly_refresh_schedule = dg.ScheduleDefinition(
+    name=NIGHTLY_SCHEDULE_NAME,
+    job=nightly_refresh_job,
+    cron_schedule="0 2 * * *",
+    execution_timezone="Europe/London",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    tags={TRIGGER_TAG: "schedule"},
+    description="Refresh everything every night at 02:00 London time (GMT or BST).",
+)
+
+
+def hash_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def export_file_hashes(config: ProgrammeConfig) -> dict[str, dict[str, str]]:
+    """`{partnership: {file relative to the data dir: sha256}}` for every configured glob."""
+    hashes: dict[str, dict[str, str]] = defaultdict(dict)
+    for source in config.sources():
+        for path in source.files(config.data_dir):
+            relative = path.relative_to(config.data_dir).as_posix()
+            hashes[source.partnership_id][relative] = hash_file(path)
+    return dict(hashes)
+
+
+def changed_files(config: ProgrammeConfig, previous: dict[str, str], current: dict[str, dict[str, str]]) -> dict[str, list[tuple[str, str, str]]]:
+    """`{partnership: [(file, old hash, new hash)]}` for new, changed and removed files ("" = none)."""
+    changes: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
+    seen = set()
+    for partnership, files in current.items():
+        for name, digest in files.items():
+            seen.add(name)
+            if previous.get(name) != digest:
+                changes[partnership].append((name, previous.get(name, ""), digest))
+    for name, digest in previous.items():
+        if name in seen:
+            continue
+        # A removed file: the partnership whose glob matched it (fnmatch is looser than a glob, enough here).
+        owners = {s.partnership_id for s in config.sources() if fnmatch.fnmatch(name, s.path)}
+        for partnership in owners:
+            changes[partnership].append((name, digest, ""))
+    return {p: sorted(c) for p, c in changes.items()}
+
+
+def change_key(changes: list[tuple[str, str, str]]) -> str:
+    """A short, stable hash of (file, old hash, new hash) triples: the same change, the same key."""
+    text = "\n".join("\t".join(change) for change in sorted(changes))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def with_downstream(asset_graph, keys) -> list[dg.AssetKey]:
+    """The keys, everything downstream in the nightly job, and the rest of any multi-asset that cannot run in part."""
+    in_job = nightly_refresh_job.selection.resolve(asset_graph)
+    selected = set(dg.AssetSelection.assets(*keys).downstream().resolve(asset_graph)) & in_job
+    while True:
+        whole = {k for key in selected for k in asset_graph.get(key).execution_set_asset_keys}
+        if whole <= selected:
+            return sorted(selected, key=lambda k: k.to_user_string())
+        selected = set(dg.AssetSelection.assets(*(selected | whole)).downstream().resolve(asset_graph)) & in_job
+
+
+def build_new_export_sensor(config: ProgrammeConfig) -> dg.SensorDefinition:
+    raw_keys: dict[str, list[dg.AssetKey]] = defaultdict(list)
+    for source in config.sources():
+        raw_keys[source.partnership_id].append(raw_export_key(source))
+
+    @dg.sensor(
+        name=NEW_EXPORT_SENSOR_NAME,
+        job=nightly_refresh_job,
+        minimum_interval_seconds=60,
+        default_status=dg.DefaultSensorStatus.STOPPED,
+        description="Refreshes a partnership when one of its export files is new, changed (sha256 of "
+        "the bytes, not the modification time) or removed in the data dir.",
+    )
+    def new_export_sensor(context: dg.SensorEvaluationContext):
+        previous = json.loads(context.cursor) if context.cursor else {}
+        current = export_file_hashes(config)
+        cursor = json.dumps({name: digest for files in current.values() for name, digest in files.items()}, sort_keys=True)
+        changes = changed_files(config, previous, current)
+        if not changes:
+            return dg.SensorResult(skip_reason=dg.SkipReason(f"no new or changed export files ({len(json.loads(cursor))} watched)"), cursor=cursor)
+        if context.repository_def is None:
+            raise dg.DagsterInvariantViolationError(f"{NEW_EXPORT_SENSOR_NAME} needs its code location's asset graph")
+        graph = context.repository_def.asset_graph
+        # What the per-partnership runs would load from storage: every other partnership's raw exports.
+        needed = [k for p, keys in raw_keys.items() if any(p != q for q in changes) for k in keys]
+        latest = context.instance.get_latest_materialization_events(needed) if needed else {}
+        never_materialised = [k.to_user_string() for k in needed if latest.get(k) is None]
+        requests = []
+        if never_materialised:
+            context.log.info(
+                f"{len(never_materialised)} raw exports were never materialised in this instance "
+                f"(e.g. {never_materialised[0]}): one run re-reads every partnership"
+            )
+            every_change = [c for p in sorted(changes) for c in changes[p]]
+            requests.append(
+                dg.RunRequest(
+                    run_key=f"{ALL_PARTNERSHIPS}:{change_key(every_change)}",
+                    asset_selection=with_downstream(graph, [k for keys in raw_keys.values() for k in keys]),
+                    tags={TRIGGER_TAG: "new_export", PARTNERSHIP_TAG: ALL_PARTNERSHIPS},
+                )
+            )
+        else:
+            for partnership in sorted(changes):
+                requests.append(
+                    dg.RunRequest(
+                        run_key=f"{partnership}:{change_key(changes[partnership])}",
+                        asset_selection=with_downstream(graph, raw_keys[partnership]),
+                        tags={TRIGGER_TAG: "new_export", PARTNERSHIP_TAG: partnership},
+                    )
+                )
+        for partnership, files in sorted(changes.items()):
+            names = [f[0] for f in files]
+            shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+            context.log.info(f"{partnership}: {len(names)} new, changed or removed export files: {shown}")
+        return dg.SensorResult(run_requests=requests, cursor=cursor)
+
+    return new_export_sensor
+
+
+@dg.run_failure_sensor(
+    name=RUN_FAILURE_SENSOR_NAME,
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Records every failed run in the warehouse table run_failures, logs it and sends an "
+    "alert to AMED_ALERT_WEBHOOK_URL and/or AMED_ALERT_EMAIL_TO when they are set.",
+)
+def run_failure_alerts(context: dg.RunFailureSensorContext, warehouse: WarehouseResource, alerts: AlertsResource):
+    failure = failure_from_context(context)
+    context.log.error(failure.summary())
+    try:
+        with warehouse.begin() as conn:
+            record_failure(conn, failure)
+    except Exception as exc:  # e.g. the warehouse is what is down: still alert
+        context.log.error(f"could not record run {failure.run_id} in run_failures ({warehouse.display_url}): {first_line(str(exc))}")
+    delivered = alerts.notify(failure, log=context.log)
+    if delivered:
+        context.log.info(f"alert for run {failure.run_id} sent by {', '.join(delivered)}")
+
+
+def failure_from_context(context: dg.RunFailureSensorContext) -> RunFailure:
+    run = context.dagster_run
+    step_failures = context.get_step_failure_events()
+    if step_failures:
+        error = first_line(innermost_message(step_failures[0].step_failure_data.error))
+    else:  # the run failed outside a step (e.g. the code did not load): the run's own error says why
+        run_error = getattr(context.failure_event.event_specific_data, "error", None)
+        error = first_line(innermost_message(run_error) or context.failure_event.message)
+    record = context.instance.get_run_record_by_id(run.run_id)
+    ended = record.end_time if record is not None and record.end_time else None
+    failed_at = dt.datetime.fromtimestamp(ended, dt.timezone.utc) if ended else dt.datetime.now(dt.timezone.utc)
+    return RunFailure(
+        run_id=run.run_id,
+        job_name=run.job_name,
+        failed_at=failed_at.replace(tzinfo=None, microsecond=0),
+        error=error,
+        failed_steps=tuple(dict.fromkeys(e.step_key for e in step_failures if e.step_key)),
+    )
+
+
+def build_automation(config: ProgrammeConfig) -> dg.Definitions:
+    return dg.Definitions(
+        schedules=[nightly_refresh_schedule],
+        sensors=[build_new_export_sensor(config), run_failure_alerts],
+        resources={"alerts": build_alerts_resource()},
+    )
