@@ -12,11 +12,19 @@ NIGHTLY_JOB_NAME = "nightly_refresh"
 WAREHOUSE_WRITE_TAG = "amed/warehouse"
 NIGHTLY_RETRY_POLICY = dg.RetryPolicy(max_retries=3, delay=10, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 
+# Dagster's default multiprocess executor, with each step forked from a server that has already
+# imported the pipeline: a step then starts in a fraction of a second instead of paying a fresh
+# interpreter and imports (about 1.7 s a step on this kind of machine).
+NIGHTLY_EXECUTOR = dg.multiprocess_executor.configured(
+    {"start_method": {"forkserver": {"preload_modules": ["amed_pipeline.definitions"]}}}
+)
+
 nightly_refresh_job = dg.define_asset_job(
     NIGHTLY_JOB_NAME,
     # Not raw-export retention (defs/retention.py): it moves raw files and has its own weekly schedule.
     selection=dg.AssetSelection.all() - dg.AssetSelection.assets("raw_export_retention"),
     description="Refresh everything: read every partnership's exports, stage, load the warehouse.",
     op_retry_policy=NIGHTLY_RETRY_POLICY,
+    executor_def=NIGHTLY_EXECUTOR,
     tags={WAREHOUSE_WRITE_TAG: "write"},
 )
