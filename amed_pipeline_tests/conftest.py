@@ -286,3 +286,16 @@ def postgres_url() -> str:
             pytest.fail("AMED_TEST_POSTGRES_URL is not set: .ci/run must start PostgreSQL")
         pytest.skip("no PostgreSQL server (set AMED_TEST_POSTGRES_URL; scripts/start_test_postgres.sh starts one)")
     return url
+
+
+# --- a real browser ---------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's headless Chromium: skipped where it is not installed, required in CI."""
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed: .ci/run must install Debian's chromium package")
+        pytest.skip("headless Chromium not installed (apt-get install chromium)")
+    return path

@@ -7,8 +7,6 @@ drawn in the report's colours on the screenshot), and show exactly the figures o
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from html.parser import HTMLParser
 
@@ -16,23 +14,7 @@ import pytest
 
 from amed_pipeline.reports.html_report import PALETTE, format_value
 from amed_pipeline_tests.pipeline_runs import SAMPLE_DATA_DIR, read_table, run_nightly_in_process
-
-CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--hide-scrollbars",
-]
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not path:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed: .ci/run must install Debian's chromium package")
-        pytest.skip("headless Chromium not installed (apt-get install chromium)")
-    return path
-
+from amed_pipeline_tests.processes import CHROMIUM_FLAGS
 
 @pytest.fixture(scope="module")
 def report_run(tmp_path_factory):

@@ -29,8 +29,7 @@ import pytest
 from amed_pipeline.defs.automation import NEW_EXPORT_SENSOR_NAME, NIGHTLY_SCHEDULE_NAME, RUN_FAILURE_SENSOR_NAME
 from amed_pipeline.defs.jobs import NIGHTLY_JOB_NAME
 from amed_pipeline_tests.pipeline_runs import PROJECT_ROOT, SAMPLE_DATA_DIR, TEST_KEY, metric, read_table
-from amed_pipeline_tests.processes import free_port, stop_process_group
-from amed_pipeline_tests.test_report_browser import CHROMIUM_FLAGS
+from amed_pipeline_tests.processes import CHROMIUM_FLAGS, free_port, stop_process_group
 
 pytestmark = pytest.mark.slow
 
@@ -181,16 +180,6 @@ def test_graphql_lists_the_code_location_and_runs_the_nightly_job(dagster_ui):
 
 
 # --- the UI in a browser ---------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not path:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed: .ci/run must install Debian's chromium package")
-        pytest.skip("headless Chromium not installed (apt-get install chromium)")
-    return path
 
 
 def rendered_text(chromium: str, profile: Path, url: str, expected: str, attempts: int = 2, window: str = "1600,1200") -> str:
