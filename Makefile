@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: run test ui install sample-data clean-warehouse
+.PHONY: run test ui install sample-data bench
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,3 +31,7 @@ ui: install $(DAGSTER_HOME)/dagster.yaml
 # Regenerate the committed scale-1 sample (deterministic).
 sample-data: install
 	$(PY) -m amed_pipeline.sample_data --out data
+
+# Benchmark the nightly refresh against the bare-DuckDB floor (prints a table; not a test).
+bench: install
+	$(PY) benchmarks/run_benchmark.py $(BENCH_ARGS)
