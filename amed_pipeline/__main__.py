@@ -19,6 +19,7 @@ import dagster as dg
 from amed_pipeline import settings
 from amed_pipeline.config import ConfigError, load_programme_config
 from amed_pipeline.definitions import nightly_job
+from amed_pipeline.defs.jobs import all_partnerships_tags
 
 
 def refresh() -> int:
@@ -27,7 +28,7 @@ def refresh() -> int:
     home = os.environ["DAGSTER_HOME"]
     os.makedirs(home, exist_ok=True)
     try:
-        load_programme_config(settings.data_dir())
+        config = load_programme_config(settings.data_dir())
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
@@ -35,7 +36,7 @@ def refresh() -> int:
         result = dg.execute_job(
             dg.reconstructable(nightly_job),
             instance=instance,
-            tags={"trigger": "cli"},
+            tags={"trigger": "cli", **all_partnerships_tags(config.partnership_ids)},
             # Step-by-step DEBUG events stay in the run's event log (the UI); the console gets INFO.
             run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
         )

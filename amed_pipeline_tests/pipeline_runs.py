@@ -11,7 +11,8 @@ import pandas as pd
 import sqlalchemy as sa
 
 from amed_pipeline.definitions import build_definitions
-from amed_pipeline.defs.jobs import NIGHTLY_JOB_NAME
+from amed_pipeline.config import load_programme_config
+from amed_pipeline.defs.jobs import NIGHTLY_JOB_NAME, all_partnerships_tags
 from amed_pipeline.metrics import tables as metric_tables
 from amed_pipeline.warehouse import schema
 
@@ -44,7 +45,8 @@ def run_nightly_in_process(data_dir: Path, warehouse_url: str, export_dir: Path,
     """
     with env(AMED_PSEUDONYM_KEY=key, AMED_EXPORT_DIR=export_dir):
         defs = build_definitions(data_dir, warehouse_url)
-        result = defs.resolve_job_def(NIGHTLY_JOB_NAME).execute_in_process(raise_on_error=False, instance=instance)
+        tags = all_partnerships_tags(load_programme_config(data_dir).partnership_ids)
+        result = defs.resolve_job_def(NIGHTLY_JOB_NAME).execute_in_process(raise_on_error=False, instance=instance, tags=tags)
     return result
 
 

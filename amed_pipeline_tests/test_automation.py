@@ -25,10 +25,10 @@ from amed_pipeline.definitions import build_definitions
 from amed_pipeline.defs.automation import (
     NEW_EXPORT_SENSOR_NAME,
     PARTNERSHIP_TAG,
+    NIGHTLY_SCHEDULE_NAME,
     RUN_FAILURE_SENSOR_NAME,
-    nightly_refresh_schedule,
 )
-from amed_pipeline.defs.jobs import NIGHTLY_JOB_NAME
+from amed_pipeline.defs.jobs import NIGHTLY_JOB_NAME, all_partnerships_tags
 from amed_pipeline.operations.failures import AlertsResource, build_alerts_resource
 from amed_pipeline.warehouse.resource import WarehouseResource
 from amed_pipeline_tests.pipeline_runs import SAMPLE_DATA_DIR, TEST_KEY, env, metric, read_table
@@ -66,21 +66,22 @@ def raw_keys(defs, partnership=None) -> set[dg.AssetKey]:
     return {k for k in graph.get_all_asset_keys() if k.path[0] in PARTNERSHIPS and partnership in (None, k.path[0])}
 
 
-def mark_raw_exports_materialised(defs, instance):
-    for key in raw_keys(defs):
-        instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=key))
-
-
-def test_schedule_runs_the_nightly_job_at_two_in_the_morning_london_time():
+def test_schedule_runs_the_nightly_job_at_two_in_the_morning_london_time(defs):
+    nightly_refresh_schedule = defs.get_repository_def().get_schedule_def(NIGHTLY_SCHEDULE_NAME)
     assert nightly_refresh_schedule.job_name == NIGHTLY_JOB_NAME
     assert nightly_refresh_schedule.cron_schedule == "0 2 * * *"
     assert nightly_refresh_schedule.execution_timezone == "Europe/London"
     assert nightly_refresh_schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    # Every partnership's partition in one run.
+    (request,) = nightly_refresh_schedule.evaluate_tick(dg.build_schedule_context()).run_requests
+    run_tags = request.tags
+    assert run_tags["dagster/asset_partition_range_start"] == PARTNERSHIPS[0]
+    assert run_tags["dagster/asset_partition_range_end"] == PARTNERSHIPS[-1]
 
 
 def test_code_location_has_the_schedule_and_both_sensors(defs):
     repository = defs.get_repository_def()
-    assert nightly_refresh_schedule.name in {s.name for s in repository.schedule_defs}
+    assert NIGHTLY_SCHEDULE_NAME in {s.name for s in repository.schedule_defs}
     assert {s.name for s in repository.sensor_defs} >= {NEW_EXPORT_SENSOR_NAME, RUN_FAILURE_SENSOR_NAME}
 
 
@@ -89,25 +90,16 @@ def test_nightly_job_retries_steps_with_exponential_backoff(defs):
     assert policy.max_retries == 3 and policy.backoff == dg.Backoff.EXPONENTIAL and policy.delay > 0
 
 
-def test_first_tick_in_a_fresh_instance_refreshes_everything_once(defs, instance):
+def test_first_tick_requests_one_run_per_partnership(defs, instance):
     result = tick(defs, instance)
-    assert len(result.run_requests) == 1
-    request = result.run_requests[0]
-    assert set(request.asset_selection) == set(defs.resolve_job_def(NIGHTLY_JOB_NAME).asset_layer.executable_asset_keys)
-    assert request.tags[PARTNERSHIP_TAG] == "all"
+    assert sorted(r.tags[PARTNERSHIP_TAG] for r in result.run_requests) == list(PARTNERSHIPS)
+    assert sorted(r.partition_key for r in result.run_requests) == list(PARTNERSHIPS)
+    assert len({r.run_key for r in result.run_requests}) == 3
     cursor = json.loads(result.cursor)
     assert LEAP_FILE in cursor and len(cursor[LEAP_FILE]) == 64  # a sha256 per file
 
 
-def test_first_tick_with_raw_exports_in_storage_requests_one_run_per_partnership(defs, instance):
-    mark_raw_exports_materialised(defs, instance)
-    result = tick(defs, instance)
-    assert sorted(r.tags[PARTNERSHIP_TAG] for r in result.run_requests) == list(PARTNERSHIPS)
-    assert len({r.run_key for r in result.run_requests}) == 3
-
-
 def test_cursor_survives_and_only_changed_bytes_trigger_a_run(defs, instance, data_copy):
-    mark_raw_exports_materialised(defs, instance)
     cursor = tick(defs, instance).cursor
 
     quiet = tick(defs, instance, cursor)
@@ -125,10 +117,11 @@ def test_cursor_survives_and_only_changed_bytes_trigger_a_run(defs, instance, da
     assert len(changed.run_requests) == 1
     request = changed.run_requests[0]
     assert request.tags[PARTNERSHIP_TAG] == "leap" and request.run_key.startswith("leap:")
+    assert request.partition_key == "leap"
     selection = set(request.asset_selection)
     assert raw_keys(defs, "leap") <= selection
     assert not (raw_keys(defs) - raw_keys(defs, "leap")) & selection, "other partnerships' raw exports re-read"
-    assert {dg.AssetKey(["staged", "sessions"]), dg.AssetKey(["warehouse", "dim_session"]),
+    assert {dg.AssetKey(["staged", "sessions"]), dg.AssetKey(["warehouse", "dim_person"]),
             dg.AssetKey(["metrics", "metric_values"]), dg.AssetKey(["metrics", "metric_definitions"])} <= selection
     # A retried tick asks for the same run key (Dagster launches a run key once); the new cursor is quiet.
     assert tick(defs, instance, cursor).run_requests[0].run_key == request.run_key
@@ -136,7 +129,6 @@ def test_cursor_survives_and_only_changed_bytes_trigger_a_run(defs, instance, da
 
 
 def test_new_and_removed_files_trigger_their_partnership(defs, instance, data_copy):
-    mark_raw_exports_materialised(defs, instance)
     cursor = tick(defs, instance).cursor
     eventbrite = data_copy / "raw/get_berkshire_active/eventbrite"
     shutil.copyfile(next(eventbrite.glob("*.csv")), eventbrite / "GBA_attendee_summary_2021-08.csv")
@@ -150,7 +142,7 @@ def test_new_and_removed_files_trigger_their_partnership(defs, instance, data_co
 
 @pytest.mark.slow
 def test_a_run_the_sensor_requests_for_one_partnership_succeeds(data_copy, tmp_path):
-    """After a full run, the sensor's leap-only run executes and the warehouse still has every partnership."""
+    """After a full run, the sensor's leap run (its partition) executes and the warehouse still has every partnership."""
     from amed_pipeline.definitions import nightly_job
 
     url = f"duckdb:///{tmp_path}/warehouse.duckdb"
@@ -161,14 +153,16 @@ def test_a_run_the_sensor_requests_for_one_partnership_succeeds(data_copy, tmp_p
              AMED_PSEUDONYM_KEY=TEST_KEY, DAGSTER_HOME=home):
         defs = build_definitions()
         with dg.DagsterInstance.get() as instance:
-            full = dg.execute_job(dg.reconstructable(nightly_job), instance=instance, run_config=in_process)
+            full = dg.execute_job(dg.reconstructable(nightly_job), instance=instance, run_config=in_process,
+                                  tags=all_partnerships_tags(list(PARTNERSHIPS)))
             assert full.success
             cursor = tick(defs, instance).cursor  # one run per partnership: all are "new" to the sensor
             path = data_copy / LEAP_FILE
             path.write_bytes(path.read_bytes() + b"\n")
             (request,) = tick(defs, instance, cursor).run_requests
             partial = dg.execute_job(dg.reconstructable(nightly_job), instance=instance, run_config=in_process,
-                                     asset_selection=request.asset_selection, tags=request.tags)
+                                     asset_selection=request.asset_selection,
+                                     tags={**request.tags, "dagster/partition": request.partition_key})
             assert partial.success
             materialised = {e.asset_key for e in partial.get_asset_materialization_events()}
             assert raw_keys(defs, "leap") <= materialised and not (raw_keys(defs) - raw_keys(defs, "leap")) & materialised

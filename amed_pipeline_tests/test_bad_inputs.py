@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from amed_pipeline.definitions import build_definitions
-from amed_pipeline.defs.jobs import NIGHTLY_JOB_NAME
+from amed_pipeline.defs.jobs import NIGHTLY_JOB_NAME, all_partnerships_tags
 from amed_pipeline_tests.pipeline_runs import SAMPLE_DATA_DIR, TEST_KEY, env, read_table
 
 CORPUS = Path(__file__).resolve().parent / "fixtures" / "bad_inputs"
@@ -67,7 +67,8 @@ def run(data_dir: Path, url: str, selection=None):
         if selection is not None:  # a later run that materialises only part of the graph
             defs = dg.Definitions.merge(defs, dg.Definitions(jobs=[dg.define_asset_job("partial", selection=selection)]))
         job = defs.resolve_job_def(NIGHTLY_JOB_NAME if selection is None else "partial")
-        return job.execute_in_process(raise_on_error=False)
+        tags = all_partnerships_tags(["corpus"]) if selection is None else {}
+        return job.execute_in_process(raise_on_error=False, tags=tags)
 
 
 @pytest.fixture(scope="module")

@@ -38,7 +38,8 @@ from amed_pipeline.staging.people import hmac_hex, identity_texts, key_version
 from amed_pipeline_tests.pipeline_runs import PROJECT_ROOT, SAMPLE_DATA_DIR, TEST_KEY, env, metric, read_table, run_nightly_in_process
 
 NEW_KEY = "test-pseudonym-key-after-rotation"
-PERSON_TABLES = ("dim_person", "fact_booking", "fact_feedback", "fact_followup")
+# Every table with a person column, the landing layer included (forget must reach all of them).
+PERSON_TABLES = ("dim_person", "fact_booking", "fact_feedback", "fact_followup", "landing_bookings", "landing_feedback", "landing_followup")
 
 
 def raw_rows_by_email() -> tuple[Counter, dict[str, set[str]]]:

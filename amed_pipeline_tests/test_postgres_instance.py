@@ -10,6 +10,7 @@ warehouse tables in PostgreSQL must hold the evaluation's figures.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -20,7 +21,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from amed_pipeline.defs.jobs import NIGHTLY_JOB_NAME, WAREHOUSE_WRITE_TAG
+from amed_pipeline.defs.jobs import NIGHTLY_JOB_NAME, WAREHOUSE_WRITE_TAG, all_partnerships_tags
 from amed_pipeline_tests.pipeline_runs import PROJECT_ROOT, SAMPLE_DATA_DIR, TEST_KEY, metric, postgres_database, read_table
 from amed_pipeline_tests.processes import stop_process_group
 
@@ -62,7 +63,8 @@ def test_nightly_job_runs_through_the_queue_on_a_postgres_instance(postgres_url,
             try:
                 launched = subprocess.run(
                     [str(BIN / "dagster"), "job", "launch", "-w", "workspace.yaml", "-j", NIGHTLY_JOB_NAME,
-                     "--tags", '{"amed/trigger": "test_postgres_instance"}'],
+                     "--tags", json.dumps({"amed/trigger": "test_postgres_instance",
+                                           **all_partnerships_tags(["active_oxfordshire", "get_berkshire_active", "leap"])})],
                     cwd=PROJECT_ROOT, env=environment, capture_output=True, text=True, timeout=300,
                 )
                 assert launched.returncode == 0, launched.stdout[-3000:] + launched.stderr[-3000:]

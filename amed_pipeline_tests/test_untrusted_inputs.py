@@ -119,7 +119,17 @@ def test_an_xlsx_that_expands_beyond_the_limit_is_refused(data_dir, make_source)
 
 
 def materialise_raw_export(data_dir: Path, csv_text: str, **top_level):
-    """One partnership with one Eventbrite source over `csv_text`, read by the real raw-export asset."""
+    """One partnership with one Eventbrite source over `csv_text`, read by the real raw-export asset.
+
+    Returns what landed in the warehouse: the file ledger, the rows and the quarantine records.
+    """
+    import shutil
+    from types import SimpleNamespace
+
+    from amed_pipeline.warehouse.landing import read_landed
+    from amed_pipeline.warehouse.resource import WarehouseResource
+
+    shutil.copytree(SAMPLE_DATA_DIR / "reference", data_dir / "reference")
     (data_dir / "raw/eb").mkdir(parents=True)
     (data_dir / "raw/eb/export.csv").write_text(csv_text, encoding="utf-8")
     raw = yaml.safe_load((SAMPLE_DATA_DIR / "partnerships.yaml").read_text(encoding="utf-8"))
@@ -128,10 +138,14 @@ def materialise_raw_export(data_dir: Path, csv_text: str, **top_level):
     (data_dir / "partnerships.yaml").write_text(yaml.safe_dump(raw), encoding="utf-8")
     from amed_pipeline.definitions import build_definitions
 
+    url = f"duckdb:///{data_dir}/warehouse.duckdb"
     with env(AMED_PSEUDONYM_KEY=TEST_KEY):
-        definitions = build_definitions(data_dir, "duckdb:///:memory:")
+        definitions = build_definitions(data_dir, url)
         key = dg.AssetKey(["tiny", "bookings_eventbrite"])
-        return dg.materialize([definitions.resolve_assets_def(key)]).asset_value(key)
+        assert dg.materialize([definitions.resolve_assets_def(key)]).success
+    with WarehouseResource(url=url).connect() as conn:
+        rows, quarantine, files = read_landed(conn, "bookings", "tiny")
+    return SimpleNamespace(rows=rows, quarantine=quarantine, files=files)
 
 
 def test_the_configured_limit_reaches_the_raw_export_asset(tmp_path):

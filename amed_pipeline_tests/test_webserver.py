@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from amed_pipeline.defs.automation import NEW_EXPORT_SENSOR_NAME, NIGHTLY_SCHEDULE_NAME, RUN_FAILURE_SENSOR_NAME
-from amed_pipeline.defs.jobs import NIGHTLY_JOB_NAME
+from amed_pipeline.defs.jobs import NIGHTLY_JOB_NAME, all_partnerships_tags
 from amed_pipeline_tests.pipeline_runs import PROJECT_ROOT, SAMPLE_DATA_DIR, TEST_KEY, metric, read_table
 from amed_pipeline_tests.processes import CHROMIUM_FLAGS, free_port, stop_process_group
 
@@ -138,7 +138,7 @@ def test_graphql_lists_the_code_location_and_runs_the_nightly_job(dagster_ui):
     assert {a["groupName"] for a in assets} >= GROUPS
     for partnership in PARTNERSHIPS:
         assert keys[f"{partnership}/bookings_eventbrite"]["groupName"] == partnership
-    assert {"metrics/metric_values", "metrics/metric_values_published", "warehouse/fact_booking",
+    assert {"metrics/metric_values", "metrics/metric_values_published", "warehouse/dim_person",
             "staged/bookings", "reports/evaluation_report"} <= set(keys)
     assert all(a["description"] for a in assets), [k for k, a in keys.items() if not a["description"]]
     assert all(a["owners"] for a in assets), [k for k, a in keys.items() if not a["owners"]]
@@ -157,7 +157,10 @@ def test_graphql_lists_the_code_location_and_runs_the_nightly_job(dagster_ui):
     params = {
         "selector": {**REPOSITORY, "jobName": NIGHTLY_JOB_NAME},
         "runConfigData": {},
-        "executionMetadata": {"tags": [{"key": "amed/trigger", "value": "test_webserver"}]},
+        "executionMetadata": {"tags": [{"key": "amed/trigger", "value": "test_webserver"}] + [
+            # every partnership's partition in one run, as the schedule does
+            {"key": k, "value": v} for k, v in all_partnerships_tags(list(PARTNERSHIPS)).items()
+        ]},
     }
     launched = dagster_ui.graphql(LAUNCH_MUTATION, {"params": params})["launchRun"]
     assert launched["__typename"] == "LaunchRunSuccess", launched
@@ -214,5 +217,5 @@ def test_asset_lineage_and_catalog_render_in_chromium(dagster_ui, chromium, tmp_
 
     # The catalog is a virtual list: a tall window renders every row.
     catalog = rendered_text(chromium, tmp_path / "profile", f"{dagster_ui.base_url}/assets", "metric_values", window="1600,8000")
-    for name in ("bookings_eventbrite", "metric_values", "evaluation_report", "fact_booking"):
+    for name in ("bookings_eventbrite", "metric_values", "evaluation_report", "dim_person"):
         assert name in catalog, f"{name} missing from the asset catalog"

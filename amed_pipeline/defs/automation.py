@@ -13,13 +13,10 @@
   `run_failures`, logs it and notifies the channels `AMED_ALERT_*` configure
   (`amed_pipeline.operations.failures`).
 
-Why a partnership's run may select every partnership's raw exports: the staged datasets merge
-all partnerships, so a run that re-reads one partnership loads the others' raw-export outputs
-from the IO manager's storage (`DAGSTER_HOME/storage`). When one of them was never materialised
-in this instance (a fresh `DAGSTER_HOME`), there is nothing to load and such a run would fail;
-the sensor then requests one run that re-reads every partnership instead. Several partnerships
-changed in one tick give several runs; the run queue lets one warehouse writer run at a time
-(`amed/warehouse` tag, deploy/*.dagster.yaml), so the last of them sees every new raw export.
+A partnership's run is its partition: its raw exports (which read only new or changed files),
+its partition of the staged datasets, then the tables across partnerships and the metrics.
+Several partnerships changed in one tick give several runs; the run queue lets one warehouse
+writer run at a time (`amed/warehouse` tag, deploy/*.dagster.yaml).
 """
 
 from __future__ import annotations
@@ -34,7 +31,7 @@ from pathlib import Path
 import dagster as dg
 
 from amed_pipeline.config import ProgrammeConfig
-from amed_pipeline.defs.jobs import nightly_refresh_job
+from amed_pipeline.defs.jobs import all_partnerships_tags, nightly_refresh_job
 from amed_pipeline.defs.raw_exports import raw_export_key
 from amed_pipeline.operations.failures import (
     AlertsResource,
@@ -51,17 +48,22 @@ NEW_EXPORT_SENSOR_NAME = "new_export_sensor"
 RUN_FAILURE_SENSOR_NAME = "run_failure_alerts"
 PARTNERSHIP_TAG = "amed/partnership"
 TRIGGER_TAG = "amed/trigger"
-ALL_PARTNERSHIPS = "all"
 
-nightly_refresh_schedule = dg.ScheduleDefinition(
-    name=NIGHTLY_SCHEDULE_NAME,
-    job=nightly_refresh_job,
-    cron_schedule="0 2 * * *",
-    execution_timezone="Europe/London",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    tags={TRIGGER_TAG: "schedule"},
-    description="Refresh everything every night at 02:00 London time (GMT or BST).",
-)
+def build_nightly_schedule(config: ProgrammeConfig) -> dg.ScheduleDefinition:
+    @dg.schedule(
+        name=NIGHTLY_SCHEDULE_NAME,
+        job=nightly_refresh_job,
+        cron_schedule="0 2 * * *",
+        execution_timezone="Europe/London",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        tags={TRIGGER_TAG: "schedule"},
+        description="Refresh everything every night at 02:00 London time (GMT or BST).",
+    )
+    def nightly_refresh_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        # Every partnership's partition in one run (Dagster's partition-range tags).
+        return dg.RunRequest(tags={TRIGGER_TAG: "schedule", **all_partnerships_tags(config.partnership_ids)})
+
+    return nightly_refresh_schedule
 
 
 def hash_file(path: Path) -> str:
@@ -141,33 +143,17 @@ def build_new_export_sensor(config: ProgrammeConfig) -> dg.SensorDefinition:
         if context.repository_def is None:
             raise dg.DagsterInvariantViolationError(f"{NEW_EXPORT_SENSOR_NAME} needs its code location's asset graph")
         graph = context.repository_def.asset_graph
-        # What the per-partnership runs would load from storage: every other partnership's raw exports.
-        needed = [k for p, keys in raw_keys.items() if any(p != q for q in changes) for k in keys]
-        latest = context.instance.get_latest_materialization_events(needed) if needed else {}
-        never_materialised = [k.to_user_string() for k in needed if latest.get(k) is None]
-        requests = []
-        if never_materialised:
-            context.log.info(
-                f"{len(never_materialised)} raw exports were never materialised in this instance "
-                f"(e.g. {never_materialised[0]}): one run re-reads every partnership"
+        # One run per partnership with a change: its raw exports (only changed files are read
+        # again), its partition of the staged datasets, and everything after them.
+        requests = [
+            dg.RunRequest(
+                run_key=f"{partnership}:{change_key(changes[partnership])}",
+                partition_key=partnership,
+                asset_selection=with_downstream(graph, raw_keys[partnership]),
+                tags={TRIGGER_TAG: "new_export", PARTNERSHIP_TAG: partnership},
             )
-            every_change = [c for p in sorted(changes) for c in changes[p]]
-            requests.append(
-                dg.RunRequest(
-                    run_key=f"{ALL_PARTNERSHIPS}:{change_key(every_change)}",
-                    asset_selection=with_downstream(graph, [k for keys in raw_keys.values() for k in keys]),
-                    tags={TRIGGER_TAG: "new_export", PARTNERSHIP_TAG: ALL_PARTNERSHIPS},
-                )
-            )
-        else:
-            for partnership in sorted(changes):
-                requests.append(
-                    dg.RunRequest(
-                        run_key=f"{partnership}:{change_key(changes[partnership])}",
-                        asset_selection=with_downstream(graph, raw_keys[partnership]),
-                        tags={TRIGGER_TAG: "new_export", PARTNERSHIP_TAG: partnership},
-                    )
-                )
+            for partnership in sorted(changes)
+        ]
         for partnership, files in sorted(changes.items()):
             names = [f[0] for f in files]
             shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
@@ -219,7 +205,7 @@ def failure_from_context(context: dg.RunFailureSensorContext) -> RunFailure:
 
 def build_automation(config: ProgrammeConfig) -> dg.Definitions:
     return dg.Definitions(
-        schedules=[nightly_refresh_schedule],
+        schedules=[build_nightly_schedule(config)],
         sensors=[build_new_export_sensor(config), run_failure_alerts],
         resources={"alerts": build_alerts_resource()},
     )

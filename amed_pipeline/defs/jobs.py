@@ -28,3 +28,13 @@ nightly_refresh_job = dg.define_asset_job(
     executor_def=NIGHTLY_EXECUTOR,
     tags={WAREHOUSE_WRITE_TAG: "write"},
 )
+
+
+def all_partnerships_tags(partnership_ids: list[str]) -> dict[str, str]:
+    """Run tags that cover every partnership partition in one run (the nightly refresh)."""
+    if not partnership_ids:
+        return {}
+    return {
+        "dagster/asset_partition_range_start": partnership_ids[0],
+        "dagster/asset_partition_range_end": partnership_ids[-1],
+    }

@@ -19,8 +19,6 @@ from amed_pipeline.config import ProgrammeConfig
 from amed_pipeline.defs.staging import staged_key
 from amed_pipeline.defs.warehouse import warehouse_key
 from amed_pipeline.quality.staged import DATASETS as STAGED_DATASETS
-from amed_pipeline.staging.datasets import Staged
-from amed_pipeline.warehouse.load import combined_quarantine
 from amed_pipeline.metrics import tables
 from amed_pipeline.metrics.compute import metric_rows, run_queries
 from amed_pipeline.metrics.disclosure import DisclosureRules, publish
@@ -35,7 +33,7 @@ from amed_pipeline.warehouse.resource import WarehouseResource
 METRICS_GROUP = "metrics"
 REPORTS_GROUP = "reports"
 OWNERS = ["team:data-engineering"]
-METRIC_SOURCE_TABLES = (schema.fact_booking, schema.dim_session, schema.dim_person, schema.fact_feedback, schema.fact_followup)
+# What the metric queries read (metrics/compute.py): the staged facts and the people's roles.
 METRIC_TABLES = (tables.metric_values, tables.metric_values_published, tables.metric_definitions, tables.metrics_headline)
 REPORT_NOTES = [
     "Counts of 1 to 7 are suppressed ([c]); other counts are rounded to the nearest 5.",
@@ -78,7 +76,7 @@ def read_table(conn, table) -> pd.DataFrame:
 
 def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
     # The tables the metric queries read (metrics/compute.py), so the lineage shows what feeds the figures.
-    warehouse_deps = [warehouse_key(t.name) for t in METRIC_SOURCE_TABLES]
+    warehouse_deps = [*(staged_key(d) for d in STAGED_DATASETS), warehouse_key("dim_person")]
 
     @dg.multi_asset(
         specs=[
@@ -137,14 +135,15 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
         group_name=REPORTS_GROUP,
         owners=OWNERS,
         kinds={"csv"},
-        ins={f"staged_{d}": dg.AssetIn(key=staged_key(d)) for d in STAGED_DATASETS},
+        deps=[staged_key(d) for d in STAGED_DATASETS],
         description="One CSV per partnership under <export dir>/data_returns/ listing its quarantined rows and "
         "why (personal values masked), ready to send back to whoever owns the export. Built from the staged "
         "datasets, so it is written even when a blocking check stops the warehouse load; rebuilt every run, "
         "so once a corrected file replaces a bad one, its entries are gone.",
     )
-    def data_returns(export_dir: ExportDirResource, **staged: Staged):
-        quarantine = combined_quarantine(list(staged.values()))
+    def data_returns(warehouse: WarehouseResource, export_dir: ExportDirResource):
+        with warehouse.connect() as conn:
+            quarantine = read_table(conn, schema.quarantine).sort_values(["source_file", "source_row", "column_name", "rule"])
         directory = export_dir.directory() / "data_returns"
         counts = {}
         for partnership in config.partnerships:

@@ -1,13 +1,22 @@
-"""Staged datasets: every partnership's sources merged into one canonical dataset each, validated.
+"""Staged datasets, partitioned by partnership: each partnership's landed rows, staged and validated.
 
-One step stages `staged/sessions`, `staged/bookings`, `staged/feedback` and `staged/followup`:
-it applies the evaluation's semantics (`amed_pipeline.staging.datasets`) and classification from
-the data dir's reference tables, then runs each dataset's Great Expectations suite
-(`amed_pipeline.quality`). Every rule is an asset check on its dataset, so the UI shows which
-rule failed; rows a rule rejects are quarantined (WARN) and good rows go on. One step rather
-than four keeps Great Expectations' import and Dagster's per-step cost to one per run. Inputs
-are whatever raw-export assets the config declares, so a new export joins in without code.
+One step stages `staged/sessions`, `staged/bookings`, `staged/feedback` and `staged/followup` for
+the partnerships (partitions) of the run: it reads their landed rows (`warehouse.landing`),
+applies the evaluation's semantics (`amed_pipeline.staging.datasets`) and classification from
+the reference tables, runs each dataset's Great Expectations suite (`amed_pipeline.quality`) and
+replaces the partnership's slice of the warehouse tables (dim_session, the facts, quarantine,
+ingest ledger). A partnership whose landed files, config and reference tables are unchanged since
+it was last staged is skipped: nothing is parsed, validated or written.
+
+Every rule is an asset check on its dataset, so the UI shows which rule failed, with counts per
+partnership; rows a rule rejects are quarantined (WARN) and good rows go on. The nightly run
+covers every partition in one step (single-run backfill policy), so Great Expectations is
+imported once; one partnership can be re-run or backfilled alone by its partition key.
 """
+
+import hashlib
+import json
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -19,8 +28,16 @@ from amed_pipeline.quality.staged import DATASETS, stage_and_validate
 from amed_pipeline.quality.suites import SUITES
 from amed_pipeline.quality.validation import GreatExpectationsResource
 from amed_pipeline.staging.classification import load_reference_tables
-from amed_pipeline.staging.datasets import Staged, file_accounting
+from amed_pipeline.staging.datasets import RawExport, Staged
 from amed_pipeline.warehouse.bulk import insert_frame
+from amed_pipeline.warehouse.landing import (
+    partnership_fingerprint_rows,
+    read_free_text,
+    read_landed,
+    record_staged,
+    staged_fingerprint,
+)
+from amed_pipeline.warehouse.load import load_partnership, partnership_frames
 from amed_pipeline.warehouse.resource import WarehouseResource
 
 STAGING_GROUP = "staging"
@@ -39,30 +56,6 @@ DESCRIPTIONS = {
 
 def staged_key(dataset: str) -> dg.AssetKey:
     return dg.AssetKey(["staged", dataset])
-
-
-def _input_name(source) -> str:
-    return f"{source.partnership_id}__{source.name}"
-
-
-def staged_metadata(staged: Staged) -> dict:
-    ledger = file_accounting(staged)
-    summary = pd.DataFrame(
-        {
-            "rows": [len(staged.rows)],
-            "quarantined rows": [len(staged.quarantine.drop_duplicates(["source_file", "source_row"]))],
-            "duplicate rows": [int(ledger["rows_duplicate"].sum()) if len(ledger) else 0],
-            "files": [len(staged.files)],
-        }
-    )
-    metadata = {
-        "dagster/row_count": dg.MetadataValue.int(len(staged.rows)),
-        "summary": dg.MetadataValue.md(summary.to_markdown(index=False)),
-    }
-    if len(staged.rows):
-        per_partnership = staged.rows.groupby("partnership_id").size().rename("rows").reset_index()
-        metadata["rows by partnership"] = dg.MetadataValue.md(per_partnership.to_markdown(index=False))
-    return metadata
 
 
 def _read_check(asset_key: dg.AssetKey, staged: Staged) -> dg.AssetCheckResult:
@@ -84,9 +77,37 @@ def _read_check(asset_key: dg.AssetKey, staged: Staged) -> dg.AssetCheckResult:
     )
 
 
+# Bump when staging semantics change: every partnership is then staged again on the next run.
+SEMANTICS_VERSION = "1"
+
+
+def partnership_partitions(config: ProgrammeConfig) -> dg.StaticPartitionsDefinition:
+    """One partition per partnership, keys from the config."""
+    return dg.StaticPartitionsDefinition(config.partnership_ids)
+
+
+def staging_fingerprint(conn, config: ProgrammeConfig, partnership_id: str, reference_dir: Path) -> str:
+    """Everything a partnership's staged slice depends on: its landed files, its config, the rules."""
+    partnership = next(p for p in config.partnerships if p.id == partnership_id)
+    reference = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(reference_dir.glob("*.csv"))}
+    text = json.dumps(
+        {
+            "files": partnership_fingerprint_rows(conn, partnership_id),
+            "sources": [(s.name, s.dataset, s.format, s.path, s.options) for s in partnership.sources],
+            "programme": [config.start, config.end],
+            "reference": reference,
+            "semantics": SEMANTICS_VERSION,
+        },
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def build_staging_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
     reference_dir = config.reference_dir
     sources = config.sources()
+    partitions = partnership_partitions(config)
     check_specs = [
         dg.AssetCheckSpec(rule.name, asset=staged_key(dataset), description=rule.description)
         for dataset in DATASETS
@@ -97,46 +118,138 @@ def build_staging_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
     ]
 
     @dg.multi_asset(
-        outs={
-            staged_key(d).to_python_identifier(): dg.AssetOut(
-                key=staged_key(d), group_name=STAGING_GROUP, kinds={"pandas"}, owners=["team:data-engineering"],
-                description=DESCRIPTIONS[d],
+        specs=[
+            dg.AssetSpec(
+                staged_key(d), group_name=STAGING_GROUP, kinds={"pandas", "sql"}, owners=["team:data-engineering"],
+                description=DESCRIPTIONS[d], deps=[raw_export_key(s) for s in sources if s.dataset == d],
+                partitions_def=partitions,
             )
             for d in DATASETS
-        },
-        ins={_input_name(s): dg.AssetIn(key=raw_export_key(s)) for s in sources},
+        ],
         check_specs=check_specs,
+        partitions_def=partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
         can_subset=False,
         name="staging",
     )
-    def staging(context: dg.AssetExecutionContext, warehouse: WarehouseResource, great_expectations: GreatExpectationsResource, **raw_exports):
-        by_dataset = {d: [raw_exports[_input_name(s)] for s in sources if s.dataset == d] for d in DATASETS}
+    def staging(context: dg.AssetExecutionContext, warehouse: WarehouseResource, great_expectations: GreatExpectationsResource):
         reference = load_reference_tables(reference_dir)
-        validated = stage_and_validate(by_dataset, config, reference, validate=great_expectations.validate)
-        history = []
+        staged: dict[str, dict] = {}
+        unchanged: list[str] = []
+        for partnership_id in context.partition_keys:
+            with warehouse.connect() as conn:
+                fingerprint = staging_fingerprint(conn, config, partnership_id, reference_dir)
+                if staged_fingerprint(conn, partnership_id) == fingerprint:
+                    unchanged.append(partnership_id)
+                    continue
+                exports = {
+                    d: [RawExport(partnership_id, "landing", d, *read_landed(conn, d, partnership_id))] for d in DATASETS
+                }
+                job_titles, comments = read_free_text(conn, partnership_id)
+            validated = stage_and_validate(exports, config, reference, validate=great_expectations.validate)
+            frames = partnership_frames(
+                *(validated[d].staged for d in DATASETS), job_titles, comments, reference.role_group_of
+            )
+            history = _history(context.run_id, validated)
+            with warehouse.begin() as conn:
+                load_partnership(conn, partnership_id, frames)
+                insert_frame(conn, dq_results, history)
+                record_staged(conn, partnership_id, fingerprint)
+            staged[partnership_id] = validated
+        if unchanged:
+            context.log.info(f"unchanged since last staged, not staged again: {', '.join(unchanged)}")
         for dataset in DATASETS:
-            result = validated[dataset]
-            key = staged_key(dataset)
-            yield dg.Output(result.staged, output_name=key.to_python_identifier(), metadata=staged_metadata(result.staged))
-            evaluated = result.evaluated
-            evaluated_by = evaluated.groupby("partnership_id").size() if len(evaluated) else pd.Series(dtype=int)
-            for outcome in result.outcomes:
-                yield rule_check_result(key, outcome, evaluated)
-                failing = evaluated.iloc[outcome.failing_positions]
-                history.append(dq_history_rows(
-                    context.run_id, dataset, outcome.rule, "WARN", False, outcome.success,
-                    failing.groupby("partnership_id").size() if len(failing) else pd.Series(dtype=int), evaluated_by,
-                    outcome.description,
-                ))
-            read_result = _read_check(key, result.staged)
-            yield read_result
-            quarantined = result.staged.quarantine[result.staged.quarantine["source_row"].astype(int) > 0]
-            history.append(dq_history_rows(
-                context.run_id, dataset, READ_CHECK, "WARN", False, read_result.passed,
-                quarantined.drop_duplicates(["source_file", "source_row"]).groupby("partnership_id").size() if len(quarantined) else pd.Series(dtype=int),
-                evaluated_by, "rows refused while reading or staging",
-            ))
-        with warehouse.begin() as conn:
-            insert_frame(conn, dq_results, pd.concat(history, ignore_index=True))
+            results = [staged[p][dataset] for p in staged]
+            yield dg.MaterializeResult(asset_key=staged_key(dataset), metadata=_staged_metadata(results, unchanged))
+        yield from _check_results(staged, unchanged, warehouse)
 
     return [staging]
+
+
+def _history(run_id: str, validated: dict) -> pd.DataFrame:
+    rows = []
+    for dataset in DATASETS:
+        result = validated[dataset]
+        evaluated = result.evaluated
+        evaluated_by = evaluated.groupby("partnership_id").size() if len(evaluated) else pd.Series(dtype=int)
+        for outcome in result.outcomes:
+            failing = evaluated.iloc[outcome.failing_positions]
+            rows.append(dq_history_rows(
+                run_id, dataset, outcome.rule, "WARN", False, outcome.success,
+                failing.groupby("partnership_id").size() if len(failing) else pd.Series(dtype=int), evaluated_by,
+                outcome.description,
+            ))
+        quarantined = result.staged.quarantine[result.staged.quarantine["source_row"].astype(int) > 0]
+        rows.append(dq_history_rows(
+            run_id, dataset, READ_CHECK, "WARN", False, quarantined.empty,
+            quarantined.drop_duplicates(["source_file", "source_row"]).groupby("partnership_id").size() if len(quarantined) else pd.Series(dtype=int),
+            evaluated_by, "rows refused while reading or staging",
+        ))
+    return pd.concat(rows, ignore_index=True)
+
+
+def _staged_metadata(results: list, unchanged: list[str]) -> dict:
+    frames = [r.staged for r in results]
+    rows = pd.concat([f.rows for f in frames], ignore_index=True) if frames else pd.DataFrame()
+    metadata = {
+        "partnerships staged": dg.MetadataValue.int(len(frames)),
+        "partnerships unchanged": dg.MetadataValue.text(", ".join(unchanged) or "none"),
+    }
+    if frames:
+        metadata["dagster/row_count"] = dg.MetadataValue.int(len(rows))
+        summary = pd.DataFrame(
+            [
+                {
+                    "partnership": f.rows["partnership_id"].iloc[0] if len(f.rows) else (f.files[0].partnership_id if f.files else ""),
+                    "rows": len(f.rows),
+                    "quarantined rows": len(f.quarantine.drop_duplicates(["source_file", "source_row"])),
+                    "files": len(f.files),
+                }
+                for f in frames
+            ]
+        )
+        metadata["by partnership"] = dg.MetadataValue.md(summary.to_markdown(index=False))
+    return metadata
+
+
+def _check_results(staged: dict, unchanged: list[str], warehouse: WarehouseResource):
+    """One result per rule, over the partnerships staged in this run; per-partnership counts in metadata.
+
+    Partnerships left unchanged are not validated again: their latest results stand in `dq_results`.
+    """
+    for dataset in DATASETS:
+        key = staged_key(dataset)
+        per_partnership = {p: staged[p][dataset] for p in staged}
+        for rule in [r.name for r in SUITES[dataset]] + [READ_CHECK]:
+            if rule == READ_CHECK:
+                results = [_read_check(key, v.staged) for v in per_partnership.values()]
+            else:
+                results = [
+                    rule_check_result(key, next(o for o in v.outcomes if o.rule == rule), v.evaluated)
+                    for v in per_partnership.values()
+                ]
+            if not results:
+                yield dg.AssetCheckResult(
+                    asset_key=key, check_name=rule, passed=True, severity=dg.AssetCheckSeverity.WARN,
+                    metadata={"not evaluated again: input unchanged for": dg.MetadataValue.text(", ".join(unchanged))},
+                )
+                continue
+            table = pd.DataFrame(
+                [
+                    {"partnership": p, "passed": r.passed, **{k: v.value for k, v in r.metadata.items() if isinstance(v, dg.IntMetadataValue)}}
+                    for p, r in zip(per_partnership, results)
+                ]
+            )
+            first_failure = next((r for r in results if not r.passed), results[0])
+            yield dg.AssetCheckResult(
+                asset_key=key,
+                check_name=rule,
+                passed=all(r.passed for r in results),
+                severity=dg.AssetCheckSeverity.WARN,
+                description=first_failure.description,
+                metadata={
+                    **first_failure.metadata,
+                    "by partnership": dg.MetadataValue.md(table.to_markdown(index=False)),
+                    "unchanged (not evaluated again)": dg.MetadataValue.text(", ".join(unchanged) or "none"),
+                },
+            )

@@ -1,23 +1,25 @@
-"""The warehouse load: every staged dataset into the SQL warehouse in one transaction.
+"""The warehouse across partnerships, computed after staging, and the checks that guard it.
 
-One multi-asset writes all tables together, so the warehouse never shows a half-loaded night
-and Dagster's parallel steps never compete for the database. Each table is replaced whole
-(idempotent: a second run over the same input changes nothing).
+Staging writes each partnership's slice of the facts; this step then recomputes what spans
+partnerships (people and the role of their most recent attended booking, partnerships,
+reference labels) in one transaction, and runs the blocking checks (every file readable, rows
+add up, facts refer to existing dimensions). Tables are replaced whole with rows in a stable
+order, so a second run over the same input changes nothing.
 """
 
 
 import dagster as dg
 import pandas as pd
+from sqlalchemy import select
 
 from amed_pipeline.config import ProgrammeConfig
 from amed_pipeline.defs.staging import staged_key
 from amed_pipeline.quality.checks import dq_history_rows, dq_results, examples_markdown
 from amed_pipeline.quality.warehouse_checks import WAREHOUSE_CHECKS, run_warehouse_check
 from amed_pipeline.staging.classification import load_reference_tables
-from amed_pipeline.staging.datasets import Staged
 from amed_pipeline.warehouse import schema
 from amed_pipeline.warehouse.bulk import insert_frame
-from amed_pipeline.warehouse.load import load_warehouse, warehouse_frames
+from amed_pipeline.warehouse.load import global_frames, load_global, read_person_inputs
 from amed_pipeline.warehouse.resource import WarehouseResource
 
 WAREHOUSE_GROUP = "warehouse"
@@ -34,7 +36,8 @@ TABLE_DESCRIPTIONS = {
     "ref_training_type": "Training types and labels (reference/training_types.csv).",
     "ref_profession": "Professions, labels and role groups (reference/professions.csv).",
     "ref_role_group": "Role groups and labels (reference/role_groups.csv).",
-    "ingest_ledger": "One row per export file: content hash, rows read = loaded + quarantined + duplicate.",
+    "ingest_ledger": "One row per export file: content hash, rows read = loaded + quarantined + duplicate "
+    "(written per partnership by staging, verified here after every load).",
     "quarantine": "Every row (or whole file) that could not load: file, row, column, rule and reason.",
 }
 
@@ -43,54 +46,54 @@ def warehouse_key(table_name: str) -> dg.AssetKey:
     return dg.AssetKey(["warehouse", table_name])
 
 
+# The assets this step materialises: the tables it computes across partnerships, and the ingest
+# ledger, which staging writes per partnership and this step verifies after every load.
+WAREHOUSE_ASSETS = (*(t.name for t in schema.GLOBAL_TABLES), "ingest_ledger")
+CHECK_ASSET = {"all_files_readable": "ingest_ledger", "row_accounting_balanced": "ingest_ledger", "facts_reference_dimensions": "dim_person"}
+
+
 def build_warehouse_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
     @dg.multi_asset(
         specs=[
             dg.AssetSpec(
-                warehouse_key(table.name),
+                warehouse_key(name),
                 group_name=WAREHOUSE_GROUP,
                 kinds={"sql"},
                 owners=["team:data-engineering"],
-                description=TABLE_DESCRIPTIONS[table.name],
+                description=TABLE_DESCRIPTIONS[name],
                 deps=[staged_key(d) for d in ("sessions", "bookings", "feedback", "followup")],
             )
-            for table in schema.LOADED_TABLES
+            for name in WAREHOUSE_ASSETS
         ],
-        ins={f"staged_{d}": dg.AssetIn(key=staged_key(d)) for d in ("sessions", "bookings", "feedback", "followup")},
         check_specs=[
-            dg.AssetCheckSpec(c.name, asset=warehouse_key(c.table), description=c.description, blocking=True)
+            dg.AssetCheckSpec(c.name, asset=warehouse_key(CHECK_ASSET[c.name]), description=c.description, blocking=True)
             for c in WAREHOUSE_CHECKS
         ],
         can_subset=False,
         name="warehouse_load",
     )
-    def warehouse_load(
-        context: dg.AssetExecutionContext,
-        warehouse: WarehouseResource,
-        staged_sessions: Staged,
-        staged_bookings: Staged,
-        staged_feedback: Staged,
-        staged_followup: Staged,
-    ):
+    def warehouse_load(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         reference = load_reference_tables(config.reference_dir)
-        frames = warehouse_frames(config, reference, staged_sessions, staged_bookings, staged_feedback, staged_followup)
         with warehouse.begin() as conn:
-            written = load_warehouse(conn, frames)
+            bookings, sessions = read_person_inputs(conn)
+            frames = global_frames(config, reference, bookings, sessions)
+            written = load_global(conn, frames)
             failures = {c.name: run_warehouse_check(conn, c) for c in WAREHOUSE_CHECKS}
-            insert_frame(conn, dq_results, _history(context.run_id, failures, frames))
+            ledger = pd.read_sql_query(select(schema.ingest_ledger), conn)
+            insert_frame(conn, dq_results, _history(context.run_id, failures, ledger))
         context.log.info(f"loaded {sum(written.values())} rows into {warehouse.display_url}")
-        ledger = frames["ingest_ledger"]
-        for table in schema.LOADED_TABLES:
-            metadata = {"dagster/row_count": dg.MetadataValue.int(written[table.name]), "table": table.name}
-            if table.name == "ingest_ledger" and len(ledger):
+        written["ingest_ledger"] = len(ledger)
+        for name in WAREHOUSE_ASSETS:
+            metadata = {"dagster/row_count": dg.MetadataValue.int(written[name]), "table": name}
+            if name == "ingest_ledger" and len(ledger):
                 metadata["row accounting"] = dg.MetadataValue.md(_accounting_markdown(ledger))
-            yield dg.MaterializeResult(asset_key=warehouse_key(table.name), metadata=metadata)
+            yield dg.MaterializeResult(asset_key=warehouse_key(name), metadata=metadata)
         for check in WAREHOUSE_CHECKS:
             failing = failures[check.name]
             if len(failing):
                 context.log.error(f"blocking check {check.name} failed: {len(failing)} problem(s), e.g. {failing.iloc[0]['source_file']}: {failing.iloc[0]['detail']}")
             yield dg.AssetCheckResult(
-                asset_key=warehouse_key(check.table),
+                asset_key=warehouse_key(CHECK_ASSET[check.name]),
                 check_name=check.name,
                 passed=failing.empty,
                 severity=dg.AssetCheckSeverity.ERROR,
@@ -104,8 +107,7 @@ def build_warehouse_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]
     return [warehouse_load]
 
 
-def _history(run_id: str, failures: dict[str, pd.DataFrame], frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    ledger = frames["ingest_ledger"]
+def _history(run_id: str, failures: dict[str, pd.DataFrame], ledger: pd.DataFrame) -> pd.DataFrame:
     evaluated = ledger.groupby("partnership_id")["rows_read"].sum() if len(ledger) else pd.Series(dtype=int)
     return pd.concat(
         [

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 import pandas as pd
 
@@ -64,11 +65,23 @@ class SourceRead:
     rows: pd.DataFrame
     quarantine: list[dict] = field(default_factory=list)
     files: list[FileLedger] = field(default_factory=list)
+    current: dict[str, tuple[str, str]] = field(default_factory=dict)
+    unchanged: list[str] = field(default_factory=list)
 
 
-def read_source(source: Source, data_dir: Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> SourceRead:
-    """Read all files of `source` (relative to `data_dir`); a file over `max_file_bytes` or
-    linking outside `data_dir` is refused unread (`guards`)."""
+def read_source(
+    source: Source,
+    data_dir: Path,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    known: Mapping[str, tuple[str, str]] | None = None,
+) -> SourceRead:
+    """Read the files of `source` (relative to `data_dir`); a file over `max_file_bytes` or
+    linking outside `data_dir` is refused unread (`guards`).
+
+    `known` maps a file to the (content hash, duplicate of) it had when it was last read: such a
+    file is hashed but not parsed again (it is listed in `unchanged`). Every file's current
+    (hash, duplicate of) is in `current`.
+    """
     data_dir = Path(data_dir)
     adapter = ADAPTERS[source.format]
     frames: list[pd.DataFrame] = []
@@ -83,14 +96,23 @@ def read_source(source: Source, data_dir: Path, max_file_bytes: int = DEFAULT_MA
                 data = path.read_bytes()
             except OSError as exc:
                 read_error = f"cannot open the file: {exc.strerror or exc}"
+        content_hash = hashlib.sha256(data).hexdigest()
+        duplicate_of = seen_hashes.get(content_hash, "") if not read_error else ""
+        if not read_error and not duplicate_of:
+            seen_hashes[content_hash] = relative
+        result.current[relative] = (content_hash, duplicate_of)
+        if known is not None and known.get(relative) == (content_hash, duplicate_of):
+            result.unchanged.append(relative)
+            continue
         ledger = FileLedger(
             partnership_id=source.partnership_id,
             dataset=source.dataset,
             source_name=source.name,
             source_format=source.format,
             source_file=relative,
-            content_hash=hashlib.sha256(data).hexdigest(),
+            content_hash=content_hash,
             size_bytes=len(data) or file_size(path),
+            duplicate_of=duplicate_of,
         )
         result.files.append(ledger)
         try:
@@ -98,11 +120,9 @@ def read_source(source: Source, data_dir: Path, max_file_bytes: int = DEFAULT_MA
                 raise UnreadableFileError(path, read_error)
             table = read_raw_table(path, header_rows=adapter.header_rows, sheet=source.options.get("sheet"))
             ledger.rows_read = len(table.rows)
-            if ledger.content_hash in seen_hashes:
-                ledger.duplicate_of = seen_hashes[ledger.content_hash]
+            if duplicate_of:  # the same bytes under a second name: counted, not loaded twice
                 ledger.rows_duplicate = ledger.rows_read
                 continue
-            seen_hashes[ledger.content_hash] = relative
             rows, problems = read_table(table, source, adapter)
         except (UnreadableFileError, MissingColumnError) as exc:
             reason = exc.reason if isinstance(exc, UnreadableFileError) else str(exc)

@@ -29,6 +29,7 @@ from amed_pipeline.staging.people import UNATTRIBUTABLE
 
 STATUS_PRECEDENCE = {"attended": 3, "cancelled": 2, "booked": 1}
 DUPLICATE_COLUMNS = ("source_file", "source_row", "kept_file", "kept_row")
+LANDED_SUBSTITUTES = {"doing_differently": "comment_digest", "job_title": "profession"}
 ANSWER_FIELDS = {
     "feedback": ("usefulness", "knowledge", "confidence", "job_title", "setting"),
     "followup": ("usefulness", "conversations", "doing_differently", "setting", "job_title"),
@@ -254,10 +255,12 @@ def stage_bookings(exports: list[RawExport], sessions: Staged, reference: Refere
     n_records = rows.groupby(["session_key", "person_key"])["source_row"].transform("size")
     rows["n_records"] = n_records.to_numpy()
     rows, person_duplicates = _split_duplicates(rows, ["session_key", "person_key"], ["precedence", "file_order", "source_row"])
-    rows["profession"] = reference.classify_professions(rows["job_title"]).to_numpy()
+    if "job_title" in rows:
+        rows["profession"] = reference.classify_professions(rows["job_title"]).to_numpy()
+    # else: classified as the rows landed (the landing layer keeps no job title next to a person)
     rows["role_group"] = rows["profession"].map(reference.role_group_of).fillna("unclassified").to_numpy()
     duplicates = pd.concat([record_duplicates, person_duplicates], ignore_index=True)
-    return Staged("bookings", rows[BOOKING_COLUMNS].reset_index(drop=True), quarantine, duplicates, files)
+    return Staged("bookings", rows.reindex(columns=BOOKING_COLUMNS, fill_value="").reset_index(drop=True), quarantine, duplicates, files)
 
 
 # --- survey responses ------------------------------------------------------------------------
@@ -277,6 +280,8 @@ def response_keys(rows: pd.DataFrame, dataset: str) -> pd.Series:
     """The tool's response id within its source; without one, the whole row's content."""
     answers = as_text(rows["submitted_at"])
     for name in ANSWER_FIELDS[dataset]:
+        # Landed rows carry a keyed digest of the comment and the title's classification instead.
+        name = name if name in rows else LANDED_SUBSTITUTES[name]
         answers = answers + "\x1f" + as_text(rows[name])
     answers = answers + "\x1f" + as_text(rows["person_key"])
     identity = ("id:" + as_text(rows["response_id"])).where(as_text(rows["response_id"]) != "", "row:" + answers)
@@ -294,10 +299,11 @@ def stage_survey(dataset: str, exports: list[RawExport], reference: ReferenceTab
     rows, duplicates = _split_duplicates(rows, ["response_key"], ["file_order", "source_row"])
     rows["setting_answer"] = as_text(rows["setting"])
     rows["setting"] = reference.classify_settings(rows["setting_answer"]).to_numpy()
-    has_title = as_text(rows["job_title"]).str.strip() != ""
-    rows["profession"] = reference.classify_professions(rows["job_title"]).where(has_title, "").to_numpy()
+    if "job_title" in rows:
+        has_title = as_text(rows["job_title"]).str.strip() != ""
+        rows["profession"] = reference.classify_professions(rows["job_title"]).where(has_title, "").to_numpy()
     rows["role_group"] = rows["profession"].map(reference.role_group_of).fillna("").to_numpy()
-    return Staged(dataset, rows[columns].reset_index(drop=True), quarantine, duplicates, files)
+    return Staged(dataset, rows.reindex(columns=columns, fill_value="").reset_index(drop=True), quarantine, duplicates, files)
 
 
 def file_accounting(staged: Staged) -> pd.DataFrame:

@@ -1,9 +1,11 @@
-"""Shape the staged datasets into warehouse tables, then replace them in one transaction.
+"""Shape the staged datasets into warehouse tables, then replace them.
 
-`warehouse_frames` is pure (DataFrames in, DataFrames out) so it is tested without a database;
-`load_warehouse` writes them. Loads are idempotent: every run replaces each table whole, with
-rows in a stable order, and no column depends on when or by which run it was loaded, so running
-twice on the same input gives identical tables.
+Per-partnership tables (`schema.PARTNERSHIP_TABLES`) are written by staging, one partnership's
+slice at a time (`load_partnership`: delete the slice, insert, in the caller's transaction);
+tables across partnerships (`schema.GLOBAL_TABLES`: people and their roles, partnerships,
+reference labels) are recomputed after staging (`load_global`). The frame builders are pure, so
+they are tested without a database. Loads are idempotent: rows come in a stable order and no
+column depends on when or by which run they were loaded.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import pandas as pd
 
 from amed_pipeline.lib.frames import as_text
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from amed_pipeline.config import ProgrammeConfig
 from amed_pipeline.staging.classification import ReferenceTables
@@ -46,54 +48,79 @@ def person_roles(bookings: pd.DataFrame, sessions: pd.DataFrame) -> pd.DataFrame
     return out[columns].sort_values("person_key").reset_index(drop=True)
 
 
-def warehouse_frames(
-    config: ProgrammeConfig,
-    reference: ReferenceTables,
+def partnership_frames(
     sessions: Staged,
     bookings: Staged,
     feedback: Staged,
     followup: Staged,
+    job_titles: pd.DataFrame | None = None,
+    comments: pd.DataFrame | None = None,
+    role_groups: dict[str, str] | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """Every loaded table's rows, keyed by table name, in a stable order."""
-    partnerships = pd.DataFrame(
-        [{"partnership_id": p.id, "name": p.name, "area": p.area} for p in config.partnerships]
-    )
+    """The rows of the per-partnership tables (`schema.PARTNERSHIP_TABLES`), in a stable order.
+
+    `job_titles` and `comments` are the landing layer's unlinked free text; without them the
+    staged rows' own `job_title` and `doing_differently` are used.
+    """
     session_rows = sessions.rows.rename(columns={"start": "start_at"}).sort_values("session_key")
     session_rows["start_month"] = _month(session_rows["start_at"])
     booking_rows = bookings.rows.sort_values(["session_key", "person_key"])
-    comments = followup.rows[as_text(followup.rows["doing_differently"]).str.strip() != ""]
-    comments = pd.DataFrame(
-        {
-            "partnership_id": comments["partnership_id"].to_numpy(),
-            "submitted_month": _month(comments["submitted_at"]).to_numpy(),
-            "comment": as_text(comments["doing_differently"]).to_numpy(),
-        }
-    ).sort_values(["partnership_id", "submitted_month", "comment"])
-    titles = bookings.rows[as_text(bookings.rows["job_title"]).str.strip() != ""]
-    title_counts = (
-        titles.groupby(["job_title", "profession", "role_group"]).size().rename("bookings").reset_index()
-        .sort_values("job_title").drop_duplicates("job_title")
-    )
+    if comments is None:
+        said = followup.rows[as_text(followup.rows["doing_differently"]).str.strip() != ""]
+        comments = pd.DataFrame(
+            {
+                "partnership_id": said["partnership_id"].to_numpy(),
+                "submitted_month": _month(said["submitted_at"]).to_numpy(),
+                "comment": as_text(said["doing_differently"]).to_numpy(),
+            }
+        )
+    else:  # the same comment in overlapping downloads lands once per file: keep it once
+        comments = comments[["partnership_id", "submitted_month", "comment"]].drop_duplicates()
+    comments = comments.sort_values(["partnership_id", "submitted_month", "comment"])
+    if job_titles is None:
+        titles = bookings.rows[as_text(bookings.rows["job_title"]).str.strip() != ""]
+        title_counts = titles.groupby(["partnership_id", "job_title", "profession", "role_group"]).size().rename("bookings").reset_index()
+    else:  # rows landed per file (copies in overlapping exports included)
+        title_counts = job_titles.groupby(["partnership_id", "job_title", "profession"])["rows"].sum().rename("bookings").reset_index()
+        title_counts["role_group"] = title_counts["profession"].map(role_groups or {}).fillna("unclassified")
+    title_counts = title_counts.sort_values(["partnership_id", "job_title"]).drop_duplicates(["partnership_id", "job_title"])
     staged_sets = (sessions, bookings, feedback, followup)
     ledgers = [file_accounting(s) for s in staged_sets if s.files]
     ledger = pd.concat(ledgers, ignore_index=True) if ledgers else pd.DataFrame(columns=[c.name for c in schema.ingest_ledger.columns])
     ledger = ledger.sort_values("source_file").drop_duplicates("source_file")
-    quarantine = combined_quarantine(staged_sets)
     return {
-        "dim_partnership": partnerships,
         "dim_session": session_rows,
-        "dim_person": person_roles(bookings.rows, sessions.rows),
         "fact_booking": booking_rows,
         "fact_feedback": _with_month(feedback.rows).sort_values("response_key"),
         "fact_followup": _with_month(followup.rows).sort_values("response_key"),
         "followup_comment": comments,
         "job_title_classification": title_counts,
+        "ingest_ledger": ledger,
+        "quarantine": combined_quarantine(staged_sets),
+    }
+
+
+def global_frames(config: ProgrammeConfig, reference: ReferenceTables, bookings: pd.DataFrame, sessions: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The rows of the tables computed across partnerships (`schema.GLOBAL_TABLES`)."""
+    partnerships = pd.DataFrame([{"partnership_id": p.id, "name": p.name, "area": p.area} for p in config.partnerships])
+    return {
+        "dim_partnership": partnerships,
+        "dim_person": person_roles(bookings, sessions),
         "ref_training_type": reference.training_types,
         "ref_profession": reference.professions,
         "ref_role_group": reference.role_groups,
-        "ingest_ledger": ledger,
-        "quarantine": quarantine,
     }
+
+
+def read_person_inputs(conn: Connection) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The bookings and session starts that people's roles are derived from."""
+    bookings = pd.read_sql_query(
+        select(schema.fact_booking.c.session_key, schema.fact_booking.c.person_key, schema.fact_booking.c.key_version,
+               schema.fact_booking.c.status, schema.fact_booking.c.profession, schema.fact_booking.c.role_group),
+        conn,
+    )
+    sessions = pd.read_sql_query(select(schema.dim_session.c.session_key, schema.dim_session.c.start_at.label("start")), conn)
+    return bookings, sessions
 
 
 def combined_quarantine(staged_sets) -> pd.DataFrame:
@@ -110,6 +137,14 @@ def _with_month(responses: pd.DataFrame) -> pd.DataFrame:
     return responses.assign(submitted_month=_month(responses["submitted_at"]))
 
 
-def load_warehouse(conn: Connection, frames: dict[str, pd.DataFrame]) -> dict[str, int]:
-    """Replace every loaded table with its frame; returns rows written per table."""
-    return {table.name: replace_rows(conn, table, frames[table.name]) for table in schema.LOADED_TABLES}
+def load_partnership(conn: Connection, partnership_id: str, frames: dict[str, pd.DataFrame]) -> dict[str, int]:
+    """Replace one partnership's slice of every per-partnership table; returns rows written."""
+    return {
+        table.name: replace_rows(conn, table, frames[table.name], where=table.c.partnership_id == partnership_id)
+        for table in schema.PARTNERSHIP_TABLES
+    }
+
+
+def load_global(conn: Connection, frames: dict[str, pd.DataFrame]) -> dict[str, int]:
+    """Replace every table computed across partnerships; returns rows written per table."""
+    return {table.name: replace_rows(conn, table, frames[table.name]) for table in schema.GLOBAL_TABLES}

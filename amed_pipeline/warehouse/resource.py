@@ -19,7 +19,7 @@ from typing import Iterator
 import dagster as dg
 from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, StaticPool
 
 from amed_pipeline.warehouse.schema import metadata
 
@@ -42,6 +42,8 @@ def _engine_for(url: str) -> Engine:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     # No pooling for DuckDB: a pooled connection would keep the file open (and locked) after use.
     if parsed.get_backend_name() == "duckdb":
+        if parsed.database in (None, "", ":memory:"):
+            return create_engine(url, poolclass=StaticPool)  # one shared in-memory database
         return create_engine(url, poolclass=NullPool)
     return create_engine(url, pool_pre_ping=True)
 
@@ -73,8 +75,10 @@ class WarehouseResource(dg.ConfigurableResource):
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
-        """A connection for reading."""
+        """A connection for reading (tables created first if missing, so a first run can read)."""
         with self._exclusive():
+            with self.engine.begin() as conn:
+                metadata.create_all(conn, checkfirst=True)
             with self.engine.connect() as conn:
                 yield conn
 

@@ -66,6 +66,7 @@ fact_booking = Table(
     Column("status", String, nullable=False),
     Column("profession", String, nullable=False),
     Column("role_group", String, nullable=False),
+    Column("key_version", String, nullable=False),
     Column("n_records", Integer, nullable=False, autoincrement=False),
     *lineage_columns(),
 )
@@ -116,6 +117,7 @@ followup_comment = Table(
 job_title_classification = Table(
     "job_title_classification",
     metadata,
+    Column("partnership_id", String, primary_key=True),
     Column("job_title", String, primary_key=True),
     Column("profession", String, nullable=False),
     Column("role_group", String, nullable=False),
@@ -177,19 +179,18 @@ quarantine = Table(
     Column("reason", Text, nullable=False),
 )
 
-# Tables the nightly load replaces as a whole, in this order (dimensions before facts).
-LOADED_TABLES = (
-    dim_partnership,
+# Tables holding one slice per partnership: staging replaces a partnership's rows when its input
+# changed (`DELETE ... WHERE partnership_id = :p`, then insert).
+PARTNERSHIP_TABLES = (
     dim_session,
-    dim_person,
     fact_booking,
     fact_feedback,
     fact_followup,
     followup_comment,
     job_title_classification,
-    ref_training_type,
-    ref_profession,
-    ref_role_group,
     ingest_ledger,
     quarantine,
 )
+# Tables computed across partnerships after staging, replaced whole.
+GLOBAL_TABLES = (dim_partnership, dim_person, ref_training_type, ref_profession, ref_role_group)
+LOADED_TABLES = (*GLOBAL_TABLES[:1], *PARTNERSHIP_TABLES[:1], GLOBAL_TABLES[1], *PARTNERSHIP_TABLES[1:], *GLOBAL_TABLES[2:])

@@ -1,0 +1,264 @@
+"""The landing layer: every export file's parsed, pseudonymised rows, kept per file in the warehouse.
+
+This is what makes loads incremental. `landing_file` remembers, per file, the content hash it was
+read with and a fingerprint of how it was read (format, options, pseudonym key version, erasure
+list, parser version). A nightly run hashes the files and parses only those whose hash or
+fingerprint changed; a changed file replaces exactly its own rows (delete by file, then insert,
+in one transaction); a file that disappeared takes its rows with it. Staging then reads a
+partnership's landed rows from here instead of parsing anything.
+
+No name or email is stored here: rows land after pseudonymisation and minimisation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+from sqlalchemy import Column, Connection, DateTime, Integer, String, Table, Text, delete, select
+
+from amed_pipeline.privacy.minimisation import KEPT_FIELDS
+from amed_pipeline.reading.fields import DATASET_FIELDS
+from amed_pipeline.reading.parse import QUARANTINE_COLUMNS, FileLedger
+from amed_pipeline.warehouse.bulk import insert_frame
+from amed_pipeline.warehouse.schema import metadata
+
+LINEAGE = ("partnership_id", "source_name", "source_format", "source_file", "source_row")
+# Free text never lands next to a pseudonym: job titles land as their classification (titles are
+# counted in `landing_job_title`, unlinked) and comments in `landing_comment` (unlinked), with a
+# keyed digest in the response row so identical downloads still de-duplicate.
+FREE_TEXT = ("job_title", "doing_differently")
+EXTRA = {
+    "bookings": ("record_rank", "record_ref", "profession"),
+    "feedback": ("profession",),
+    "followup": ("profession", "comment_digest"),
+}
+
+
+def _column(name: str, kind: str) -> Column:
+    if name in ("source_row", "record_rank", "rows") or kind == "rating":
+        return Column(name, Integer, autoincrement=False)
+    if kind in ("datetime", "date"):
+        return Column(name, DateTime)
+    return Column(name, Text)  # text, identifiers, choices; a time of day as HH:MM:SS
+
+
+def landed_fields(dataset: str) -> list[str]:
+    """The canonical fields that land for a dataset (personal fields never do)."""
+    return [
+        f.name for f in DATASET_FIELDS[dataset]
+        if f.name in KEPT_FIELDS and f.name not in LINEAGE and f.name not in FREE_TEXT
+    ]
+
+
+def _rows_table(dataset: str) -> Table:
+    kinds = {f.name: f.kind for f in DATASET_FIELDS[dataset]}
+    columns = [_column(c, "text") for c in LINEAGE]
+    columns += [_column(name, kinds[name]) for name in landed_fields(dataset)]
+    columns += [_column(name, "text") for name in EXTRA.get(dataset, ())]
+    columns += [Column("person_key", Text), Column("key_version", Text)]
+    return Table(f"landing_{dataset}", metadata, *columns)
+
+
+LANDING_ROWS = {dataset: _rows_table(dataset) for dataset in DATASET_FIELDS}
+
+landing_file = Table(
+    "landing_file",
+    metadata,
+    Column("source_file", String, primary_key=True),
+    Column("partnership_id", String, nullable=False),
+    Column("dataset", String, nullable=False),
+    Column("source_name", String, nullable=False),
+    Column("source_format", String, nullable=False),
+    Column("content_hash", String, nullable=False),
+    Column("size_bytes", Integer, nullable=False, autoincrement=False),
+    Column("rows_read", Integer, nullable=False, autoincrement=False),
+    Column("rows_quarantined", Integer, nullable=False, autoincrement=False),
+    Column("rows_duplicate", Integer, nullable=False, autoincrement=False),
+    Column("duplicate_of", String, nullable=False),
+    Column("error", Text, nullable=False),
+    Column("fingerprint", String, nullable=False),
+)
+
+landing_job_title = Table(
+    "landing_job_title",
+    metadata,
+    Column("partnership_id", String, nullable=False),
+    Column("source_file", String, nullable=False),
+    Column("job_title", Text, nullable=False),
+    Column("profession", String, nullable=False),
+    Column("rows", Integer, nullable=False, autoincrement=False),
+)
+
+landing_comment = Table(
+    "landing_comment",
+    metadata,
+    Column("partnership_id", String, nullable=False),
+    Column("source_file", String, nullable=False),
+    Column("submitted_month", String, nullable=False),
+    Column("comment", Text, nullable=False),
+)
+
+landing_quarantine = Table(
+    "landing_quarantine",
+    metadata,
+    *(Column(c, Integer, autoincrement=False) if c == "source_row" else Column(c, Text) for c in QUARANTINE_COLUMNS),
+)
+
+
+def known_files(conn: Connection, partnership_id: str, source_name: str, fingerprint: str) -> dict[str, tuple[str, str]]:
+    """Files of a source landed with this fingerprint: {file: (content hash, duplicate of)}."""
+    rows = conn.execute(
+        select(landing_file.c.source_file, landing_file.c.content_hash, landing_file.c.duplicate_of, landing_file.c.fingerprint)
+        .where(landing_file.c.partnership_id == partnership_id, landing_file.c.source_name == source_name)
+    ).all()
+    return {r.source_file: (r.content_hash, r.duplicate_of) for r in rows if r.fingerprint == fingerprint}
+
+
+def landed_files(conn: Connection, partnership_id: str, source_name: str) -> set[str]:
+    rows = conn.execute(
+        select(landing_file.c.source_file).where(
+            landing_file.c.partnership_id == partnership_id, landing_file.c.source_name == source_name
+        )
+    ).all()
+    return {r.source_file for r in rows}
+
+
+def replace_files(
+    conn: Connection,
+    dataset: str,
+    files: list[FileLedger],
+    rows: pd.DataFrame,
+    quarantine: pd.DataFrame,
+    fingerprint: str,
+    removed: set[str] = frozenset(),
+    job_titles: pd.DataFrame | None = None,
+    comments: pd.DataFrame | None = None,
+) -> None:
+    """Delete the rows of the given (and removed) files, then insert their new rows; caller's transaction."""
+    names = sorted({f.source_file for f in files} | set(removed))
+    if not names:
+        return
+    for table in (LANDING_ROWS[dataset], landing_quarantine, landing_file, landing_job_title, landing_comment):
+        conn.execute(delete(table).where(table.c.source_file.in_(names)))
+    ledger = pd.DataFrame([{**f.__dict__, "fingerprint": fingerprint} for f in files])
+    insert_frame(conn, landing_file, ledger)
+    insert_frame(conn, landing_quarantine, quarantine)
+    insert_frame(conn, LANDING_ROWS[dataset], _storable(rows, dataset))
+    if job_titles is not None:
+        insert_frame(conn, landing_job_title, job_titles)
+    if comments is not None:
+        insert_frame(conn, landing_comment, comments)
+
+
+def split_free_text(rows: pd.DataFrame, dataset: str, classify_professions, key_digest) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Rows without free text, the job titles counted per file, the comments (both unlinked)."""
+    out = rows.copy()
+    titles = pd.DataFrame(columns=[c.name for c in landing_job_title.columns])
+    comments = pd.DataFrame(columns=[c.name for c in landing_comment.columns])
+    if "job_title" in out:
+        text = out["job_title"].astype(object).where(out["job_title"].notna(), "").astype(str).str.strip()
+        professions = classify_professions(text)
+        out["profession"] = professions.where(text != "", "unclassified" if dataset == "bookings" else "").to_numpy()
+        if dataset == "bookings" and len(out):
+            titled = out.assign(job_title=text)[text != ""]
+            titles = (
+                titled.groupby(["partnership_id", "source_file", "job_title", "profession"]).size().rename("rows").reset_index()
+            )
+    if "doing_differently" in out:
+        text = out["doing_differently"].astype(object).where(out["doing_differently"].notna(), "").astype(str).str.strip()
+        out["comment_digest"] = text.map(lambda t: key_digest("comment:" + t) if t else "").to_numpy()
+        said = out[text != ""]
+        comments = pd.DataFrame(
+            {
+                "partnership_id": said["partnership_id"].to_numpy(),
+                "source_file": said["source_file"].to_numpy(),
+                "submitted_month": pd.to_datetime(said["submitted_at"]).dt.strftime("%Y-%m").fillna("").to_numpy(),
+                "comment": text[text != ""].to_numpy(),
+            }
+        )
+    return out.drop(columns=[c for c in FREE_TEXT if c in out.columns]), titles, comments
+
+
+def read_free_text(conn: Connection, partnership_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A partnership's landed job-title counts and comments."""
+    titles = pd.DataFrame(
+        conn.execute(select(landing_job_title).where(landing_job_title.c.partnership_id == partnership_id)).mappings().all(),
+        columns=[c.name for c in landing_job_title.columns],
+    )
+    comments = pd.DataFrame(
+        conn.execute(select(landing_comment).where(landing_comment.c.partnership_id == partnership_id)).mappings().all(),
+        columns=[c.name for c in landing_comment.columns],
+    )
+    return titles, comments
+
+
+def _storable(rows: pd.DataFrame, dataset: str) -> pd.DataFrame:
+    out = rows.copy()
+    if "start_time" in out:
+        out["start_time"] = out["start_time"].map(lambda t: t.strftime("%H:%M:%S") if isinstance(t, dt.time) else "")
+    return out
+
+
+def read_landed(conn: Connection, dataset: str, partnership_id: str) -> tuple[pd.DataFrame, pd.DataFrame, list[FileLedger]]:
+    """A partnership's landed rows, quarantine records and file ledger for one dataset."""
+    table = LANDING_ROWS[dataset]
+    rows = pd.DataFrame(
+        conn.execute(select(table).where(table.c.partnership_id == partnership_id).order_by(table.c.source_file, table.c.source_row)).mappings().all(),
+        columns=[c.name for c in table.columns],
+    )
+    kinds = {f.name: f.kind for f in DATASET_FIELDS[dataset]}
+    for name in rows.columns:
+        kind = kinds.get(name)
+        if kind in ("datetime", "date"):
+            rows[name] = pd.to_datetime(rows[name])
+        elif kind == "rating":
+            rows[name] = pd.array(rows[name], dtype="Int64")
+        elif kind == "time":
+            rows[name] = rows[name].map(lambda t: dt.time.fromisoformat(t) if isinstance(t, str) and t else None)
+        elif name in ("source_row", "record_rank"):
+            rows[name] = rows[name].astype(int)
+        else:
+            rows[name] = rows[name].astype(object).where(rows[name].notna(), "")
+    quarantine = pd.DataFrame(
+        conn.execute(select(landing_quarantine).where(
+            landing_quarantine.c.partnership_id == partnership_id, landing_quarantine.c.dataset == dataset
+        )).mappings().all(),
+        columns=list(QUARANTINE_COLUMNS),
+    )
+    ledger_rows = conn.execute(
+        select(landing_file).where(landing_file.c.partnership_id == partnership_id, landing_file.c.dataset == dataset)
+        .order_by(landing_file.c.source_file)
+    ).mappings().all()
+    files = [FileLedger(**{k: v for k, v in r.items() if k != "fingerprint"}) for r in ledger_rows]
+    return rows, quarantine, files
+
+
+def partnership_fingerprint_rows(conn: Connection, partnership_id: str) -> list[tuple]:
+    """What a partnership's staging depends on in the landing layer: each file, hash and fingerprint."""
+    return [
+        tuple(r)
+        for r in conn.execute(
+            select(landing_file.c.source_file, landing_file.c.content_hash, landing_file.c.duplicate_of, landing_file.c.fingerprint)
+            .where(landing_file.c.partnership_id == partnership_id).order_by(landing_file.c.source_file)
+        ).all()
+    ]
+
+
+# What each partnership's staged slice was last computed from; staging skips a partnership whose
+# fingerprint is unchanged, so a night with no new export changes no table.
+staging_state = Table(
+    "staging_state",
+    metadata,
+    Column("partnership_id", String, primary_key=True),
+    Column("fingerprint", String, nullable=False),
+)
+
+
+def staged_fingerprint(conn: Connection, partnership_id: str) -> str | None:
+    return conn.execute(select(staging_state.c.fingerprint).where(staging_state.c.partnership_id == partnership_id)).scalar()
+
+
+def record_staged(conn: Connection, partnership_id: str, fingerprint: str) -> None:
+    conn.execute(delete(staging_state).where(staging_state.c.partnership_id == partnership_id))
+    conn.execute(staging_state.insert().values(partnership_id=partnership_id, fingerprint=fingerprint))
