@@ -59,15 +59,17 @@ def read_table(url: str, name: str) -> pd.DataFrame:
         engine.dispose()
 
 
-def snapshot(url: str) -> dict[str, pd.DataFrame]:
-    """Every pipeline table, sorted and without run stamps, for comparing two runs."""
+def snapshot(url: str, keep_stamps: bool = False) -> dict[str, pd.DataFrame]:
+    """Every pipeline table, sorted (and without run stamps unless kept), for comparing two runs."""
     out = {}
-    names = [t.name for t in schema.LOADED_TABLES] + [
+    names = [t.name for t in schema.LOADED_TABLES] + ["landing_file", "landing_bookings", "staging_state"] + [
         t.name for t in (metric_tables.metric_values, metric_tables.metric_values_published,
                          metric_tables.metric_definitions, metric_tables.metrics_headline)
     ]
     for name in names:
-        frame = read_table(url, name).drop(columns=list(RUN_STAMPS), errors="ignore")
+        frame = read_table(url, name)
+        if not keep_stamps:
+            frame = frame.drop(columns=list(RUN_STAMPS), errors="ignore")
         frame = frame.sort_values(list(frame.columns)).reset_index(drop=True)
         out[name] = frame
     return out

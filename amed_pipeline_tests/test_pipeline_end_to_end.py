@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -23,6 +24,7 @@ from amed_pipeline_tests.pipeline_runs import (
     SAMPLE_DATA_DIR,
     TEST_KEY,
     postgres_database,
+    metric,
     read_table,
     run_nightly_in_process,
     snapshot,
@@ -168,3 +170,39 @@ def test_refresh_command_fails_loudly_on_a_broken_config(tmp_path):
     )
     assert completed.returncode != 0
     assert "partnerships" in completed.stderr
+
+
+def test_a_night_without_new_exports_reads_nothing_again_and_changes_no_table(sample_run):
+    """Incremental loads: unchanged files are not parsed, no partnership is staged, no table changes."""
+    before = {name: frame for name, frame in snapshot(sample_run["url"], keep_stamps=True).items()}
+    result = run_nightly_in_process(SAMPLE_DATA_DIR, sample_run["url"], sample_run["base"] / "exports")
+    assert result.success
+    for event in result.get_asset_materialization_events():
+        metadata = event.materialization.metadata
+        if "files read" in metadata:
+            assert metadata["files read"].value == 0, event.asset_key
+        if "partnerships staged" in metadata:
+            assert metadata["partnerships staged"].value == 0, event.asset_key
+    after = snapshot(sample_run["url"], keep_stamps=True)
+    for name in before:
+        pd.testing.assert_frame_equal(before[name], after[name], obj=name)
+
+
+def test_a_changed_export_replaces_exactly_its_own_rows(sample_run, tmp_path):
+    """One partnership's changed file is read again; the other partnerships are not staged again."""
+    data_dir = tmp_path / "data"
+    shutil.copytree(SAMPLE_DATA_DIR, data_dir, ignore=shutil.ignore_patterns("warehouse", "exports"))
+    url = f"duckdb:///{tmp_path}/warehouse.duckdb"
+    assert run_nightly_in_process(data_dir, url, tmp_path / "exports").success
+    register = next((data_dir / "raw/leap/sign_in").glob("*.xlsx"))
+    register.unlink()  # the partnership withdraws one month's register
+    result = run_nightly_in_process(data_dir, url, tmp_path / "exports")
+    assert result.success
+    staged = [e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey(["staged", "bookings"])]
+    assert staged and "leap" not in staged[0].materialization.metadata["partnerships unchanged"].value
+    assert "active_oxfordshire" in staged[0].materialization.metadata["partnerships unchanged"].value
+    ledger = read_table(url, "ingest_ledger")
+    assert register.relative_to(data_dir).as_posix() not in set(ledger["source_file"])
+    assert (ledger["rows_read"] == ledger["rows_loaded"] + ledger["rows_quarantined"] + ledger["rows_duplicate"]).all()
+    people = read_table(url, "metric_values")
+    assert metric(people, "people_trained")["value"] < 1301  # the withdrawn attendances are gone

@@ -7,12 +7,14 @@ file paths in the UI; none shows personal data.
 """
 
 import datetime as dt
+import hashlib
+import json
 import os
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from amed_pipeline import settings
 from amed_pipeline.config import ProgrammeConfig
@@ -28,6 +30,7 @@ from amed_pipeline.reports.exports import write_csv, write_workbook
 from amed_pipeline.reports.html_report import render_report
 from amed_pipeline.warehouse import schema
 from amed_pipeline.warehouse.bulk import replace_rows
+from amed_pipeline.warehouse.landing import staging_state
 from amed_pipeline.warehouse.resource import WarehouseResource
 
 METRICS_GROUP = "metrics"
@@ -103,19 +106,29 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
     def metric_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         with warehouse.begin() as conn:
             refuse_over_blocking_failures(conn)
-            exact = metric_rows(run_queries(conn))
-            stamp = {"run_id": context.run_id, "computed_at": dt.datetime.now().replace(microsecond=0)}
-            exact = exact.assign(**stamp)
-            published = publish(exact, DisclosureRules(**config.disclosure)).assign(**stamp)
-            definitions = tables.definitions_frame()
-            headline = tables.headline_frame(exact) if len(exact) else pd.DataFrame(columns=[c.name for c in tables.metrics_headline.columns])
-            frames = {
-                "metric_values": exact,
-                "metric_values_published": published,
-                "metric_definitions": definitions,
-                "metrics_headline": headline,
-            }
-            written = {t.name: replace_rows(conn, t, frames[t.name]) for t in METRIC_TABLES}
+            fingerprint = metrics_fingerprint(conn, config)
+            stored = read_table(conn, tables.metric_values)
+            if len(stored) and conn.execute(select(tables.metrics_state.c.fingerprint)).scalar() == fingerprint:
+                # Nothing the figures depend on changed: keep them (and their run stamps) as they are.
+                context.log.info("metric inputs unchanged since the last computation: metric tables kept")
+                exact = stored
+                headline = read_table(conn, tables.metrics_headline)
+                written = {t.name: int(conn.execute(select(func.count()).select_from(t)).scalar()) for t in METRIC_TABLES}
+            else:
+                exact = metric_rows(run_queries(conn))
+                stamp = {"run_id": context.run_id, "computed_at": dt.datetime.now().replace(microsecond=0)}
+                exact = exact.assign(**stamp)
+                published = publish(exact, DisclosureRules(**config.disclosure)).assign(**stamp)
+                definitions = tables.definitions_frame()
+                headline = tables.headline_frame(exact) if len(exact) else pd.DataFrame(columns=[c.name for c in tables.metrics_headline.columns])
+                frames = {
+                    "metric_values": exact,
+                    "metric_values_published": published,
+                    "metric_definitions": definitions,
+                    "metrics_headline": headline,
+                }
+                written = {t.name: replace_rows(conn, t, frames[t.name]) for t in METRIC_TABLES}
+                replace_rows(conn, tables.metrics_state, pd.DataFrame({"fingerprint": [fingerprint]}))
         headline_md = headline_markdown(headline) if len(headline) else "_no attended sessions yet_"
         for table in METRIC_TABLES:
             metadata = {"dagster/row_count": dg.MetadataValue.int(written[table.name])}
@@ -220,6 +233,17 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
         )
 
     return [metric_tables, data_returns, exports, evaluation_report]
+
+
+METRICS_VERSION = "1"  # bump when metric definitions or disclosure code change
+
+
+def metrics_fingerprint(conn, config: ProgrammeConfig) -> str:
+    """Every partnership's staged fingerprint, the disclosure rules and the metric code version."""
+    staged = sorted(tuple(r) for r in conn.execute(select(staging_state)).all())
+    text = json.dumps({"staged": staged, "disclosure": config.disclosure, "partnerships": config.partnership_ids,
+                       "version": METRICS_VERSION}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def refuse_over_blocking_failures(conn) -> None:
