@@ -17,11 +17,12 @@ import datetime as dt
 import pandas as pd
 from sqlalchemy import Column, Connection, DateTime, Integer, String, Table, Text, delete, select
 
+from amed_pipeline.lib.frames import as_text
 from amed_pipeline.privacy.minimisation import KEPT_FIELDS
 from amed_pipeline.reading.fields import DATASET_FIELDS
 from amed_pipeline.reading.parse import QUARANTINE_COLUMNS, FileLedger
 from amed_pipeline.warehouse.bulk import insert_frame
-from amed_pipeline.warehouse.schema import metadata
+from amed_pipeline.warehouse.schema import file_ledger_table, metadata
 
 LINEAGE = ("partnership_id", "source_name", "source_format", "source_file", "source_row")
 # Free text never lands next to a pseudonym: job titles land as their classification (titles are
@@ -62,23 +63,8 @@ def _rows_table(dataset: str) -> Table:
 
 LANDING_ROWS = {dataset: _rows_table(dataset) for dataset in DATASET_FIELDS}
 
-landing_file = Table(
-    "landing_file",
-    metadata,
-    Column("source_file", String, primary_key=True),
-    Column("partnership_id", String, nullable=False),
-    Column("dataset", String, nullable=False),
-    Column("source_name", String, nullable=False),
-    Column("source_format", String, nullable=False),
-    Column("content_hash", String, nullable=False),
-    Column("size_bytes", Integer, nullable=False, autoincrement=False),
-    Column("rows_read", Integer, nullable=False, autoincrement=False),
-    Column("rows_quarantined", Integer, nullable=False, autoincrement=False),
-    Column("rows_duplicate", Integer, nullable=False, autoincrement=False),
-    Column("duplicate_of", String, nullable=False),
-    Column("error", Text, nullable=False),
-    Column("fingerprint", String, nullable=False),
-)
+# How each file was landed: its ledger entry plus the fingerprint of how it was read.
+landing_file = file_ledger_table("landing_file", Column("fingerprint", String, nullable=False))
 
 landing_job_title = Table(
     "landing_job_title",
@@ -157,7 +143,7 @@ def split_free_text(rows: pd.DataFrame, dataset: str, classify_professions, key_
     titles = pd.DataFrame(columns=[c.name for c in landing_job_title.columns])
     comments = pd.DataFrame(columns=[c.name for c in landing_comment.columns])
     if "job_title" in out:
-        text = out["job_title"].astype(object).where(out["job_title"].notna(), "").astype(str).str.strip()
+        text = as_text(out["job_title"]).str.strip()
         professions = classify_professions(text)
         out["profession"] = professions.where(text != "", "unclassified" if dataset == "bookings" else "").to_numpy()
         if dataset == "bookings" and len(out):
@@ -166,7 +152,7 @@ def split_free_text(rows: pd.DataFrame, dataset: str, classify_professions, key_
                 titled.groupby(["partnership_id", "source_file", "job_title", "profession"]).size().rename("rows").reset_index()
             )
     if "doing_differently" in out:
-        text = out["doing_differently"].astype(object).where(out["doing_differently"].notna(), "").astype(str).str.strip()
+        text = as_text(out["doing_differently"]).str.strip()
         out["comment_digest"] = text.map(lambda t: key_digest("comment:" + t) if t else "").to_numpy()
         said = out[text != ""]
         comments = pd.DataFrame(

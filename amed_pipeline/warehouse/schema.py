@@ -147,23 +147,28 @@ ref_role_group = Table(
     Column("label", String, nullable=False),
 )
 
-ingest_ledger = Table(
-    "ingest_ledger",
-    metadata,
-    Column("source_file", String, primary_key=True),
-    Column("partnership_id", String, nullable=False),
-    Column("dataset", String, nullable=False),
-    Column("source_name", String, nullable=False),
-    Column("source_format", String, nullable=False),
-    Column("content_hash", String, nullable=False),
-    Column("size_bytes", Integer, nullable=False, autoincrement=False),
-    Column("rows_read", Integer, nullable=False, autoincrement=False),
-    Column("rows_loaded", Integer, nullable=False, autoincrement=False),
-    Column("rows_quarantined", Integer, nullable=False, autoincrement=False),
-    Column("rows_duplicate", Integer, nullable=False, autoincrement=False),
-    Column("duplicate_of", String, nullable=False),
-    Column("error", Text, nullable=False),
-)
+def file_ledger_table(name: str, *extra: Column) -> Table:
+    """One row per export file: what it is, its content hash and its row accounting."""
+    return Table(
+        name,
+        metadata,
+        Column("source_file", String, primary_key=True),
+        Column("partnership_id", String, nullable=False),
+        Column("dataset", String, nullable=False),
+        Column("source_name", String, nullable=False),
+        Column("source_format", String, nullable=False),
+        Column("content_hash", String, nullable=False),
+        Column("size_bytes", Integer, nullable=False, autoincrement=False),
+        Column("rows_read", Integer, nullable=False, autoincrement=False),
+        Column("rows_quarantined", Integer, nullable=False, autoincrement=False),
+        Column("rows_duplicate", Integer, nullable=False, autoincrement=False),
+        Column("duplicate_of", String, nullable=False),
+        Column("error", Text, nullable=False),
+        *extra,
+    )
+
+
+ingest_ledger = file_ledger_table("ingest_ledger", Column("rows_loaded", Integer, nullable=False, autoincrement=False))
 
 quarantine = Table(
     "quarantine",
