@@ -198,4 +198,5 @@ PARTNERSHIP_TABLES = (
 )
 # Tables computed across partnerships after staging, replaced whole.
 GLOBAL_TABLES = (dim_partnership, dim_person, ref_training_type, ref_profession, ref_role_group)
-LOADED_TABLES = (*GLOBAL_TABLES[:1], *PARTNERSHIP_TABLES[:1], GLOBAL_TABLES[1], *PARTNERSHIP_TABLES[1:], *GLOBAL_TABLES[2:])
+# Every table a nightly run loads.
+LOADED_TABLES = (*PARTNERSHIP_TABLES, *GLOBAL_TABLES)
