@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: run test ui install sample-data bench
+.PHONY: run test ui install sample-data bench profile
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,5 +33,12 @@ sample-data: install
 	$(PY) -m amed_pipeline.sample_data --out data
 
 # Benchmark the nightly refresh against the bare-DuckDB floor (prints a table; not a test).
+# K = 100 also runs against PostgreSQL when a throw-away server can be started (needs root).
 bench: install
-	$(PY) benchmarks/run_benchmark.py $(BENCH_ARGS)
+	@PG_URL="$$(bash scripts/start_test_postgres.sh 2>/dev/null | sed -n 's/^export AMED_TEST_POSTGRES_URL=//p')"; \
+	if [ -z "$$PG_URL" ]; then echo "no PostgreSQL server could be started: DuckDB only"; fi; \
+	$(PY) benchmarks/run_benchmark.py $${PG_URL:+--postgres-url $$PG_URL} $(BENCH_ARGS)
+
+# Profile one full refresh in process (pyinstrument); PROFILE_ARGS="--scale 1000" for another scale.
+profile: install
+	$(PY) benchmarks/profile_refresh.py $(PROFILE_ARGS)

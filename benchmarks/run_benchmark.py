@@ -7,14 +7,19 @@ measures, each as the median of several runs, on this machine in this invocation
 - the full refresh through the command a user runs (`python -m amed_pipeline refresh`) into a
   fresh warehouse: wall time, peak RSS of the whole process tree, raw rows per second;
 - the no-change nightly: the same command again over unchanged files;
-- a breakdown by stage from the run's own Dagster step events.
-It prints a table and writes `benchmarks/results/latest.json`. Targets live in the issue and the
-README, never in a test.
+- the one new export: one partnership receives a new month's Eventbrite download and the same
+  command runs again;
+- a breakdown by stage (read, validate, load, metrics, reports) from the run's own Dagster step
+  events, and the rest of the wall time (interpreter, imports, Dagster start-up and hand-over).
+With `--postgres-url` (a server `make bench` starts when it can), K = 100 also runs against
+PostgreSQL, in a database the benchmark creates and drops. It prints a table and writes
+`benchmarks/results/latest.json`. Targets live in the issue and the README, never in a test.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import platform
@@ -112,8 +117,8 @@ def floor_seconds(data_dir: Path) -> tuple[float, dict]:
     return time.perf_counter() - started, dict(zip(keys, figures))
 
 
-def stage_breakdown(dagster_home: Path, run_id: str) -> dict[str, float]:
-    """Seconds per stage from the run's step start/success events (summed over parallel steps)."""
+def step_durations(dagster_home: Path, run_id: str) -> dict[str, float]:
+    """Seconds per step from the run's step start/success events."""
     code = (
         "import json,sys,dagster as dg\n"
         "from dagster._core.events import DagsterEventType\n"
@@ -129,16 +134,24 @@ def stage_breakdown(dagster_home: Path, run_id: str) -> dict[str, float]:
     if completed.returncode != 0:
         return {}
     steps = json.loads(completed.stdout.strip().splitlines()[-1])
+    return {
+        step: times["STEP_SUCCESS"] - times["STEP_START"]
+        for step, times in steps.items() if "STEP_START" in times and "STEP_SUCCESS" in times
+    }
+
+
+def stage_breakdown(durations: dict[str, float], wall: float) -> dict[str, float]:
+    """Seconds per stage (steps summed), and `other`: the wall time no step accounts for."""
     totals: dict[str, float] = {}
-    for step, times in steps.items():
-        if "STEP_START" not in times or "STEP_SUCCESS" not in times:
-            continue
+    for step, seconds in durations.items():
         stage = next((name for prefix, name in STAGES.items() if step.startswith(prefix)), "read")
-        totals[stage] = totals.get(stage, 0.0) + times["STEP_SUCCESS"] - times["STEP_START"]
+        totals[stage] = totals.get(stage, 0.0) + seconds
+    totals["other"] = max(wall - sum(totals.values()), 0.0)
     return {k: round(v, 2) for k, v in sorted(totals.items())}
 
 
-def refresh(data_dir: Path, work: Path, warehouse_url: str, dagster_home: Path) -> tuple[float, int, str]:
+def refresh(data_dir: Path, work: Path, warehouse_url: str, dagster_home: Path) -> tuple[float, int, dict]:
+    """Run the user's refresh command; wall seconds, peak RSS and the stage breakdown."""
     env = {
         **os.environ,
         "AMED_DATA_DIR": str(data_dir),
@@ -154,7 +167,7 @@ def refresh(data_dir: Path, work: Path, warehouse_url: str, dagster_home: Path) 
     if completed.returncode != 0:
         raise RuntimeError(f"refresh failed:\n{completed.stdout[-2000:]}\n{completed.stderr[-2000:]}")
     run_id = next(line.split()[2] for line in completed.stdout.splitlines() if line.startswith("nightly_refresh run "))
-    return seconds, peak, run_id
+    return seconds, peak, stage_breakdown(step_durations(dagster_home, run_id), seconds)
 
 
 def raw_rows(data_dir: Path) -> int:
@@ -165,69 +178,159 @@ def raw_rows(data_dir: Path) -> int:
     return total
 
 
+def add_new_month(data_dir: Path) -> list[Path]:
+    """One partnership's next monthly Eventbrite download: the latest one, plus a month of new bookings.
+
+    The new bookings copy the latest download's attended rows with new order and attendee
+    numbers and new email addresses (new people at the same events), so the file is new, reads
+    like the others and adds real rows.
+    """
+    latest = max((data_dir / "raw").glob("*/eventbrite/*.csv"), key=lambda p: (p.parent.parent.name, p.name))
+    with open(latest, encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.reader(handle))
+    header, body = rows[0], rows[1:]
+    numbered = [i for i, name in enumerate(header) if name.strip().lower() in ("order id", "order #", "order no.", "attendee #", "ticket id", "barcode")]
+    email = [i for i, name in enumerate(header) if name.strip().lower() in ("email", "buyer email", "attendee email")]
+    new_rows = []
+    for row in body[: max(len(body) // 10, 1)]:
+        row = list(row)
+        for i in numbered:
+            row[i] = (row[i] + "9") if row[i].strip().isdigit() else row[i]
+        for i in email:
+            row[i] = row[i].replace("@", ".next@", 1) if "@" in row[i] else row[i]
+        new_rows.append(row)
+    target = latest.with_name(latest.stem + "_next_month.csv")
+    with open(target, "w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows([header, *body, *new_rows])
+    return [target]
+
+
+def working_copy(data_dir: Path, work: Path) -> Path:
+    """A hard-linked copy of the data dir (instant, no extra space) that new files can be added to."""
+    copy = work / "data"
+    subprocess.run(["cp", "-al", str(data_dir), str(copy)], check=True)
+    return copy
+
+
+def postgres_database(server_url: str, name: str):
+    """Create (or re-create) database `name` on the server; returns its URL and a dropper."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop():
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False), drop
+
+
 def measure_scale(scale: int, repeats: int, base: Path, postgres_url: str | None) -> dict:
     data_dir = generate(scale, base)
     floors = [floor_seconds(data_dir) for _ in range(repeats)]
-    fulls, peaks, nochange, breakdowns = [], [], [], []
+    runs: dict[str, list] = {"full": [], "no_change": [], "new_export": []}
     for attempt in range(repeats):
         with tempfile.TemporaryDirectory(prefix=f"amed_bench_{scale}_") as tmp:
             work = Path(tmp)
-            url = postgres_url or f"duckdb:///{work}/warehouse.duckdb"
-            seconds, peak, run_id = refresh(data_dir, work, url, work / "dagster_home")
-            fulls.append(seconds)
-            peaks.append(peak)
-            breakdowns.append(stage_breakdown(work / "dagster_home", run_id))
-            again, _, _ = refresh(data_dir, work, url, work / "dagster_home")
-            nochange.append(again)
+            data = working_copy(data_dir, work)
+            drop = None
+            if postgres_url:
+                url, drop = postgres_database(postgres_url, f"amed_bench_{scale}")
+            else:
+                url = f"duckdb:///{work}/warehouse.duckdb"
+            try:
+                runs["full"].append(refresh(data, work, url, work / "dagster_home"))
+                runs["no_change"].append(refresh(data, work, url, work / "dagster_home"))
+                add_new_month(data)
+                runs["new_export"].append(refresh(data, work, url, work / "dagster_home"))
+            finally:
+                if drop:
+                    drop()
     rows = raw_rows(data_dir)
-    full = statistics.median(fulls)
+    floor = statistics.median(f[0] for f in floors)
+    median = {name: statistics.median(r[0] for r in measured) for name, measured in runs.items()}
+    middle = {name: sorted(measured, key=lambda r: r[0])[len(measured) // 2] for name, measured in runs.items()}
+    full = median["full"]
     return {
         "scale": scale,
         "warehouse": "postgresql" if postgres_url else "duckdb",
+        "repeats": repeats,
         "raw_csv_rows": rows,
-        "floor_s": round(statistics.median(f[0] for f in floors), 2),
+        "floor_s": round(floor, 2),
         "floor_figures": floors[0][1],
         "full_refresh_s": round(full, 2),
-        "peak_rss_mib": round(max(peaks) / 2**20, 1),
+        "x_floor": round(full / max(floor, 1e-9), 1),
+        "peak_rss_mib": round(max(r[1] for measured in runs.values() for r in measured) / 2**20, 1),
         "rows_per_s": round(rows / full),
-        "no_change_s": round(statistics.median(nochange), 2),
-        "no_change_ratio": round(statistics.median(nochange) / full, 3),
-        "x_floor": round(full / max(statistics.median(f[0] for f in floors), 1e-9), 1),
-        "stages_s": breakdowns[len(breakdowns) // 2],
+        "no_change_s": round(median["no_change"], 2),
+        "no_change_ratio": round(median["no_change"] / full, 3),
+        "new_export_s": round(median["new_export"], 2),
+        "new_export_ratio": round(median["new_export"] / full, 3),
+        "stages_s": middle["full"][2],
+        "stages_new_export_s": middle["new_export"][2],
     }
 
 
 def print_table(results: list[dict]) -> None:
-    header = ("K", "db", "raw rows", "floor s", "full s", "× floor", "no-change s", "ratio", "peak RSS MiB", "rows/s", "stages (s)")
+    header = ("K", "db", "raw rows", "floor s", "full s", "× floor", "no-change s", "ratio", "new export s", "ratio",
+              "peak RSS MiB", "rows/s", "stages of the full refresh (s)")
     print(" | ".join(header))
     for r in results:
         print(" | ".join(str(v) for v in (
             r["scale"], r["warehouse"], r["raw_csv_rows"], r["floor_s"], r["full_refresh_s"], r["x_floor"],
-            r["no_change_s"], r["no_change_ratio"], r["peak_rss_mib"], r["rows_per_s"], r["stages_s"],
+            r["no_change_s"], r["no_change_ratio"], r["new_export_s"], r["new_export_ratio"],
+            r["peak_rss_mib"], r["rows_per_s"], r["stages_s"],
         )))
+
+
+def growth_exponent(results: list[dict], low: int, high: int) -> float | None:
+    """b in time ∝ rows^b between two scales (1 = linear)."""
+    import math
+
+    by_scale = {r["scale"]: r for r in results if r["warehouse"] == "duckdb"}
+    if low not in by_scale or high not in by_scale:
+        return None
+    a, b = by_scale[low], by_scale[high]
+    return round(math.log(b["full_refresh_s"] / a["full_refresh_s"]) / math.log(b["raw_csv_rows"] / a["raw_csv_rows"]), 2)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scales", default="1,100", help="comma-separated K values (default 1,100; add 1000 for the full set)")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--scales", default="1,100,1000", help="comma-separated K values (default 1,100,1000)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per measurement; the median is reported (default 3)")
     parser.add_argument("--data", default=str(PROJECT_ROOT / "benchmarks" / ".data"), help="where generated data dirs are cached")
-    parser.add_argument("--postgres-url", default=None, help="also run against this PostgreSQL warehouse")
+    parser.add_argument("--postgres-url", default=None,
+                        help="a PostgreSQL server (any database on it) to also run K=100 against")
+    parser.add_argument("--output", default=str(RESULTS), help="where to write the JSON results")
     args = parser.parse_args(argv)
     base = Path(args.data)
     base.mkdir(parents=True, exist_ok=True)
+    scales = [int(s) for s in args.scales.split(",")]
     results = []
-    for scale in (int(s) for s in args.scales.split(",")):
+    for scale in scales:
         results.append(measure_scale(scale, args.repeats, base, None))
         print_table(results[-1:])
     if args.postgres_url:
-        results.append(measure_scale(100, 1, base, args.postgres_url))
-    machine = {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()}
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"machine": machine, "results": results}, indent=2, default=str))
+        results.append(measure_scale(100, args.repeats, base, args.postgres_url))
+        print_table(results[-1:])
+    machine = {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(),
+               "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)}
+    exponent = growth_exponent(results, 100, 1000)
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps({"machine": machine, "growth_exponent_100_to_1000": exponent, "results": results},
+                                 indent=2, default=str))
     print()
     print_table(results)
-    print(f"\nwritten to {RESULTS}")
+    if exponent is not None:
+        print(f"\nfull refresh time grows as rows^{exponent} from K=100 to K=1000 (1 = linear)")
+    print(f"machine: {machine}")
+    print(f"written to {output}")
     return 0
 
 

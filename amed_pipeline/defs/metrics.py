@@ -7,8 +7,6 @@ file paths in the UI; none shows personal data.
 """
 
 import datetime as dt
-import hashlib
-import json
 import os
 from pathlib import Path
 
@@ -31,6 +29,7 @@ from amed_pipeline.reports.html_report import render_report
 from amed_pipeline.warehouse import schema
 from amed_pipeline.warehouse.bulk import replace_rows
 from amed_pipeline.warehouse.landing import staging_state
+from amed_pipeline.warehouse.state import fingerprint_of, record_fingerprint, stored_fingerprint
 from amed_pipeline.warehouse.resource import WarehouseResource
 
 METRICS_GROUP = "metrics"
@@ -108,7 +107,7 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
             refuse_over_blocking_failures(conn)
             fingerprint = metrics_fingerprint(conn, config)
             stored = read_table(conn, tables.metric_values)
-            if len(stored) and conn.execute(select(tables.metrics_state.c.fingerprint)).scalar() == fingerprint:
+            if len(stored) and stored_fingerprint(conn, METRICS_STEP) == fingerprint:
                 # Nothing the figures depend on changed: keep them (and their run stamps) as they are.
                 context.log.info("metric inputs unchanged since the last computation: metric tables kept")
                 exact = stored
@@ -128,7 +127,7 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
                     "metrics_headline": headline,
                 }
                 written = {t.name: replace_rows(conn, t, frames[t.name]) for t in METRIC_TABLES}
-                replace_rows(conn, tables.metrics_state, pd.DataFrame({"fingerprint": [fingerprint]}))
+                record_fingerprint(conn, METRICS_STEP, fingerprint)
         headline_md = headline_markdown(headline) if len(headline) else "_no attended sessions yet_"
         for table in METRIC_TABLES:
             metadata = {"dagster/row_count": dg.MetadataValue.int(written[table.name])}
@@ -183,22 +182,29 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
     )
     def exports(context: dg.AssetExecutionContext, warehouse: WarehouseResource, export_dir: ExportDirResource):
         directory = export_dir.directory()
+        paths = {name: directory / name for name in ("metric_values.csv", "metric_definitions.csv", "amed_metrics.xlsx")}
         with warehouse.connect() as conn:
+            fingerprint = outputs_fingerprint(conn, config, list(paths.values()))
+            unchanged = fingerprint is not None and stored_fingerprint(conn, EXPORTS_STEP) == fingerprint
             published = read_table(conn, tables.metric_values_published)
-            definitions = read_table(conn, tables.metric_definitions)
-        period = _programme_period(published, config)
-        paths = {
-            "metric_values.csv": write_csv(published, directory / "metric_values.csv"),
-            "metric_definitions.csv": write_csv(definitions, directory / "metric_definitions.csv"),
-        }
-        paths["amed_metrics.xlsx"] = write_workbook(
-            directory / "amed_metrics.xlsx",
-            {"metric_values": published, "metric_definitions": definitions},
-            config.name, period, context.run_id, REPORT_NOTES,
-        )
+            if not unchanged:
+                definitions = read_table(conn, tables.metric_definitions)
+        if unchanged:
+            context.log.info("metric tables unchanged since these exports were written: files kept")
+        else:
+            period = _programme_period(published, config)
+            write_csv(published, paths["metric_values.csv"])
+            write_csv(definitions, paths["metric_definitions.csv"])
+            write_workbook(
+                paths["amed_metrics.xlsx"], {"metric_values": published, "metric_definitions": definitions},
+                config.name, period, context.run_id, REPORT_NOTES,
+            )
+            with warehouse.begin() as conn:
+                record_fingerprint(conn, EXPORTS_STEP, outputs_fingerprint(conn, config, list(paths.values())))
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": dg.MetadataValue.int(len(published)),
+                "rewritten": dg.MetadataValue.bool(not unchanged),
                 **{name: dg.MetadataValue.path(str(path)) for name, path in paths.items()},
             }
         )
@@ -214,7 +220,13 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
         "role groups, delivery by month, ratings, conversations by setting, partnerships compared).",
     )
     def evaluation_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource, export_dir: ExportDirResource):
+        path = export_dir.directory() / "evaluation_report.html"
+        metadata = {"report": dg.MetadataValue.path(str(path)), "open": dg.MetadataValue.url(path.resolve().as_uri())}
         with warehouse.connect() as conn:
+            fingerprint = outputs_fingerprint(conn, config, [path])
+            if fingerprint is not None and stored_fingerprint(conn, REPORT_STEP) == fingerprint:
+                context.log.info("metric tables unchanged since this report was written: report kept")
+                return dg.MaterializeResult(metadata={**metadata, "rewritten": dg.MetadataValue.bool(False)})
             published = read_table(conn, tables.metric_values_published)
             definitions = read_table(conn, tables.metric_definitions)
             training_types = read_table(conn, schema.ref_training_type)
@@ -224,26 +236,39 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
             "role_group": dict(zip(role_groups["role_group"], role_groups["label"])),
         }
         page = render_report(published, definitions, labels, {p.id: p.name for p in config.partnerships}, config.name, context.run_id)
-        path = export_dir.directory() / "evaluation_report.html"
         temporary = path.with_suffix(".html.tmp")
         temporary.write_text(page, encoding="utf-8")
         os.replace(temporary, path)
-        return dg.MaterializeResult(
-            metadata={"report": dg.MetadataValue.path(str(path)), "open": dg.MetadataValue.url(path.resolve().as_uri())}
-        )
+        with warehouse.begin() as conn:
+            record_fingerprint(conn, REPORT_STEP, outputs_fingerprint(conn, config, [path]))
+        return dg.MaterializeResult(metadata={**metadata, "rewritten": dg.MetadataValue.bool(True)})
 
     return [metric_tables, data_returns, exports, evaluation_report]
 
 
-METRICS_VERSION = "1"  # bump when metric definitions or disclosure code change
+METRICS_VERSION = "1"  # bump when metric definitions, disclosure or report code change
+METRICS_STEP = "metric_tables"
+EXPORTS_STEP = "reports/exports"
+REPORT_STEP = "reports/evaluation_report"
 
 
 def metrics_fingerprint(conn, config: ProgrammeConfig) -> str:
     """Every partnership's staged fingerprint, the disclosure rules and the metric code version."""
     staged = sorted(tuple(r) for r in conn.execute(select(staging_state)).all())
-    text = json.dumps({"staged": staged, "disclosure": config.disclosure, "partnerships": config.partnership_ids,
-                       "version": METRICS_VERSION}, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return fingerprint_of({"staged": staged, "disclosure": config.disclosure, "partnerships": config.partnership_ids,
+                           "version": METRICS_VERSION})
+
+
+def outputs_fingerprint(conn, config: ProgrammeConfig, paths: list[Path]) -> str | None:
+    """What a report's files are made from: the metric tables' inputs, the partnerships' names, the files' places.
+
+    None when a file is missing (it must be written whatever the fingerprint says).
+    """
+    if not all(path.exists() for path in paths):
+        return None
+    return fingerprint_of({"metrics": stored_fingerprint(conn, METRICS_STEP), "version": METRICS_VERSION,
+                           "partnerships": [(p.id, p.name) for p in config.partnerships], "name": config.name,
+                           "paths": [str(p) for p in paths]})
 
 
 def refuse_over_blocking_failures(conn) -> None:

@@ -1,13 +1,14 @@
-"""One asset per partnership and configured source: its export files, read and pseudonymised.
+"""The raw exports: one asset per partnership and configured source, all landed by one step.
 
 This is the factory that makes `partnerships.yaml` the only place to add a partnership or an
-export: each source becomes an asset `<partnership>/<source name>` in the partnership's group.
-The asset hashes every file its glob matches and reads only the new or changed ones (the
-landing layer, `warehouse.landing`, remembers what each file was read as): it quarantines rows
-it cannot parse, leaves out people on the erasure list (`privacy.erasure`), replaces names and
-emails with pseudonyms, drops the fields nothing needs (`privacy.minimisation`) and lands the
-rows in the warehouse, replacing exactly that file's rows. No name or email leaves it: not in
-the warehouse, its metadata or its log lines.
+export: each source becomes an asset `<partnership>/<source name>` in the partnership's group,
+with its own materialisation and file summary in the UI. The assets share one step (a
+multi-asset that can run in part): a step per source would pay Dagster's per-step start-up
+hundreds of times at scale, while one step hashes every file, prepares the new or changed ones
+(`warehouse.prepare`: parse, quarantine, leave out erased people, pseudonymise, minimise), in
+worker processes when there is a lot to read, and lands them a few hundred thousand rows per
+transaction, each file replacing exactly its own rows (`warehouse.landing`). No name or email leaves it: not
+in the warehouse, its metadata or its log lines.
 """
 
 import hashlib
@@ -19,24 +20,19 @@ import pandas as pd
 
 from amed_pipeline.config import ProgrammeConfig, Source
 from amed_pipeline.defs.resources import PseudonymKeyResource
-from amed_pipeline.privacy.erasure import ERASED_RULE, ErasureListResource, drop_erased
-from amed_pipeline.privacy.minimisation import mask_emails, minimise
-from amed_pipeline.reading.parse import read_source
-from amed_pipeline.staging.datasets import RawExport, empty_quarantine
-from amed_pipeline.staging.classification import load_reference_tables
-from amed_pipeline.staging.people import attach_person_keys, hmac_hex, key_version
-from amed_pipeline.warehouse.landing import known_files, landed_files, replace_files, split_free_text
+from amed_pipeline.privacy.erasure import ERASED_RULE, ErasureListResource
+from amed_pipeline.staging.datasets import RawExport
+from amed_pipeline.staging.people import key_version
+from amed_pipeline.warehouse.landing import Landing, known_files, landed_file_states, replace_files
+from amed_pipeline.warehouse.prepare import PrepareTask, parallel_workers, prepare_sources
 from amed_pipeline.warehouse.resource import WarehouseResource
 
 FILE_KINDS = {"eventbrite": "csv", "surveymonkey": "csv", "msforms": "excel", "google_forms": "csv", "jisc": "csv", "mapped_csv": "csv"}
+RAW_EXPORTS_STEP = "raw_exports"
 
 
 def raw_export_key(source: Source) -> dg.AssetKey:
     return dg.AssetKey([source.partnership_id, source.name])
-
-
-def build_raw_export_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
-    return [_raw_export_asset(source, config.data_dir, config.max_file_bytes) for source in config.sources()]
 
 
 # Bump when parsing or landing changes meaning: every file is then read again on the next run.
@@ -72,9 +68,9 @@ def source_fingerprint(
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _raw_export_asset(source: Source, data_dir: Path, max_file_bytes: int) -> dg.AssetsDefinition:
-    @dg.asset(
-        key=raw_export_key(source),
+def _raw_export_spec(source: Source) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        raw_export_key(source),
         group_name=source.partnership_id,
         kinds={"pandas", FILE_KINDS[source.format]},
         owners=["team:data-engineering"],
@@ -86,39 +82,92 @@ def _raw_export_asset(source: Source, data_dir: Path, max_file_bytes: int) -> dg
             "quarantined with file, row and column, and people are replaced by pseudonyms."
         ),
     )
-    def raw_export(
+
+
+def _bytes_to_read(source: Source, data_dir: Path, known) -> int:
+    """Bytes of the files not landed before under this fingerprint (a cheap estimate: no hashing)."""
+    total = 0
+    for path in source.files(data_dir):
+        if path.relative_to(data_dir).as_posix() not in known:
+            try:
+                total += path.stat().st_size
+            except OSError:
+                pass
+    return total
+
+
+# Prepared sources are written together, one transaction per this many rows: a transaction and
+# an insert per small file would cost more than the rows themselves.
+LANDING_BATCH_ROWS = 200_000
+
+
+def _land(conn, pending: list[tuple[Landing | None, dg.MaterializeResult]]):
+    """Write the pending sources in one transaction, then report them."""
+    landings = [landing for landing, _ in pending if landing is not None]
+    if landings:
+        with conn.begin():
+            replace_files(conn, landings)
+    for _, result in pending:
+        yield result
+
+
+def build_raw_export_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
+    sources = config.sources()
+    if not sources:
+        return []
+    data_dir, max_file_bytes, reference_dir = config.data_dir, config.max_file_bytes, config.reference_dir
+    by_key = {raw_export_key(s): s for s in sources}
+
+    @dg.multi_asset(specs=[_raw_export_spec(s) for s in sources], can_subset=True, name=RAW_EXPORTS_STEP)
+    def raw_exports(
         context: dg.AssetExecutionContext,
         pseudonym_key: PseudonymKeyResource,
         erasure_list: ErasureListResource,
         warehouse: WarehouseResource,
-    ) -> dg.MaterializeResult:
+    ):
         key = pseudonym_key.key_bytes()
         tokens, erasure_key = erasure_list.load()
-        reference_dir = data_dir / "reference"
-        fingerprint = source_fingerprint(source, max_file_bytes, key_version(key), tokens, reference_digest(reference_dir))
+        reference = reference_digest(reference_dir)
+        selected = [s for k, s in by_key.items() if k in context.selected_asset_keys]
+        tasks, fingerprints, landed, to_read = [], {}, {}, 0
+        # One connection for the whole step (opening and closing a DuckDB file costs a checkpoint);
+        # sources land together in transactions of about LANDING_BATCH_ROWS rows.
         with warehouse.connect() as conn:
-            known = known_files(conn, source.partnership_id, source.name, fingerprint)
-            landed = landed_files(conn, source.partnership_id, source.name)
-        read = read_source(source, data_dir, max_file_bytes, known=known)
-        removed = landed - set(read.current)
-        kept, erased = drop_erased(read.rows, tokens, erasure_key, source.partnership_id, source.dataset)
-        rows = minimise(attach_person_keys(kept, key, source.partnership_id))
-        classify = load_reference_tables(reference_dir).classify_professions if "job_title" in rows else None
-        rows, job_titles, comments = split_free_text(rows, source.dataset, classify, lambda text: hmac_hex(key, text))
-        quarantine = pd.concat(
-            [pd.DataFrame(read.quarantine) if read.quarantine else empty_quarantine(), erased], ignore_index=True
-        )
-        quarantine["value"] = mask_emails(quarantine["value"])
-        for ledger in read.files:
-            if ledger.error:
-                context.log.warning(f"{ledger.source_file}: whole file quarantined: {ledger.error}")
-        if read.files or removed:
-            with warehouse.begin() as conn:
-                replace_files(conn, source.dataset, read.files, rows, quarantine, fingerprint, removed, job_titles, comments)
-        export = RawExport(source.partnership_id, source.name, source.dataset, rows, quarantine, read.files)
-        return dg.MaterializeResult(metadata=raw_export_metadata(export, read.unchanged, removed))
+            states = landed_file_states(conn, sorted({s.partnership_id for s in selected}))
+            for source in selected:
+                fingerprint = source_fingerprint(source, max_file_bytes, key_version(key), tokens, reference)
+                source_states = states.get((source.partnership_id, source.name), {})
+                known = known_files(source_states, fingerprint)
+                fingerprints[source.name, source.partnership_id] = fingerprint
+                landed[source.name, source.partnership_id] = set(source_states)
+                to_read += _bytes_to_read(source, data_dir, known)
+                tasks.append(PrepareTask(source, data_dir, max_file_bytes, known, key, tokens, erasure_key, reference_dir))
+            conn.commit()
+            workers = parallel_workers(to_read)
+            if workers:
+                context.log.info(f"{to_read / 2**20:.0f} MiB of new files: preparing {len(tasks)} sources in {workers} worker processes")
+            # A source's materialisation is reported once its rows are committed.
+            pending: list[tuple[Landing | None, dg.MaterializeResult]] = []
+            for prepared in prepare_sources(tasks, workers):
+                source = prepared.source
+                removed = landed[source.name, source.partnership_id] - set(prepared.current)
+                for ledger in prepared.files:
+                    if ledger.error:
+                        context.log.warning(f"{ledger.source_file}: whole file quarantined: {ledger.error}")
+                landing = Landing(
+                    source.dataset, prepared.files, prepared.rows, prepared.quarantine,
+                    fingerprints[source.name, source.partnership_id], removed, prepared.job_titles, prepared.comments,
+                ) if prepared.files or removed else None
+                export = RawExport(source.partnership_id, source.name, source.dataset, prepared.rows, prepared.quarantine, prepared.files)
+                pending.append((landing, dg.MaterializeResult(
+                    asset_key=raw_export_key(source), metadata=raw_export_metadata(export, prepared.unchanged, removed)
+                )))
+                if sum(len(l.rows) for l, _ in pending if l is not None) >= LANDING_BATCH_ROWS:
+                    yield from _land(conn, pending)
+                    pending = []
+            yield from _land(conn, pending)
 
-    return raw_export
+    return [raw_exports]
 
 
 def raw_export_metadata(export: RawExport, unchanged: list[str] = (), removed: set[str] = frozenset()) -> dict:

@@ -4,9 +4,12 @@ One step stages `staged/sessions`, `staged/bookings`, `staged/feedback` and `sta
 the partnerships (partitions) of the run: it reads their landed rows (`warehouse.landing`),
 applies the evaluation's semantics (`amed_pipeline.staging.datasets`) and classification from
 the reference tables, runs each dataset's Great Expectations suite (`amed_pipeline.quality`) and
-replaces the partnership's slice of the warehouse tables (dim_session, the facts, quarantine,
-ingest ledger). A partnership whose landed files, config and reference tables are unchanged since
-it was last staged is skipped: nothing is parsed, validated or written.
+replaces the partnerships' slices of the warehouse tables (dim_session, the facts, quarantine,
+ingest ledger). Changed partnerships are staged in batches of a few hundred thousand rows: each
+batch is one suite run per dataset (Great Expectations costs mostly per run) and one
+transaction, and memory stays bounded however many partnerships there are. A partnership whose
+landed files, config and reference tables are unchanged since it was last staged is skipped:
+nothing is parsed, validated or written.
 
 Every rule is an asset check on its dataset, so the UI shows which rule failed, with counts per
 partnership; rows a rule rejects are quarantined (WARN) and good rows go on. The nightly run
@@ -16,6 +19,7 @@ imported once; one partnership can be re-run or backfilled alone by its partitio
 
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
@@ -24,7 +28,7 @@ import pandas as pd
 from amed_pipeline.config import ProgrammeConfig
 from amed_pipeline.defs.raw_exports import raw_export_key
 from amed_pipeline.quality.checks import dq_history_rows, dq_results, examples_markdown, rule_check_result
-from amed_pipeline.quality.staged import DATASETS, stage_and_validate
+from amed_pipeline.quality.staged import DATASETS, ValidatedDataset, stage_and_validate
 from amed_pipeline.quality.suites import SUITES
 from amed_pipeline.quality.validation import GreatExpectationsResource
 from amed_pipeline.staging.classification import load_reference_tables
@@ -33,11 +37,12 @@ from amed_pipeline.warehouse.bulk import insert_frame
 from amed_pipeline.warehouse.landing import (
     partnership_fingerprint_rows,
     read_free_text,
+    landed_rows_by_partnership,
     read_landed,
     record_staged,
     staged_fingerprint,
 )
-from amed_pipeline.warehouse.load import load_partnership, partnership_frames
+from amed_pipeline.warehouse.load import load_partnerships, partnership_frames
 from amed_pipeline.warehouse.resource import WarehouseResource
 
 STAGING_GROUP = "staging"
@@ -104,6 +109,46 @@ def staging_fingerprint(conn, config: ProgrammeConfig, partnership_id: str, refe
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+# Partnerships are staged in batches of about this many landed rows: few Great Expectations runs
+# (its cost is mostly per run), and memory bounded whatever the number of partnerships.
+STAGING_BATCH_ROWS = 400_000
+
+
+@dataclass
+class StagedBatch:
+    """Partnerships staged and validated together, and their datasets."""
+
+    partnership_ids: list[str]
+    validated: dict[str, ValidatedDataset]
+
+
+def staging_batches(rows_by_partnership: dict[str, int], budget: int) -> list[list[str]]:
+    """Consecutive partnerships grouped so that each group holds at most `budget` rows (or one partnership)."""
+    batches: list[list[str]] = []
+    total = 0
+    for partnership_id, rows in rows_by_partnership.items():
+        if batches and total + rows <= budget:
+            batches[-1].append(partnership_id)
+            total += rows
+        else:
+            batches.append([partnership_id])
+            total = rows
+    return batches
+
+
+def _exports_by_partnership(dataset: str, partnership_ids: list[str], rows: pd.DataFrame, quarantine: pd.DataFrame, files) -> list[RawExport]:
+    """The landed rows of a batch, one RawExport per partnership (in the batch's order)."""
+    return [
+        RawExport(
+            p, "landing", dataset,
+            rows[rows["partnership_id"] == p].reset_index(drop=True),
+            quarantine[quarantine["partnership_id"] == p].reset_index(drop=True),
+            [f for f in files if f.partnership_id == p],
+        )
+        for p in partnership_ids
+    ]
+
+
 def build_staging_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
     reference_dir = config.reference_dir
     sources = config.sources()
@@ -134,113 +179,129 @@ def build_staging_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
     )
     def staging(context: dg.AssetExecutionContext, warehouse: WarehouseResource, great_expectations: GreatExpectationsResource):
         reference = load_reference_tables(reference_dir)
-        staged: dict[str, dict] = {}
+        batches: list[StagedBatch] = []
         unchanged: list[str] = []
-        for partnership_id in context.partition_keys:
-            with warehouse.connect() as conn:
+        fingerprints: dict[str, str] = {}
+        # One connection for the step (opening a DuckDB file costs); each batch is one transaction.
+        with warehouse.connect() as conn:
+            for partnership_id in context.partition_keys:
                 fingerprint = staging_fingerprint(conn, config, partnership_id, reference_dir)
                 if staged_fingerprint(conn, partnership_id) == fingerprint:
                     unchanged.append(partnership_id)
-                    continue
-                exports = {
-                    d: [RawExport(partnership_id, "landing", d, *read_landed(conn, d, partnership_id))] for d in DATASETS
-                }
-                job_titles, comments = read_free_text(conn, partnership_id)
-            validated = stage_and_validate(exports, config, reference, validate=great_expectations.validate)
-            frames = partnership_frames(
-                *(validated[d].staged for d in DATASETS), job_titles, comments, reference.role_group_of
-            )
-            history = _history(context.run_id, validated)
-            with warehouse.begin() as conn:
-                load_partnership(conn, partnership_id, frames)
-                insert_frame(conn, dq_results, history)
-                record_staged(conn, partnership_id, fingerprint)
-            staged[partnership_id] = validated
+                else:
+                    fingerprints[partnership_id] = fingerprint
+            sizes = landed_rows_by_partnership(conn, list(fingerprints))
+            for batch in staging_batches(sizes, STAGING_BATCH_ROWS):
+                exports = {d: _exports_by_partnership(d, batch, *read_landed(conn, d, batch)) for d in DATASETS}
+                job_titles, comments = read_free_text(conn, batch)
+                conn.commit()
+                # One suite run per dataset for the whole batch: GX's cost is mostly per run.
+                validated = stage_and_validate(exports, config, reference, validate=great_expectations.validate)
+                frames = partnership_frames(
+                    *(validated[d].staged for d in DATASETS), job_titles, comments, reference.role_group_of
+                )
+                with conn.begin():
+                    load_partnerships(conn, batch, frames)
+                    insert_frame(conn, dq_results, _history(context.run_id, validated, batch))
+                    for partnership_id in batch:
+                        record_staged(conn, partnership_id, fingerprints[partnership_id])
+                batches.append(StagedBatch(batch, validated))
+                context.log.info(f"staged {len(batch)} partnership(s): {', '.join(batch)}")
         if unchanged:
             context.log.info(f"unchanged since last staged, not staged again: {', '.join(unchanged)}")
         for dataset in DATASETS:
-            results = [staged[p][dataset] for p in staged]
-            yield dg.MaterializeResult(asset_key=staged_key(dataset), metadata=_staged_metadata(results, unchanged))
-        yield from _check_results(staged, unchanged, warehouse)
+            yield dg.MaterializeResult(asset_key=staged_key(dataset), metadata=_staged_metadata(batches, dataset, unchanged))
+        yield from _check_results(batches, unchanged)
 
     return [staging]
 
 
-def _history(run_id: str, validated: dict) -> pd.DataFrame:
+def _history(run_id: str, validated: dict, partnership_ids: list[str]) -> pd.DataFrame:
+    """`dq_results` rows for every rule of a staged batch: one per partnership."""
     rows = []
     for dataset in DATASETS:
         result = validated[dataset]
-        evaluated = result.evaluated
-        evaluated_by = evaluated.groupby("partnership_id").size() if len(evaluated) else pd.Series(dtype=int)
+        evaluated_by = _counts(result.evaluated, partnership_ids)
         for outcome in result.outcomes:
-            failing = evaluated.iloc[outcome.failing_positions]
+            failing = _counts(result.evaluated.iloc[outcome.failing_positions], partnership_ids)
             rows.append(dq_history_rows(
-                run_id, dataset, outcome.rule, "WARN", False, outcome.success,
-                failing.groupby("partnership_id").size() if len(failing) else pd.Series(dtype=int), evaluated_by,
-                outcome.description,
+                run_id, dataset, outcome.rule, "WARN", False, outcome.success, failing, evaluated_by, outcome.description,
             ))
-        quarantined = result.staged.quarantine[result.staged.quarantine["source_row"].astype(int) > 0]
         rows.append(dq_history_rows(
-            run_id, dataset, READ_CHECK, "WARN", False, quarantined.empty,
-            quarantined.drop_duplicates(["source_file", "source_row"]).groupby("partnership_id").size() if len(quarantined) else pd.Series(dtype=int),
+            run_id, dataset, READ_CHECK, "WARN", False, _read_quarantine(result.staged).empty,
+            _counts(_read_quarantine(result.staged).drop_duplicates(["source_file", "source_row"]), partnership_ids),
             evaluated_by, "rows refused while reading or staging",
         ))
     return pd.concat(rows, ignore_index=True)
 
 
-def _staged_metadata(results: list, unchanged: list[str]) -> dict:
-    frames = [r.staged for r in results]
-    rows = pd.concat([f.rows for f in frames], ignore_index=True) if frames else pd.DataFrame()
+def _counts(frame: pd.DataFrame, partnership_ids: list[str]) -> pd.Series:
+    """Rows per partnership, 0 for partnerships without any."""
+    if frame.empty:
+        return pd.Series(0, index=partnership_ids, dtype=int)
+    return frame.groupby("partnership_id").size().reindex(partnership_ids, fill_value=0)
+
+
+def _read_quarantine(staged: Staged) -> pd.DataFrame:
+    """Rows refused while reading or staging (not whole files: the warehouse checks report those)."""
+    return staged.quarantine[staged.quarantine["source_row"].astype(int) > 0]
+
+
+def _staged_metadata(batches: list[StagedBatch], dataset: str, unchanged: list[str]) -> dict:
     metadata = {
-        "partnerships staged": dg.MetadataValue.int(len(frames)),
+        "partnerships staged": dg.MetadataValue.int(sum(len(b.partnership_ids) for b in batches)),
         "partnerships unchanged": dg.MetadataValue.text(", ".join(unchanged) or "none"),
     }
-    if frames:
-        metadata["dagster/row_count"] = dg.MetadataValue.int(len(rows))
-        summary = pd.DataFrame(
-            [
-                {
-                    "partnership": f.rows["partnership_id"].iloc[0] if len(f.rows) else (f.files[0].partnership_id if f.files else ""),
-                    "rows": len(f.rows),
-                    "quarantined rows": len(f.quarantine.drop_duplicates(["source_file", "source_row"])),
-                    "files": len(f.files),
-                }
-                for f in frames
-            ]
-        )
+    if batches:
+        summaries = []
+        for batch in batches:
+            staged = batch.validated[dataset].staged
+            summaries.append(pd.DataFrame({
+                "partnership": batch.partnership_ids,
+                "rows": _counts(staged.rows, batch.partnership_ids).to_numpy(),
+                "quarantined rows": _counts(staged.quarantine.drop_duplicates(["source_file", "source_row"]), batch.partnership_ids).to_numpy(),
+                "files": [sum(1 for f in staged.files if f.partnership_id == p) for p in batch.partnership_ids],
+            }))
+        summary = pd.concat(summaries, ignore_index=True)
+        metadata["dagster/row_count"] = dg.MetadataValue.int(int(summary["rows"].sum()))
         metadata["by partnership"] = dg.MetadataValue.md(summary.to_markdown(index=False))
     return metadata
 
 
-def _check_results(staged: dict, unchanged: list[str], warehouse: WarehouseResource):
+def _check_results(batches: list[StagedBatch], unchanged: list[str]):
     """One result per rule, over the partnerships staged in this run; per-partnership counts in metadata.
 
     Partnerships left unchanged are not validated again: their latest results stand in `dq_results`.
     """
     for dataset in DATASETS:
         key = staged_key(dataset)
-        per_partnership = {p: staged[p][dataset] for p in staged}
         for rule in [r.name for r in SUITES[dataset]] + [READ_CHECK]:
-            if rule == READ_CHECK:
-                results = [_read_check(key, v.staged) for v in per_partnership.values()]
-            else:
-                results = [
-                    rule_check_result(key, next(o for o in v.outcomes if o.rule == rule), v.evaluated)
-                    for v in per_partnership.values()
-                ]
-            if not results:
+            if not batches:
                 yield dg.AssetCheckResult(
                     asset_key=key, check_name=rule, passed=True, severity=dg.AssetCheckSeverity.WARN,
                     metadata={"not evaluated again: input unchanged for": dg.MetadataValue.text(", ".join(unchanged))},
                 )
                 continue
-            table = pd.DataFrame(
-                [
-                    {"partnership": p, "passed": r.passed, **{k: v.value for k, v in r.metadata.items() if isinstance(v, dg.IntMetadataValue)}}
-                    for p, r in zip(per_partnership, results)
-                ]
-            )
+            results, tables = [], []
+            for batch in batches:
+                validated, ids = batch.validated[dataset], batch.partnership_ids
+                if rule == READ_CHECK:
+                    result = _read_check(key, validated.staged)
+                    failing = _counts(_read_quarantine(validated.staged).drop_duplicates(["source_file", "source_row"]), ids)
+                else:
+                    outcome = next(o for o in validated.outcomes if o.rule == rule)
+                    result = rule_check_result(key, outcome, validated.evaluated)
+                    failing = _counts(validated.evaluated.iloc[outcome.failing_positions], ids)
+                results.append(result)
+                tables.append(pd.DataFrame({
+                    "partnership": ids, "passed": (failing == 0).to_numpy() & (result.passed or bool(failing.sum())),
+                    "failing rows": failing.to_numpy(), "evaluated rows": _counts(validated.evaluated, ids).to_numpy(),
+                }))
             first_failure = next((r for r in results if not r.passed), results[0])
+            totals = {
+                name: dg.MetadataValue.int(sum(r.metadata[name].value for r in results))
+                for name in first_failure.metadata if isinstance(first_failure.metadata[name], dg.IntMetadataValue)
+            }
             yield dg.AssetCheckResult(
                 asset_key=key,
                 check_name=rule,
@@ -249,7 +310,8 @@ def _check_results(staged: dict, unchanged: list[str], warehouse: WarehouseResou
                 description=first_failure.description,
                 metadata={
                     **first_failure.metadata,
-                    "by partnership": dg.MetadataValue.md(table.to_markdown(index=False)),
+                    **totals,
+                    "by partnership": dg.MetadataValue.md(pd.concat(tables, ignore_index=True).to_markdown(index=False)),
                     "unchanged (not evaluated again)": dg.MetadataValue.text(", ".join(unchanged) or "none"),
                 },
             )

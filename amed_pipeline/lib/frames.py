@@ -7,9 +7,18 @@ turns every missing value into ''.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 
 def as_text(series: pd.Series) -> pd.Series:
     """The series as plain text, with '' for every missing value."""
     return series.astype(object).where(series.notna(), "").astype(str)
+
+
+def map_distinct(series: pd.Series, function) -> pd.Series:
+    """`series.map(function)` calling the function once per distinct value (names, titles and
+    emails repeat across rows), with the series' index."""
+    codes, distinct = pd.factorize(series.to_numpy(dtype=object))
+    mapped = np.array([function(value) for value in distinct], dtype=object)
+    return pd.Series(mapped[codes] if len(codes) else np.array([], dtype=object), index=series.index, dtype=object)

@@ -57,11 +57,6 @@ metrics_headline = Table(
 )
 
 
-# What the metric tables were last computed from (`defs.metrics.metrics_fingerprint`): a night
-# whose inputs did not change keeps the figures, and their run stamps, as they are.
-metrics_state = Table("metrics_state", metadata, Column("fingerprint", String, nullable=False))
-
-
 def definitions_frame() -> pd.DataFrame:
     dimension_note = {m.metric_id: m.dimension + (" (and month)" if m.monthly else "") for m in METRICS}
     return pd.DataFrame(

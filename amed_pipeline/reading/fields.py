@@ -11,9 +11,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from amed_pipeline.reading import values as V
+from amed_pipeline.reading import vectorised
 
 BOOKING_STATUSES = ("attended", "booked", "cancelled")
 DELIVERY_MODES = ("online", "in_person")
@@ -150,11 +152,11 @@ def convert_columns(
     error messages. Returns a frame with one column per canonical field of the dataset (absent
     fields are blank/NA) plus `source_row`, and the row errors (a row may have several).
     """
-    out = pd.DataFrame({"source_row": rows["source_row"].to_numpy()})
+    columns = {"source_row": rows["source_row"].to_numpy()}
     errors: list[RowError] = []
     for field in DATASET_FIELDS[dataset]:
         if field.name in located:
-            text = rows[located[field.name]].astype(str)
+            text = rows[located[field.name]]  # already text (`files.read_raw_table`)
             column = headers[located[field.name]]
         else:
             text = pd.Series([""] * len(rows), dtype=object)
@@ -164,38 +166,85 @@ def convert_columns(
             text = text.where(text.str.strip() != "", default)
         mapping = _normalised_mapping({**DEFAULT_VALUES.get(field.name, {}), **value_maps.get(field.name, {})})
         converted, field_errors = _convert_series(text, field, mapping, dayfirst)
-        out[field.name] = converted
+        columns[field.name] = converted.to_numpy() if field.kind not in ("rating", "datetime", "date") else converted
         rule = "email_malformed" if field.kind == "email" else "unparseable_value"
         for position, (value, reason) in field_errors.items():
             shown = MASK if field.kind in PERSONAL_KINDS else value
-            errors.append(RowError(int(out["source_row"].iat[position]), column, shown, reason, rule))
-    return out, errors
+            errors.append(RowError(int(columns["source_row"][position]), column, shown, reason, rule))
+    return pd.DataFrame(columns), errors
 
 
 def _normalised_mapping(mapping: dict) -> dict[str, str]:
     return {V.normalise_header(str(k)): ("" if v is None else str(v)) for k, v in mapping.items()}
 
 
+# Below this many distinct values the per-value parsers are as fast as the column-wide paths.
+FAST_PATH_MIN_DISTINCT = 64
+
+
 def _convert_series(text: pd.Series, field: Field, mapping: dict[str, str], dayfirst: bool):
-    """Convert each distinct value once (exports repeat the same dates and labels a lot)."""
+    """Convert each distinct value once (exports repeat the same dates and labels a lot).
+
+    Distinct values with a plain shape are converted for the whole column at once
+    (`vectorised`); the rest, errors included, by the per-value parser.
+    """
+    codes, distinct = pd.factorize(text.to_numpy(dtype=object))
+    distinct = np.asarray(distinct, dtype=object)
     converter = _converter(field, mapping, dayfirst)
-    cache: dict[str, object] = {}
-    failures: dict[str, str] = {}
-    for value in pd.unique(text.to_numpy()):
+    handled, converted = _fast_path(distinct, field, mapping, dayfirst)
+    failures: dict[int, tuple[str, str]] = {}
+    for position in np.flatnonzero(~handled):
+        value = distinct[position]
         try:
-            cache[value] = converter(value)
+            converted[position] = converter(value)
         except ValueError as exc:
-            failures[value] = str(exc)
-            cache[value] = None
-    converted = [cache[v] for v in text.to_numpy()]
-    errors = {i: (v, failures[v]) for i, v in enumerate(text.to_numpy()) if v in failures}
+            failures[position] = (value, str(exc))
+            converted[position] = None
+    failing = np.flatnonzero(np.isin(codes, list(failures))) if failures else []
+    errors = {int(i): failures[codes[i]] for i in failing}
     if field.kind == "rating":
-        series = pd.array(converted, dtype="Int64")
+        series = pd.array(list(converted), dtype="Int64").take(codes)
     elif field.kind in ("datetime", "date"):
-        series = pd.to_datetime(pd.Series(converted, dtype=object))
+        series = pd.Series(_as_datetime64(converted)[codes])
     else:
-        series = pd.Series(["" if v is None else v for v in converted], dtype=object) if field.kind != "time" else pd.Series(converted, dtype=object)
+        if field.kind != "time":
+            converted[pd.isna(converted)] = ""
+        series = pd.Series(converted[codes], dtype=object)
     return series, errors
+
+
+def _fast_path(distinct: np.ndarray, field: Field, mapping: dict[str, str], dayfirst: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(handled mask, converted values as an object array) for the distinct values of one column."""
+    nothing = np.zeros(len(distinct), dtype=bool)
+    if len(distinct) < FAST_PATH_MIN_DISTINCT:
+        return nothing, np.empty(len(distinct), dtype=object)
+    otherwise = mapping.get(OTHERWISE)
+    plain_mapping = {k: v for k, v in mapping.items() if k != OTHERWISE}
+    if field.kind in ("datetime", "date"):
+        handled, stamps = vectorised.timestamps(distinct, dayfirst)
+        if field.kind == "date":
+            stamps = stamps.astype("datetime64[D]").astype("datetime64[us]")
+        converted = np.empty(len(distinct), dtype=object)
+        converted[handled] = list(stamps[handled].astype("datetime64[us]").astype(object))
+        return handled, converted
+    if field.kind == "identifier":
+        handled, values = vectorised.identifiers(distinct, plain_mapping, otherwise)
+    elif field.kind == "email":
+        handled, values = vectorised.emails(distinct)
+    elif field.kind == "personal":
+        handled, values = vectorised.plain_text(distinct, {}, None)
+    elif field.kind == "text":
+        handled, values = vectorised.plain_text(distinct, plain_mapping, otherwise)
+    else:
+        return nothing, np.empty(len(distinct), dtype=object)
+    converted = np.empty(len(distinct), dtype=object)
+    converted[handled] = values[handled]
+    return handled, converted
+
+
+def _as_datetime64(values: np.ndarray) -> np.ndarray:
+    """Python datetimes and None as a datetime64[us] array (None → NaT)."""
+    return pd.to_datetime(pd.Series(values, dtype=object)).astype("datetime64[us]").to_numpy()
 
 
 def _converter(field: Field, mapping: dict[str, str], dayfirst: bool):

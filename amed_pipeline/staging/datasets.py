@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from amed_pipeline.lib.frames import as_text
+from amed_pipeline.lib.frames import as_text, map_distinct
 
 from amed_pipeline.reading.parse import FILE_LEVEL_ROW, QUARANTINE_COLUMNS, FileLedger
 from amed_pipeline.reading.values import normalise_header
@@ -118,7 +118,7 @@ def _file_order(rows: pd.DataFrame) -> pd.Series:
 
 def session_keys(partnership_ids: pd.Series, refs: pd.Series, titles: pd.Series, starts: pd.Series) -> pd.Series:
     by_ref = partnership_ids + ":" + as_text(refs)
-    by_title = partnership_ids + ":" + starts.dt.strftime("%Y-%m-%d").fillna("") + ":" + as_text(titles).map(normalise_header)
+    by_title = partnership_ids + ":" + starts.dt.strftime("%Y-%m-%d").fillna("") + ":" + map_distinct(as_text(titles), normalise_header)
     return by_ref.where(as_text(refs) != "", by_title)
 
 
@@ -178,7 +178,7 @@ def link_bookings_to_sessions(bookings: pd.DataFrame, sessions: pd.DataFrame) ->
         zip(
             sessions["partnership_id"]
             + "|"
-            + as_text(sessions["title"]).map(normalise_header)
+            + map_distinct(as_text(sessions["title"]), normalise_header)
             + "|"
             + pd.to_datetime(sessions["start"]).dt.strftime("%Y-%m-%d"),
             sessions["session_key"],
@@ -189,7 +189,7 @@ def link_bookings_to_sessions(bookings: pd.DataFrame, sessions: pd.DataFrame) ->
     title_keys = (
         bookings["partnership_id"]
         + "|"
-        + as_text(bookings["session_title"]).map(normalise_header)
+        + map_distinct(as_text(bookings["session_title"]), normalise_header)
         + "|"
         + bookings["session_start"].dt.strftime("%Y-%m-%d").fillna("")
     ).map(by_title)

@@ -14,7 +14,7 @@ import hmac
 
 import pandas as pd
 
-from amed_pipeline.lib.frames import as_text
+from amed_pipeline.lib.frames import as_text, map_distinct
 
 from amed_pipeline.reading.values import normalise_email, normalise_name
 
@@ -33,10 +33,10 @@ def hmac_hex(key: bytes, text: str) -> str:
 
 def identity_texts(frame: pd.DataFrame, partnership_id: str) -> pd.Series:
     """The text a person's pseudonym is made from ('' when nothing identifies them)."""
-    emails = as_text(frame["email"]).map(normalise_email) if "email" in frame else pd.Series("", index=frame.index)
+    emails = map_distinct(as_text(frame["email"]), normalise_email) if "email" in frame else pd.Series("", index=frame.index)
     if "first_name" in frame and "last_name" in frame:
-        first = as_text(frame["first_name"]).map(normalise_name)
-        last = as_text(frame["last_name"]).map(normalise_name)
+        first = map_distinct(as_text(frame["first_name"]), normalise_name)
+        last = map_distinct(as_text(frame["last_name"]), normalise_name)
         names = ("name:" + partnership_id + ":" + first + " " + last).where((first != "") & (last != ""), "")
     else:
         names = pd.Series("", index=frame.index)

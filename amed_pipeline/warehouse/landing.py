@@ -13,15 +13,17 @@ No name or email is stored here: rows land after pseudonymisation and minimisati
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
+from typing import Sequence
 
 import pandas as pd
-from sqlalchemy import Column, Connection, DateTime, Integer, String, Table, Text, delete, select
+from sqlalchemy import Column, Connection, DateTime, Integer, String, Table, Text, delete, func, select
 
 from amed_pipeline.lib.frames import as_text
 from amed_pipeline.privacy.minimisation import KEPT_FIELDS
 from amed_pipeline.reading.fields import DATASET_FIELDS
 from amed_pipeline.reading.parse import QUARANTINE_COLUMNS, FileLedger
-from amed_pipeline.warehouse.bulk import insert_frame
+from amed_pipeline.warehouse.bulk import insert_frame, read_frame
 from amed_pipeline.warehouse.schema import file_ledger_table, metadata
 
 LINEAGE = ("partnership_id", "source_name", "source_format", "source_file", "source_row")
@@ -92,49 +94,75 @@ landing_quarantine = Table(
 )
 
 
-def known_files(conn: Connection, partnership_id: str, source_name: str, fingerprint: str) -> dict[str, tuple[str, str]]:
-    """Files of a source landed with this fingerprint: {file: (content hash, duplicate of)}."""
-    rows = conn.execute(
-        select(landing_file.c.source_file, landing_file.c.content_hash, landing_file.c.duplicate_of, landing_file.c.fingerprint)
-        .where(landing_file.c.partnership_id == partnership_id, landing_file.c.source_name == source_name)
-    ).all()
-    return {r.source_file: (r.content_hash, r.duplicate_of) for r in rows if r.fingerprint == fingerprint}
+def landed_file_states(conn: Connection, partnership_ids: Sequence[str] | None = None) -> dict[tuple[str, str], dict[str, tuple[str, str, str]]]:
+    """`{(partnership, source name): {file: (content hash, duplicate of, fingerprint)}}` in one query."""
+    statement = select(
+        landing_file.c.partnership_id, landing_file.c.source_name, landing_file.c.source_file,
+        landing_file.c.content_hash, landing_file.c.duplicate_of, landing_file.c.fingerprint,
+    )
+    if partnership_ids is not None:
+        statement = statement.where(landing_file.c.partnership_id.in_(list(partnership_ids)))
+    states: dict[tuple[str, str], dict[str, tuple[str, str, str]]] = {}
+    for r in conn.execute(statement).all():
+        states.setdefault((r.partnership_id, r.source_name), {})[r.source_file] = (r.content_hash, r.duplicate_of, r.fingerprint)
+    return states
 
 
-def landed_files(conn: Connection, partnership_id: str, source_name: str) -> set[str]:
-    rows = conn.execute(
-        select(landing_file.c.source_file).where(
-            landing_file.c.partnership_id == partnership_id, landing_file.c.source_name == source_name
-        )
-    ).all()
-    return {r.source_file for r in rows}
+def known_files(states: dict[str, tuple[str, str, str]], fingerprint: str) -> dict[str, tuple[str, str]]:
+    """Of one source's landed files, those landed with this fingerprint: {file: (content hash, duplicate of)}."""
+    return {name: (content_hash, duplicate_of) for name, (content_hash, duplicate_of, landed_with) in states.items() if landed_with == fingerprint}
 
 
-def replace_files(
-    conn: Connection,
-    dataset: str,
-    files: list[FileLedger],
-    rows: pd.DataFrame,
-    quarantine: pd.DataFrame,
-    fingerprint: str,
-    removed: set[str] = frozenset(),
-    job_titles: pd.DataFrame | None = None,
-    comments: pd.DataFrame | None = None,
-) -> None:
-    """Delete the rows of the given (and removed) files, then insert their new rows; caller's transaction."""
-    names = sorted({f.source_file for f in files} | set(removed))
+@dataclass
+class Landing:
+    """One source's new or changed files, ready to replace their rows in the landing tables."""
+
+    dataset: str
+    files: list[FileLedger]
+    rows: pd.DataFrame
+    quarantine: pd.DataFrame
+    fingerprint: str
+    removed: set[str] = field(default_factory=set)
+    job_titles: pd.DataFrame | None = None
+    comments: pd.DataFrame | None = None
+
+    @property
+    def file_names(self) -> set[str]:
+        return {f.source_file for f in self.files} | set(self.removed)
+
+
+def replace_files(conn: Connection, landings: list[Landing]) -> None:
+    """Delete the rows of the given (and removed) files, then insert their new rows; caller's transaction.
+
+    Several sources are written together (one insert per table), which is what makes landing
+    many small files cheap; each file still replaces exactly its own rows.
+    """
+    names = sorted(set().union(*(landing.file_names for landing in landings))) if landings else []
     if not names:
         return
-    for table in (LANDING_ROWS[dataset], landing_quarantine, landing_file, landing_job_title, landing_comment):
-        conn.execute(delete(table).where(table.c.source_file.in_(names)))
-    ledger = pd.DataFrame([{**f.__dict__, "fingerprint": fingerprint} for f in files])
+    for dataset in sorted({landing.dataset for landing in landings}):
+        dataset_names = sorted(set().union(*(l.file_names for l in landings if l.dataset == dataset)))
+        _delete_files(conn, LANDING_ROWS[dataset], dataset_names)
+    for table in (landing_quarantine, landing_file, landing_job_title, landing_comment):
+        _delete_files(conn, table, names)
+    ledger = pd.DataFrame([{**f.__dict__, "fingerprint": landing.fingerprint} for landing in landings for f in landing.files])
     insert_frame(conn, landing_file, ledger)
-    insert_frame(conn, landing_quarantine, quarantine)
-    insert_frame(conn, LANDING_ROWS[dataset], _storable(rows, dataset))
-    if job_titles is not None:
-        insert_frame(conn, landing_job_title, job_titles)
-    if comments is not None:
-        insert_frame(conn, landing_comment, comments)
+    insert_frame(conn, landing_quarantine, _concat([landing.quarantine for landing in landings]))
+    for dataset in sorted({landing.dataset for landing in landings}):
+        rows = _concat([landing.rows for landing in landings if landing.dataset == dataset])
+        insert_frame(conn, LANDING_ROWS[dataset], _storable(rows, dataset))
+    insert_frame(conn, landing_job_title, _concat([landing.job_titles for landing in landings]))
+    insert_frame(conn, landing_comment, _concat([landing.comments for landing in landings]))
+
+
+def _delete_files(conn: Connection, table: Table, names: list[str], chunk: int = 500) -> None:
+    for start in range(0, len(names), chunk):
+        conn.execute(delete(table).where(table.c.source_file.in_(names[start:start + chunk])))
+
+
+def _concat(frames: list[pd.DataFrame | None]) -> pd.DataFrame:
+    frames = [f for f in frames if f is not None and len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def split_free_text(rows: pd.DataFrame, dataset: str, classify_professions, key_digest) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -166,16 +194,15 @@ def split_free_text(rows: pd.DataFrame, dataset: str, classify_professions, key_
     return out.drop(columns=[c for c in FREE_TEXT if c in out.columns]), titles, comments
 
 
-def read_free_text(conn: Connection, partnership_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A partnership's landed job-title counts and comments."""
-    titles = pd.DataFrame(
-        conn.execute(select(landing_job_title).where(landing_job_title.c.partnership_id == partnership_id)).mappings().all(),
-        columns=[c.name for c in landing_job_title.columns],
-    )
-    comments = pd.DataFrame(
-        conn.execute(select(landing_comment).where(landing_comment.c.partnership_id == partnership_id)).mappings().all(),
-        columns=[c.name for c in landing_comment.columns],
-    )
+def _ids(partnership_ids: str | Sequence[str]) -> list[str]:
+    return [partnership_ids] if isinstance(partnership_ids, str) else list(partnership_ids)
+
+
+def read_free_text(conn: Connection, partnership_ids: str | Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The landed job-title counts and comments of one or more partnerships."""
+    ids = _ids(partnership_ids)
+    titles = read_frame(conn, select(landing_job_title).where(landing_job_title.c.partnership_id.in_(ids)))
+    comments = read_frame(conn, select(landing_comment).where(landing_comment.c.partnership_id.in_(ids)))
     return titles, comments
 
 
@@ -186,18 +213,18 @@ def _storable(rows: pd.DataFrame, dataset: str) -> pd.DataFrame:
     return out
 
 
-def read_landed(conn: Connection, dataset: str, partnership_id: str) -> tuple[pd.DataFrame, pd.DataFrame, list[FileLedger]]:
-    """A partnership's landed rows, quarantine records and file ledger for one dataset."""
+def read_landed(conn: Connection, dataset: str, partnership_ids: str | Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame, list[FileLedger]]:
+    """The landed rows, quarantine records and file ledger of one dataset, for one or more partnerships."""
+    ids = _ids(partnership_ids)
     table = LANDING_ROWS[dataset]
-    rows = pd.DataFrame(
-        conn.execute(select(table).where(table.c.partnership_id == partnership_id).order_by(table.c.source_file, table.c.source_row)).mappings().all(),
-        columns=[c.name for c in table.columns],
+    rows = read_frame(
+        conn, select(table).where(table.c.partnership_id.in_(ids)).order_by(table.c.partnership_id, table.c.source_file, table.c.source_row)
     )
     kinds = {f.name: f.kind for f in DATASET_FIELDS[dataset]}
     for name in rows.columns:
         kind = kinds.get(name)
         if kind in ("datetime", "date"):
-            rows[name] = pd.to_datetime(rows[name])
+            rows[name] = pd.to_datetime(rows[name]).astype("datetime64[us]")
         elif kind == "rating":
             rows[name] = pd.array(rows[name], dtype="Int64")
         elif kind == "time":
@@ -206,18 +233,25 @@ def read_landed(conn: Connection, dataset: str, partnership_id: str) -> tuple[pd
             rows[name] = rows[name].astype(int)
         else:
             rows[name] = rows[name].astype(object).where(rows[name].notna(), "")
-    quarantine = pd.DataFrame(
-        conn.execute(select(landing_quarantine).where(
-            landing_quarantine.c.partnership_id == partnership_id, landing_quarantine.c.dataset == dataset
-        )).mappings().all(),
-        columns=list(QUARANTINE_COLUMNS),
-    )
+    quarantine = read_frame(conn, select(landing_quarantine).where(
+        landing_quarantine.c.partnership_id.in_(ids), landing_quarantine.c.dataset == dataset
+    ))[list(QUARANTINE_COLUMNS)]
     ledger_rows = conn.execute(
-        select(landing_file).where(landing_file.c.partnership_id == partnership_id, landing_file.c.dataset == dataset)
-        .order_by(landing_file.c.source_file)
+        select(landing_file).where(landing_file.c.partnership_id.in_(ids), landing_file.c.dataset == dataset)
+        .order_by(landing_file.c.partnership_id, landing_file.c.source_file)
     ).mappings().all()
     files = [FileLedger(**{k: v for k, v in r.items() if k != "fingerprint"}) for r in ledger_rows]
     return rows, quarantine, files
+
+
+def landed_rows_by_partnership(conn: Connection, partnership_ids: Sequence[str]) -> dict[str, int]:
+    """Rows read per partnership, from the landing ledger: how much staging each one means."""
+    rows = conn.execute(
+        select(landing_file.c.partnership_id, func.sum(landing_file.c.rows_read))
+        .where(landing_file.c.partnership_id.in_(list(partnership_ids))).group_by(landing_file.c.partnership_id)
+    ).all()
+    counts = {p: int(n or 0) for p, n in rows}
+    return {p: counts.get(p, 0) for p in partnership_ids}
 
 
 def partnership_fingerprint_rows(conn: Connection, partnership_id: str) -> list[tuple]:

@@ -1,9 +1,9 @@
 """Shape the staged datasets into warehouse tables, then replace them.
 
-Per-partnership tables (`schema.PARTNERSHIP_TABLES`) are written by staging, one partnership's
-slice at a time (`load_partnership`: delete the slice, insert, in the caller's transaction);
+Per-partnership tables (`schema.PARTNERSHIP_TABLES`) are written by staging,
+a batch of partnerships at a time (`load_partnerships`: delete their slices, insert, in the caller's transaction);
 tables across partnerships (`schema.GLOBAL_TABLES`: people and their roles, partnerships,
-reference labels) are recomputed after staging (`load_global`). The frame builders are pure, so
+reference labels) are recomputed after staging (`load_global`; people in SQL). The frame builders are pure, so
 they are tested without a database. Loads are idempotent: rows come in a stable order and no
 column depends on when or by which run they were loaded.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 import pandas as pd
 
 from amed_pipeline.lib.frames import as_text
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, delete, func, select, text
 
 from amed_pipeline.config import ProgrammeConfig
 from amed_pipeline.staging.classification import ReferenceTables
@@ -22,30 +22,33 @@ from amed_pipeline.warehouse import schema
 from amed_pipeline.warehouse.bulk import replace_rows
 
 
-def person_roles(bookings: pd.DataFrame, sessions: pd.DataFrame) -> pd.DataFrame:
-    """One row per person: role from the most recent attended booking (by session start).
+# One row per person: the role of their most recent attended booking (by session start; a
+# session without a start counts as the latest, then the larger session key), or of their most
+# recent booking of any status when they never attended. Computed inside the warehouse: the
+# bookings of every partnership never travel into Python.
+PERSON_ROLES_SQL = """
+INSERT INTO dim_person (person_key, key_version, profession, role_group, first_attended_at, last_attended_at)
+SELECT person_key, key_version, profession, role_group, first_attended_at, last_attended_at
+FROM (
+    SELECT b.person_key, b.key_version, b.profession, b.role_group,
+           MIN(CASE WHEN b.status = 'attended' THEN s.start_at END) OVER (PARTITION BY b.person_key) AS first_attended_at,
+           MAX(CASE WHEN b.status = 'attended' THEN s.start_at END) OVER (PARTITION BY b.person_key) AS last_attended_at,
+           ROW_NUMBER() OVER (
+               PARTITION BY b.person_key
+               ORDER BY CASE WHEN b.status = 'attended' THEN 1 ELSE 0 END DESC, s.start_at DESC NULLS FIRST, b.session_key DESC
+           ) AS recency
+    FROM fact_booking b LEFT JOIN dim_session s ON s.session_key = b.session_key
+) ranked
+WHERE recency = 1
+ORDER BY person_key
+"""
 
-    People who never attended take the role of their most recent booking of any status.
-    """
-    columns = ["person_key", "key_version", "profession", "role_group", "first_attended_at", "last_attended_at"]
-    if bookings.empty:
-        return pd.DataFrame(columns=columns)
-    starts = dict(zip(sessions["session_key"], pd.to_datetime(sessions["start"])))
-    frame = bookings.assign(start_at=bookings["session_key"].map(starts), attended=bookings["status"] == "attended")
-    frame = frame.sort_values(["person_key", "attended", "start_at", "session_key"], kind="stable")
-    latest = frame.groupby("person_key", sort=True).tail(1).set_index("person_key")
-    attended = frame[frame["attended"]].groupby("person_key")["start_at"]
-    out = pd.DataFrame(
-        {
-            "person_key": latest.index,
-            "key_version": latest["key_version"].to_numpy(),
-            "profession": latest["profession"].to_numpy(),
-            "role_group": latest["role_group"].to_numpy(),
-        }
-    )
-    out["first_attended_at"] = out["person_key"].map(attended.min())
-    out["last_attended_at"] = out["person_key"].map(attended.max())
-    return out[columns].sort_values("person_key").reset_index(drop=True)
+
+def load_person_roles(conn: Connection) -> int:
+    """Replace `dim_person` from the loaded bookings and sessions; returns the number of people."""
+    conn.execute(delete(schema.dim_person))
+    conn.execute(text(PERSON_ROLES_SQL))
+    return int(conn.execute(select(func.count()).select_from(schema.dim_person)).scalar())
 
 
 def partnership_frames(
@@ -100,27 +103,15 @@ def partnership_frames(
     }
 
 
-def global_frames(config: ProgrammeConfig, reference: ReferenceTables, bookings: pd.DataFrame, sessions: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """The rows of the tables computed across partnerships (`schema.GLOBAL_TABLES`)."""
+def global_frames(config: ProgrammeConfig, reference: ReferenceTables) -> dict[str, pd.DataFrame]:
+    """The rows of the small tables computed across partnerships (`schema.GLOBAL_TABLES` but `dim_person`)."""
     partnerships = pd.DataFrame([{"partnership_id": p.id, "name": p.name, "area": p.area} for p in config.partnerships])
     return {
         "dim_partnership": partnerships,
-        "dim_person": person_roles(bookings, sessions),
         "ref_training_type": reference.training_types,
         "ref_profession": reference.professions,
         "ref_role_group": reference.role_groups,
     }
-
-
-def read_person_inputs(conn: Connection) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The bookings and session starts that people's roles are derived from."""
-    bookings = pd.read_sql_query(
-        select(schema.fact_booking.c.session_key, schema.fact_booking.c.person_key, schema.fact_booking.c.key_version,
-               schema.fact_booking.c.status, schema.fact_booking.c.profession, schema.fact_booking.c.role_group),
-        conn,
-    )
-    sessions = pd.read_sql_query(select(schema.dim_session.c.session_key, schema.dim_session.c.start_at.label("start")), conn)
-    return bookings, sessions
 
 
 def combined_quarantine(staged_sets) -> pd.DataFrame:
@@ -137,14 +128,16 @@ def _with_month(responses: pd.DataFrame) -> pd.DataFrame:
     return responses.assign(submitted_month=_month(responses["submitted_at"]))
 
 
-def load_partnership(conn: Connection, partnership_id: str, frames: dict[str, pd.DataFrame]) -> dict[str, int]:
-    """Replace one partnership's slice of every per-partnership table; returns rows written."""
+def load_partnerships(conn: Connection, partnership_ids: list[str], frames: dict[str, pd.DataFrame]) -> dict[str, int]:
+    """Replace these partnerships' slices of every per-partnership table; returns rows written."""
     return {
-        table.name: replace_rows(conn, table, frames[table.name], where=table.c.partnership_id == partnership_id)
+        table.name: replace_rows(conn, table, frames[table.name], where=table.c.partnership_id.in_(list(partnership_ids)))
         for table in schema.PARTNERSHIP_TABLES
     }
 
 
 def load_global(conn: Connection, frames: dict[str, pd.DataFrame]) -> dict[str, int]:
     """Replace every table computed across partnerships; returns rows written per table."""
-    return {table.name: replace_rows(conn, table, frames[table.name]) for table in schema.GLOBAL_TABLES}
+    written = {name: replace_rows(conn, getattr(schema, name), frame) for name, frame in frames.items()}
+    written["dim_person"] = load_person_roles(conn)
+    return written

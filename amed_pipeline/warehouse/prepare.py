@@ -1,0 +1,106 @@
+"""Turn one source's new or changed export files into the rows the landing tables hold.
+
+This is the pure half of landing (no warehouse, no Dagster): read the files (`reading.parse`),
+leave out people on the erasure list, replace names and emails with pseudonyms, drop the fields
+nothing needs and split free text from people. Being pure and picklable, it can run in worker
+processes: the raw-exports step prepares large batches of sources in parallel and writes them
+to the warehouse in the step's own process (`warehouse.landing.replace_files`).
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import multiprocessing
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator, Mapping, Optional
+
+import pandas as pd
+
+from amed_pipeline.config import Source
+from amed_pipeline.privacy.erasure import drop_erased
+from amed_pipeline.privacy.minimisation import mask_emails, minimise
+from amed_pipeline.reading.parse import FileLedger, read_source
+from amed_pipeline.staging.classification import load_reference_tables
+from amed_pipeline.staging.datasets import empty_quarantine
+from amed_pipeline.staging.people import attach_person_keys, hmac_hex
+from amed_pipeline.warehouse.landing import split_free_text
+
+
+@dataclass(frozen=True)
+class PrepareTask:
+    """Everything needed to prepare one source, and nothing that holds a connection."""
+
+    source: Source
+    data_dir: Path
+    max_file_bytes: int
+    known: Mapping[str, tuple[str, str]]
+    pseudonym_key: bytes
+    erasure_tokens: frozenset[str]
+    erasure_key: Optional[bytes]
+    reference_dir: Path
+
+
+@dataclass
+class PreparedSource:
+    """One source's rows ready to land, with its quarantine and one ledger entry per file read."""
+
+    source: Source
+    rows: pd.DataFrame
+    quarantine: pd.DataFrame
+    files: list[FileLedger]
+    job_titles: pd.DataFrame
+    comments: pd.DataFrame
+    current: dict[str, tuple[str, str]]
+    unchanged: list[str]
+
+
+def prepare_source(task: PrepareTask) -> PreparedSource:
+    source, key = task.source, task.pseudonym_key
+    read = read_source(source, task.data_dir, task.max_file_bytes, known=task.known)
+    if not read.files:  # every file unchanged (or none): nothing to prepare
+        return PreparedSource(source, read.rows, empty_quarantine(), [], pd.DataFrame(), pd.DataFrame(), read.current, read.unchanged)
+    kept, erased = drop_erased(read.rows, task.erasure_tokens, task.erasure_key, source.partnership_id, source.dataset)
+    rows = minimise(attach_person_keys(kept, key, source.partnership_id))
+    classify = load_reference_tables(task.reference_dir).classify_professions if "job_title" in rows else None
+    rows, job_titles, comments = split_free_text(rows, source.dataset, classify, lambda text: hmac_hex(key, text))
+    quarantine = pd.concat(
+        [pd.DataFrame(read.quarantine) if read.quarantine else empty_quarantine(), erased], ignore_index=True
+    )
+    quarantine["value"] = mask_emails(quarantine["value"])
+    return PreparedSource(source, rows, quarantine, read.files, job_titles, comments, read.current, read.unchanged)
+
+
+# Below this many bytes of files to read, worker processes cost more than they save.
+PARALLEL_MIN_BYTES = 16 * 2**20
+
+
+def parallel_workers(bytes_to_read: int, cpus: int | None = None) -> int:
+    """How many worker processes to prepare sources with: one per CPU for large batches, else none."""
+    cpus = cpus or os.cpu_count() or 1
+    return 0 if bytes_to_read < PARALLEL_MIN_BYTES or cpus < 2 else cpus
+
+
+def prepare_sources(tasks: Iterable[PrepareTask], workers: int = 0) -> Iterator[PreparedSource]:
+    """Prepared sources in task order: in this process, or in `workers` fresh worker processes.
+
+    Workers start with the forkserver method (never a fork of a process that has threads and
+    open connections) and each prepares whole sources, so results arrive while others are read.
+    """
+    tasks = list(tasks)
+    if workers < 2 or len(tasks) < 2:
+        yield from (prepare_source(task) for task in tasks)
+        return
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        # A bounded window of sources in flight: prepared rows wait in memory only until written.
+        pending: collections.deque = collections.deque()
+        for task in tasks:
+            pending.append(pool.submit(prepare_source, task))
+            if len(pending) > 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
