@@ -1,8 +1,12 @@
 """Command line: `python -m amed_pipeline refresh` runs the nightly job through Dagster.
 
-The run is recorded in `DAGSTER_HOME` (default: the project's `.dagster_home/`), so it shows in
-the UI afterwards; the exit code is non-zero when the run fails. Whatever data dir, warehouse
-and export dir the `AMED_*` variables name is what it refreshes.
+It first plans (`operations.planning`): with nothing changed since the last refresh, no run is
+launched and the current headline figures and exports are printed; with some partnerships
+changed, the run covers their raw exports, their partitions and everything after them; `--all`
+runs everything. The run is recorded in `DAGSTER_HOME` (default: the project's
+`.dagster_home/`), so it shows in the UI afterwards; the exit code is non-zero when the run
+fails. Whatever data dir, warehouse and export dir the `AMED_*` variables name is what it
+refreshes.
 
 `forget` (an erasure request for one person) and `rekey` (rotate the pseudonym key) are the
 privacy commands of `amed_pipeline.privacy.commands`; SECURITY.md says when to use them.
@@ -18,11 +22,16 @@ import dagster as dg
 
 from amed_pipeline import settings
 from amed_pipeline.config import ConfigError, load_programme_config
-from amed_pipeline.definitions import nightly_job
+from amed_pipeline.definitions import build_definitions, nightly_job
+from amed_pipeline.defs.automation import run_scope
 from amed_pipeline.defs.jobs import all_partnerships_tags
+from amed_pipeline.defs.metrics import EXPORT_FILES, REPORT_FILE, headline_markdown, read_table
+from amed_pipeline.metrics import tables as metric_tables
+from amed_pipeline.operations.planning import plan_refresh
 
 
-def refresh() -> int:
+def refresh(everything: bool = False) -> int:
+    """Plan (what changed since the last refresh), then run what is out of date; `everything`: run it all."""
     if not os.environ.get("DAGSTER_HOME"):
         os.environ["DAGSTER_HOME"] = str(settings.default_dagster_home())
     home = os.environ["DAGSTER_HOME"]
@@ -32,11 +41,21 @@ def refresh() -> int:
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
+    definitions = build_definitions()
+    selection, tags = None, all_partnerships_tags(config.partnership_ids)
+    if not everything:
+        plan = plan_refresh_from(definitions, config)
+        print(plan.describe())
+        if plan.nothing_to_do:
+            print_current_outputs(definitions)
+            return 0
+        selection, tags = run_scope(plan, config, definitions.resolve_asset_graph())
     with dg.DagsterInstance.get() as instance:
         result = dg.execute_job(
             dg.reconstructable(nightly_job),
             instance=instance,
-            tags={"trigger": "cli", **all_partnerships_tags(config.partnership_ids)},
+            asset_selection=selection,
+            tags={"trigger": "cli", **tags},
             # Step-by-step DEBUG events stay in the run's event log (the UI); the console gets INFO.
             run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
         )
@@ -49,6 +68,29 @@ def refresh() -> int:
                 if event.is_step_failure:
                     print(f"  step {event.step_key} failed: {event.step_failure_data.error.message.strip()}", file=sys.stderr)
         return 0 if result.success else 1
+
+
+def plan_refresh_from(definitions: dg.Definitions, config):
+    """The refresh plan, with the code location's own resources (key, erasure list, warehouse, export dir)."""
+    names = ("warehouse", "pseudonym_key", "erasure_list", "export_dir")
+    with dg.build_resources({name: definitions.resources[name] for name in names}) as resources:
+        tokens, _ = resources.erasure_list.load()
+        with resources.warehouse.connect() as conn:
+            return plan_refresh(config, conn, resources.pseudonym_key.key_bytes(), tokens, resources.export_dir.directory())
+
+
+def print_current_outputs(definitions: dg.Definitions) -> None:
+    """When no run was needed: the headline figures and exports as they stand."""
+    with dg.build_resources({name: definitions.resources[name] for name in ("warehouse", "export_dir")}) as resources:
+        with resources.warehouse.connect() as conn:
+            headline = read_table(conn, metric_tables.metrics_headline)
+        if len(headline):
+            print("\nHeadline figures (exact, restricted; published versions are disclosure-controlled):")
+            print(headline_markdown(headline))
+        directory = resources.export_dir.directory()
+        for name in (*EXPORT_FILES, REPORT_FILE):
+            if (directory / name).exists():
+                print(f"exports: {name} -> {directory / name}")
 
 
 def print_run_summary(result) -> None:
@@ -71,7 +113,8 @@ def print_run_summary(result) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m amed_pipeline", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("refresh", help="run the nightly refresh job through Dagster")
+    refresh_command = commands.add_parser("refresh", help="run the nightly refresh job through Dagster (what changed since the last refresh)")
+    refresh_command.add_argument("--all", action="store_true", help="run every step for every partnership, even when nothing changed")
     forget = commands.add_parser("forget", help="forget one person: erasure list, warehouse rows deleted, erasure_log")
     who = forget.add_mutually_exclusive_group(required=True)
     who.add_argument("--email", metavar="ADDRESS", help="their email address; '-' reads it from standard input")
@@ -82,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     rekey.add_argument("--generate-key", action="store_true", help="first replace the generated key file with a new random key")
     args = parser.parse_args(argv)
     if args.command == "refresh":
-        return refresh()
+        return refresh(everything=args.all)
     if args.command in ("forget", "rekey"):
         from amed_pipeline.privacy import commands as privacy
 

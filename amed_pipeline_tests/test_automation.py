@@ -72,11 +72,36 @@ def test_schedule_runs_the_nightly_job_at_two_in_the_morning_london_time(defs):
     assert nightly_refresh_schedule.cron_schedule == "0 2 * * *"
     assert nightly_refresh_schedule.execution_timezone == "Europe/London"
     assert nightly_refresh_schedule.default_status == dg.DefaultScheduleStatus.RUNNING
-    # Every partnership's partition in one run.
-    (request,) = nightly_refresh_schedule.evaluate_tick(dg.build_schedule_context()).run_requests
+    # An empty warehouse: every partnership changed, so every partition in one run.
+    (request,) = nightly_refresh_schedule.evaluate_tick(schedule_context(defs)).run_requests
     run_tags = request.tags
     assert run_tags["dagster/asset_partition_range_start"] == PARTNERSHIPS[0]
     assert run_tags["dagster/asset_partition_range_end"] == PARTNERSHIPS[-1]
+    assert raw_keys(defs) <= set(request.asset_selection)
+
+
+def schedule_context(defs) -> dg.ScheduleEvaluationContext:
+    resources = {name: defs.resources[name] for name in ("warehouse", "pseudonym_key", "erasure_list", "export_dir")}
+    return dg.build_schedule_context(resources=resources, repository_def=defs.get_repository_def())
+
+
+def test_the_schedule_refreshes_what_changed_and_skips_a_night_without_changes(data_copy, tmp_path):
+    """After a full run: no run when nothing changed; a new leap export: leap's partition and everything after it."""
+    url = f"duckdb:///{tmp_path}/warehouse.duckdb"
+    with env(AMED_PSEUDONYM_KEY=TEST_KEY, AMED_EXPORT_DIR=tmp_path / "exports"):
+        defs = build_definitions(data_copy, url)
+        schedule = defs.get_repository_def().get_schedule_def(NIGHTLY_SCHEDULE_NAME)
+        full = defs.resolve_job_def(NIGHTLY_JOB_NAME).execute_in_process(tags=all_partnerships_tags(list(PARTNERSHIPS)))
+        assert full.success
+        quiet = schedule.evaluate_tick(schedule_context(defs))
+        assert not quiet.run_requests and "nothing changed" in quiet.skip_message
+        path = data_copy / LEAP_FILE
+        path.write_bytes(path.read_bytes() + b"\n")
+        (request,) = schedule.evaluate_tick(schedule_context(defs)).run_requests
+        assert request.tags["dagster/partition"] == "leap"
+        selection = set(request.asset_selection)
+        assert raw_keys(defs, "leap") <= selection and not (raw_keys(defs) - raw_keys(defs, "leap")) & selection
+        assert dg.AssetKey(["metrics", "metric_values"]) in selection
 
 
 def test_code_location_has_the_schedule_and_both_sensors(defs):
@@ -146,21 +171,20 @@ def test_a_run_the_sensor_requests_for_one_partnership_succeeds(data_copy, tmp_p
     from amed_pipeline.definitions import nightly_job
 
     url = f"duckdb:///{tmp_path}/warehouse.duckdb"
-    in_process = {"execution": {"config": {"in_process": {}}}}
     home = tmp_path / "dagster_home"
     home.mkdir()
     with env(AMED_DATA_DIR=data_copy, AMED_WAREHOUSE_URL=url, AMED_EXPORT_DIR=tmp_path / "exports",
              AMED_PSEUDONYM_KEY=TEST_KEY, DAGSTER_HOME=home):
         defs = build_definitions()
         with dg.DagsterInstance.get() as instance:
-            full = dg.execute_job(dg.reconstructable(nightly_job), instance=instance, run_config=in_process,
+            full = dg.execute_job(dg.reconstructable(nightly_job), instance=instance,
                                   tags=all_partnerships_tags(list(PARTNERSHIPS)))
             assert full.success
             cursor = tick(defs, instance).cursor  # one run per partnership: all are "new" to the sensor
             path = data_copy / LEAP_FILE
             path.write_bytes(path.read_bytes() + b"\n")
             (request,) = tick(defs, instance, cursor).run_requests
-            partial = dg.execute_job(dg.reconstructable(nightly_job), instance=instance, run_config=in_process,
+            partial = dg.execute_job(dg.reconstructable(nightly_job), instance=instance,
                                      asset_selection=request.asset_selection,
                                      tags={**request.tags, "dagster/partition": request.partition_key})
             assert partial.success

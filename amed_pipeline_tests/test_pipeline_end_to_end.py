@@ -2,7 +2,8 @@
 
 Runs the nightly job in-process into a temporary DuckDB warehouse, then checks the row
 accounting, idempotence, the absence of personal data, the code location, the CLI through
-Dagster's default multiprocess executor, and the same run on a real PostgreSQL server.
+Dagster's in-process executor, the planning that launches no run when nothing changed, and the
+same run on a real PostgreSQL server.
 """
 
 from __future__ import annotations
@@ -140,8 +141,9 @@ def test_postgres_warehouse_gives_the_same_tables(sample_run, postgres_url, tmp_
 
 
 @pytest.mark.slow
-def test_refresh_command_runs_through_dagster_multiprocess(tmp_path):
-    """`python -m amed_pipeline refresh`, the command behind `make run`, with the default executor."""
+def test_refresh_command_runs_then_launches_nothing_when_nothing_changed(tmp_path):
+    """`python -m amed_pipeline refresh`, the command behind `make run`: a run, then no run (nothing
+    changed: the figures as they stand are printed), then `--all`: a run whatever changed."""
     environment = {
         **os.environ,
         "AMED_DATA_DIR": str(SAMPLE_DATA_DIR),
@@ -150,15 +152,24 @@ def test_refresh_command_runs_through_dagster_multiprocess(tmp_path):
         "AMED_PSEUDONYM_KEY": TEST_KEY,
         "DAGSTER_HOME": str(tmp_path / "dagster_home"),
     }
-    completed = subprocess.run(
-        [sys.executable, "-m", "amed_pipeline", "refresh"],
-        cwd=PROJECT_ROOT, env=environment, capture_output=True, text=True, timeout=900,
-    )
-    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
-    assert "succeeded" in completed.stdout
+
+    def refresh(*arguments):
+        completed = subprocess.run(
+            [sys.executable, "-m", "amed_pipeline", "refresh", *arguments],
+            cwd=PROJECT_ROOT, env=environment, capture_output=True, text=True, timeout=900,
+        )
+        assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+        assert not EMAIL.search(completed.stdout + completed.stderr)
+        return completed.stdout
+
+    initial = refresh()
+    assert "nightly_refresh run" in initial and "succeeded" in initial
+    again = refresh()
+    assert "nothing changed" in again and "nightly_refresh run" not in again
+    assert "| people_trained" in again and "exports: evaluation_report.html" in again
+    assert "nightly_refresh run" in refresh("--all")
     people = read_table(environment["AMED_WAREHOUSE_URL"], "metric_values")
     assert len(people) > 0
-    assert not EMAIL.search(completed.stdout + completed.stderr)
 
 
 def test_refresh_command_fails_loudly_on_a_broken_config(tmp_path):

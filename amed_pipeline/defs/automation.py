@@ -1,6 +1,8 @@
 """Automation: the 02:00 schedule, the new-export sensor and the run-failure sensor.
 
-- `nightly_refresh_schedule` runs the whole `nightly_refresh` job at 02:00 London time; it is on
+- `nightly_refresh_schedule` refreshes at 02:00 London time what changed since the last refresh
+  (`operations.planning`): one run of the `nightly_refresh` job over the changed partnerships and
+  everything after them, or no run (a skipped tick that says why) when nothing changed. It is on
   by default, so the daemon that `make ui` starts executes it.
 - `new_export_sensor` watches the data dir: it hashes (sha256) every file each configured
   source's glob matches and keeps `{file: hash}` in its cursor. A partnership with a new,
@@ -31,8 +33,12 @@ from pathlib import Path
 import dagster as dg
 
 from amed_pipeline.config import ProgrammeConfig
-from amed_pipeline.defs.jobs import all_partnerships_tags, nightly_refresh_job
+from amed_pipeline.defs.jobs import all_partnerships_tags, nightly_refresh_job, partition_tags
+from amed_pipeline.defs.metrics import ExportDirResource
 from amed_pipeline.defs.raw_exports import raw_export_key
+from amed_pipeline.defs.resources import PseudonymKeyResource
+from amed_pipeline.operations.planning import RefreshPlan, plan_refresh
+from amed_pipeline.privacy.erasure import ErasureListResource
 from amed_pipeline.operations.failures import (
     AlertsResource,
     RunFailure,
@@ -57,13 +63,39 @@ def build_nightly_schedule(config: ProgrammeConfig) -> dg.ScheduleDefinition:
         execution_timezone="Europe/London",
         default_status=dg.DefaultScheduleStatus.RUNNING,
         tags={TRIGGER_TAG: "schedule"},
-        description="Refresh everything every night at 02:00 London time (GMT or BST).",
+        description="Refresh at 02:00 London time (GMT or BST) what changed since the last refresh: "
+        "the partnerships with new, changed or removed exports and everything after them; no run "
+        "when nothing changed (the tick says so).",
     )
-    def nightly_refresh_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-        # Every partnership's partition in one run (Dagster's partition-range tags).
-        return dg.RunRequest(tags={TRIGGER_TAG: "schedule", **all_partnerships_tags(config.partnership_ids)})
+    def nightly_refresh_schedule(
+        context: dg.ScheduleEvaluationContext,
+        warehouse: WarehouseResource,
+        pseudonym_key: PseudonymKeyResource,
+        erasure_list: ErasureListResource,
+        export_dir: ExportDirResource,
+    ):
+        tokens, _ = erasure_list.load()
+        with warehouse.connect() as conn:
+            plan = plan_refresh(config, conn, pseudonym_key.key_bytes(), tokens, export_dir.directory())
+        if plan.nothing_to_do:
+            return dg.SkipReason(plan.describe())
+        if context.repository_def is None:
+            raise dg.DagsterInvariantViolationError(f"{NIGHTLY_SCHEDULE_NAME} needs its code location's asset graph")
+        selection, tags = run_scope(plan, config, context.repository_def.asset_graph)
+        context.log.info(plan.describe())
+        return dg.RunRequest(asset_selection=selection, tags={TRIGGER_TAG: "schedule", **tags})
 
     return nightly_refresh_schedule
+
+
+def run_scope(plan: RefreshPlan, config: ProgrammeConfig, asset_graph) -> tuple[list[dg.AssetKey] | None, dict[str, str]]:
+    """The assets and partition tags of a planned refresh: the changed partnerships' raw exports,
+    their partitions and everything after them; every asset and partition when only what comes
+    after staging is out of date (None: the whole job)."""
+    if not plan.changed:
+        return None, all_partnerships_tags(config.partnership_ids)
+    raw_keys = [raw_export_key(s) for p in config.partnerships if p.id in plan.changed for s in p.sources]
+    return with_downstream(asset_graph, raw_keys), partition_tags(config.partnership_ids, plan.changed)
 
 
 def hash_file(path: Path) -> str:

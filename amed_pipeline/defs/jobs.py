@@ -12,12 +12,11 @@ NIGHTLY_JOB_NAME = "nightly_refresh"
 WAREHOUSE_WRITE_TAG = "amed/warehouse"
 NIGHTLY_RETRY_POLICY = dg.RetryPolicy(max_retries=3, delay=10, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 
-# Dagster's default multiprocess executor, with each step forked from a server that has already
-# imported the pipeline: a step then starts in a fraction of a second instead of paying a fresh
-# interpreter and imports (about 1.7 s a step on this kind of machine).
-NIGHTLY_EXECUTOR = dg.multiprocess_executor.configured(
-    {"start_method": {"forkserver": {"preload_modules": ["amed_pipeline.definitions"]}}}
-)
+# The in-process executor: the job has a handful of steps, each of which works over every
+# partnership (the raw-exports step prepares files in worker processes of its own), so a process
+# per step would only add a fresh interpreter, the definitions and the imports to each of them
+# (a second or more a step, measured in benchmarks/) and a DuckDB open and checkpoint per step.
+NIGHTLY_EXECUTOR = dg.in_process_executor
 
 nightly_refresh_job = dg.define_asset_job(
     NIGHTLY_JOB_NAME,
@@ -37,4 +36,17 @@ def all_partnerships_tags(partnership_ids: list[str]) -> dict[str, str]:
     return {
         "dagster/asset_partition_range_start": partnership_ids[0],
         "dagster/asset_partition_range_end": partnership_ids[-1],
+    }
+
+
+def partition_tags(partnership_ids: list[str], changed: list[str]) -> dict[str, str]:
+    """Run tags for the partitions from the first to the last changed partnership (config order).
+
+    Partnerships in between that did not change are skipped by staging (by fingerprint)."""
+    positions = sorted(partnership_ids.index(p) for p in changed)
+    if positions[0] == positions[-1]:
+        return {"dagster/partition": partnership_ids[positions[0]]}
+    return {
+        "dagster/asset_partition_range_start": partnership_ids[positions[0]],
+        "dagster/asset_partition_range_end": partnership_ids[positions[-1]],
     }

@@ -182,7 +182,7 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
     )
     def exports(context: dg.AssetExecutionContext, warehouse: WarehouseResource, export_dir: ExportDirResource):
         directory = export_dir.directory()
-        paths = {name: directory / name for name in ("metric_values.csv", "metric_definitions.csv", "amed_metrics.xlsx")}
+        paths = {name: directory / name for name in EXPORT_FILES}
         with warehouse.connect() as conn:
             fingerprint = outputs_fingerprint(conn, config, list(paths.values()))
             unchanged = fingerprint is not None and stored_fingerprint(conn, EXPORTS_STEP) == fingerprint
@@ -220,7 +220,7 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
         "role groups, delivery by month, ratings, conversations by setting, partnerships compared).",
     )
     def evaluation_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource, export_dir: ExportDirResource):
-        path = export_dir.directory() / "evaluation_report.html"
+        path = export_dir.directory() / REPORT_FILE
         metadata = {"report": dg.MetadataValue.path(str(path)), "open": dg.MetadataValue.url(path.resolve().as_uri())}
         with warehouse.connect() as conn:
             fingerprint = outputs_fingerprint(conn, config, [path])
@@ -250,6 +250,8 @@ METRICS_VERSION = "1"  # bump when metric definitions, disclosure or report code
 METRICS_STEP = "metric_tables"
 EXPORTS_STEP = "reports/exports"
 REPORT_STEP = "reports/evaluation_report"
+EXPORT_FILES = ("metric_values.csv", "metric_definitions.csv", "amed_metrics.xlsx")
+REPORT_FILE = "evaluation_report.html"
 
 
 def metrics_fingerprint(conn, config: ProgrammeConfig) -> str:

@@ -98,7 +98,7 @@ def _bytes_to_read(source: Source, data_dir: Path, known) -> int:
 
 # Prepared sources are written together, one transaction per this many rows: a transaction and
 # an insert per small file would cost more than the rows themselves.
-LANDING_BATCH_ROWS = 200_000
+LANDING_BATCH_ROWS = 100_000
 
 
 def _land(conn, pending: list[tuple[Landing | None, dg.MaterializeResult]]):

@@ -111,7 +111,7 @@ def staging_fingerprint(conn, config: ProgrammeConfig, partnership_id: str, refe
 
 # Partnerships are staged in batches of about this many landed rows: few Great Expectations runs
 # (its cost is mostly per run), and memory bounded whatever the number of partnerships.
-STAGING_BATCH_ROWS = 400_000
+STAGING_BATCH_ROWS = 150_000
 
 
 @dataclass

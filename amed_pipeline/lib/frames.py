@@ -13,6 +13,8 @@ import pandas as pd
 
 def as_text(series: pd.Series) -> pd.Series:
     """The series as plain text, with '' for every missing value."""
+    if isinstance(series.dtype, pd.StringDtype):  # already text: only the missing values to fill
+        return series.fillna("").astype(str)
     return series.astype(object).where(series.notna(), "").astype(str)
 
 

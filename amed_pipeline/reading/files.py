@@ -191,7 +191,7 @@ def _read_xlsx_grid(path: Path, sheet: str | None) -> list[list[str]]:
         raise UnreadableFileError(path, f"not a readable xlsx workbook ({type(exc).__name__}: {exc})") from exc
     finally:
         workbook.close()
-    return [[cell_text(_as_openpyxl_value(v)) for v in row] for row in rows]
+    return [[cell_text(_as_stored_value(v)) for v in row] for row in rows]
 
 
 def _sheet_rows(workbook, name: str) -> list[list]:
@@ -203,7 +203,7 @@ def _has_data(rows: list[list]) -> bool:
     return any(v not in (None, "") for row in rows for v in row)
 
 
-def _as_openpyxl_value(value):
+def _as_stored_value(value):
     """A date-formatted cell is a datetime at midnight, as Excel stores it (calamine gives a date)."""
     if type(value) is dt.date:
         return dt.datetime(value.year, value.month, value.day)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Iterator, Mapping
 
 import pandas as pd
 
@@ -86,20 +86,7 @@ def read_source(
     adapter = ADAPTERS[source.format]
     frames: list[pd.DataFrame] = []
     result = SourceRead(source=source, rows=pd.DataFrame())
-    seen_hashes: dict[str, str] = {}
-    for path in source.files(data_dir):
-        relative = path.relative_to(data_dir).as_posix()
-        data = b""
-        read_error = refusal(path, data_dir, max_file_bytes)
-        if not read_error:
-            try:
-                data = path.read_bytes()
-            except OSError as exc:
-                read_error = f"cannot open the file: {exc.strerror or exc}"
-        content_hash = hashlib.sha256(data).hexdigest()
-        duplicate_of = seen_hashes.get(content_hash, "") if not read_error else ""
-        if not read_error and not duplicate_of:
-            seen_hashes[content_hash] = relative
+    for path, relative, data, read_error, content_hash, duplicate_of in source_files(source, data_dir, max_file_bytes):
         result.current[relative] = (content_hash, duplicate_of)
         if known is not None and known.get(relative) == (content_hash, duplicate_of):
             result.unchanged.append(relative)
@@ -138,6 +125,27 @@ def read_source(
         frames.append(rows)
     result.rows = pd.concat(frames, ignore_index=True) if frames else empty_rows(source)
     return result
+
+
+def source_files(source: Source, data_dir: Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Iterator[tuple]:
+    """Each file of a source as (path, name relative to the data dir, bytes, refusal or read error,
+    sha256 of the bytes, the earlier file with the same bytes or ''): what a file is, for reading
+    it and for knowing whether it changed."""
+    seen_hashes: dict[str, str] = {}
+    for path in source.files(data_dir):
+        relative = path.relative_to(data_dir).as_posix()
+        data = b""
+        read_error = refusal(path, data_dir, max_file_bytes)
+        if not read_error:
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                read_error = f"cannot open the file: {exc.strerror or exc}"
+        content_hash = hashlib.sha256(data).hexdigest()
+        duplicate_of = seen_hashes.get(content_hash, "") if not read_error else ""
+        if not read_error and not duplicate_of:
+            seen_hashes[content_hash] = relative
+        yield path, relative, data, read_error, content_hash, duplicate_of
 
 
 def read_table(table: RawTable, source: Source, adapter=None) -> tuple[pd.DataFrame, list[tuple]]:

@@ -93,15 +93,18 @@ def _split_duplicates(rows: pd.DataFrame, group_by: list[str], order_by: list[st
     ordered = rows.sort_values(order_by, kind="stable")
     keep_mask = ~ordered.duplicated(subset=group_by, keep="last")
     kept = ordered[keep_mask]
-    dropped = ordered[~keep_mask]
-    winners = kept.set_index(group_by)[["source_file", "source_row"]]
-    winner_of_dropped = winners.loc[pd.MultiIndex.from_frame(dropped[group_by]) if len(group_by) > 1 else dropped[group_by[0]]]
+    dropped_mask = (~keep_mask).to_numpy()
+    dropped = ordered[dropped_mask]
+    # Each group's last row (in this order) is the one kept.
+    groups = ordered.groupby(group_by, sort=False, dropna=False)
+    kept_file = groups["source_file"].transform("last").to_numpy()[dropped_mask]
+    kept_row = groups["source_row"].transform("last").to_numpy()[dropped_mask]
     duplicates = pd.DataFrame(
         {
             "source_file": dropped["source_file"].to_numpy(),
             "source_row": dropped["source_row"].astype(int).to_numpy(),
-            "kept_file": winner_of_dropped["source_file"].to_numpy(),
-            "kept_row": winner_of_dropped["source_row"].astype(int).to_numpy(),
+            "kept_file": kept_file,
+            "kept_row": kept_row.astype(int),
         },
         columns=list(DUPLICATE_COLUMNS),
     )

@@ -1,0 +1,111 @@
+"""What tonight's refresh has to do: which partnerships changed, and whether anything after them did.
+
+The nightly refresh (the schedule and `python -m amed_pipeline refresh`) plans before it
+launches. A partnership has changed when one of its export files is new, changed (sha256 of the
+bytes) or removed since it landed, when the way its files are read changed (config, pseudonym
+key, erasure list, reference tables or parser version: the raw exports' fingerprint), or when
+its staged slice is out of date (its staging fingerprint). The tables across partnerships, the
+metric tables, the exports and the report are out of date when their own fingerprints
+(`warehouse.state`) differ or a file is missing.
+
+- Nothing changed: no run is needed; every table and file already reflects the inputs.
+- Some partnerships changed: one run of their raw exports, their partitions of the staged
+  datasets and everything after them (the new-export sensor does the same per partnership).
+- Only what comes after staging is out of date: a run over every partition; staging then skips
+  each partnership by its fingerprint.
+
+The comparison reads the same fingerprints the assets write, so a plan and a run never disagree
+about what is up to date.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from amed_pipeline.config import ProgrammeConfig
+from amed_pipeline.defs.metrics import (
+    EXPORT_FILES,
+    EXPORTS_STEP,
+    METRICS_STEP,
+    REPORT_FILE,
+    REPORT_STEP,
+    metrics_fingerprint,
+    outputs_fingerprint,
+)
+from amed_pipeline.defs.raw_exports import reference_digest, source_fingerprint
+from amed_pipeline.defs.staging import staging_fingerprint
+from amed_pipeline.defs.warehouse import GLOBAL_STEP, global_fingerprint
+from amed_pipeline.reading.parse import source_files
+from amed_pipeline.staging.people import key_version
+from amed_pipeline.warehouse.landing import landed_file_states, staged_fingerprint
+from amed_pipeline.warehouse.state import stored_fingerprint
+
+
+@dataclass
+class RefreshPlan:
+    changed: list[str] = field(default_factory=list)  # partnerships, in config order
+    reasons: dict[str, str] = field(default_factory=dict)
+    downstream_stale: list[str] = field(default_factory=list)  # steps after staging that are out of date
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return not self.changed and not self.downstream_stale
+
+    def describe(self) -> str:
+        if self.nothing_to_do:
+            return "nothing changed since the last refresh: every table and export is up to date"
+        lines = [f"{p}: {self.reasons[p]}" for p in self.changed]
+        if self.downstream_stale:
+            lines.append(f"out of date after staging: {', '.join(self.downstream_stale)}")
+        return "\n".join(lines)
+
+
+def plan_refresh(config: ProgrammeConfig, conn, key: bytes, erasure_tokens: frozenset[str], export_dir) -> RefreshPlan:
+    """Compare the data dir and config with what the warehouse says it last processed."""
+    plan = RefreshPlan()
+    states = landed_file_states(conn)
+    reference = reference_digest(config.reference_dir)
+    version = key_version(key)
+    for partnership in config.partnerships:
+        reason = ""
+        for source in partnership.sources:
+            fingerprint = source_fingerprint(source, config.max_file_bytes, version, erasure_tokens, reference)
+            landed = states.get((partnership.id, source.name), {})
+            current = {relative: (content_hash, duplicate_of)
+                       for _, relative, _, _, content_hash, duplicate_of in source_files(source, config.data_dir, config.max_file_bytes)}
+            reason = _source_change(source.name, current, landed, fingerprint)
+            if reason:
+                break
+        if not reason and staged_fingerprint(conn, partnership.id) != staging_fingerprint(conn, config, partnership.id, config.reference_dir):
+            reason = "its staged datasets are out of date (config, reference tables or staging code changed)"
+        if reason:
+            plan.changed.append(partnership.id)
+            plan.reasons[partnership.id] = reason
+    if plan.changed:
+        return plan
+    if stored_fingerprint(conn, GLOBAL_STEP) != global_fingerprint(conn, config):
+        plan.downstream_stale.append("tables across partnerships")
+    if stored_fingerprint(conn, METRICS_STEP) != metrics_fingerprint(conn, config):
+        plan.downstream_stale.append("metric tables")
+    exports = [export_dir / name for name in EXPORT_FILES]
+    if stored_fingerprint(conn, EXPORTS_STEP) != outputs_fingerprint(conn, config, exports):
+        plan.downstream_stale.append("exports")
+    if stored_fingerprint(conn, REPORT_STEP) != outputs_fingerprint(conn, config, [export_dir / REPORT_FILE]):
+        plan.downstream_stale.append("report")
+    return plan
+
+
+def _source_change(name: str, current: dict, landed: dict, fingerprint: str) -> str:
+    added = sorted(set(current) - set(landed))
+    if added:
+        return f"{name}: new file {added[0]}" + (f" and {len(added) - 1} more" if len(added) > 1 else "")
+    removed = sorted(set(landed) - set(current))
+    if removed:
+        return f"{name}: file removed: {removed[0]}" + (f" and {len(removed) - 1} more" if len(removed) > 1 else "")
+    for relative, (content_hash, duplicate_of) in current.items():
+        landed_hash, landed_duplicate_of, landed_fingerprint = landed[relative]
+        if (landed_hash, landed_duplicate_of) != (content_hash, duplicate_of):
+            return f"{name}: changed file {relative}"
+        if landed_fingerprint != fingerprint:
+            return f"{name}: files to be read again (config, key, erasure list, reference tables or parser changed)"
+    return ""

@@ -1,0 +1,88 @@
+"""Scope: the refresh plan (`operations.planning`): what changed since the last refresh.
+
+One full run on a copy of the sample data; each test changes one thing, plans, and puts it back.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from amed_pipeline.config import load_programme_config
+from amed_pipeline.operations.planning import plan_refresh
+from amed_pipeline.warehouse.resource import WarehouseResource
+from amed_pipeline_tests.pipeline_runs import SAMPLE_DATA_DIR, TEST_KEY, run_nightly_in_process
+
+LEAP_FILE = "raw/leap/sessions/Leap_Active_Medicine_courses.csv"
+
+
+@pytest.fixture(scope="module")
+def refreshed(tmp_path_factory):
+    root = tmp_path_factory.mktemp("planning")
+    data = root / "data"
+    shutil.copytree(SAMPLE_DATA_DIR, data, ignore=shutil.ignore_patterns("warehouse", "exports", ".secrets"))
+    url = f"duckdb:///{root}/warehouse.duckdb"
+    assert run_nightly_in_process(data, url, root / "exports").success
+    return data, url, root / "exports"
+
+
+def plan(refreshed, key: str = TEST_KEY):
+    data, url, exports = refreshed
+    with WarehouseResource(url=url).connect() as conn:
+        return plan_refresh(load_programme_config(data), conn, key.encode(), frozenset(), exports)
+
+
+def test_nothing_changed_after_a_refresh(refreshed):
+    assert plan(refreshed).nothing_to_do
+
+
+def test_a_touched_file_with_the_same_bytes_is_no_change(refreshed):
+    os.utime(refreshed[0] / LEAP_FILE)
+    assert plan(refreshed).nothing_to_do
+
+
+def test_a_changed_file_changes_only_its_partnership(refreshed):
+    path = refreshed[0] / LEAP_FILE
+    original = path.read_bytes()
+    path.write_bytes(original + b"\n")
+    try:
+        result = plan(refreshed)
+    finally:
+        path.write_bytes(original)
+    assert result.changed == ["leap"] and "changed file" in result.reasons["leap"]
+
+
+def test_new_and_removed_files_are_changes(refreshed):
+    path = refreshed[0] / LEAP_FILE
+    copy = path.with_name("Leap_Active_Medicine_courses_copy.csv")
+    shutil.copy(path, copy)
+    try:
+        assert "new file" in plan(refreshed).reasons["leap"]
+    finally:
+        copy.unlink()
+    moved = path.with_suffix(".moved")
+    path.rename(moved)
+    try:
+        assert "file removed" in plan(refreshed).reasons["leap"]
+    finally:
+        moved.rename(path)
+    assert plan(refreshed).nothing_to_do
+
+
+def test_another_key_means_every_file_is_read_again(refreshed):
+    result = plan(refreshed, key="another-key")
+    assert result.changed == ["active_oxfordshire", "get_berkshire_active", "leap"]
+    assert all("read again" in reason for reason in result.reasons.values())
+
+
+def test_a_missing_export_file_is_out_of_date_after_staging(refreshed):
+    workbook = refreshed[2] / "amed_metrics.xlsx"
+    kept = workbook.read_bytes()
+    workbook.unlink()
+    try:
+        result = plan(refreshed)
+    finally:
+        workbook.write_bytes(kept)
+    assert not result.changed and result.downstream_stale == ["exports"]
