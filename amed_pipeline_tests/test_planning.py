@@ -1,6 +1,7 @@
 """Scope: the refresh plan (`operations.planning`): what changed since the last refresh.
 
 One full run on a copy of the sample data; each test changes one thing, plans, and puts it back.
+Also what a run then covers: its partitions, and the batches staging works in.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import shutil
 import pytest
 
 from amed_pipeline.config import load_programme_config
+from amed_pipeline.defs.jobs import partition_tags
+from amed_pipeline.defs.staging import staging_batches
 from amed_pipeline.operations.planning import plan_refresh
 from amed_pipeline.warehouse.resource import WarehouseResource
 from amed_pipeline_tests.pipeline_runs import SAMPLE_DATA_DIR, TEST_KEY, run_nightly_in_process
@@ -86,3 +89,35 @@ def test_a_missing_export_file_is_out_of_date_after_staging(refreshed):
     finally:
         workbook.write_bytes(kept)
     assert not result.changed and result.downstream_stale == ["exports"]
+
+
+def test_a_run_covers_the_partitions_from_the_first_to_the_last_changed_partnership():
+    ids = ["a", "b", "c", "d"]
+    assert partition_tags(ids, ["c"]) == {"dagster/partition": "c"}
+    assert partition_tags(ids, ["d", "b"]) == {
+        "dagster/asset_partition_range_start": "b", "dagster/asset_partition_range_end": "d",
+    }
+
+
+def test_partnerships_are_staged_in_batches_within_a_row_budget():
+    sizes = {"a": 60, "b": 50, "c": 10, "d": 200, "e": 0}
+    assert staging_batches(sizes, 100) == [["a"], ["b", "c"], ["d"], ["e"]]
+    assert staging_batches(sizes, 1000) == [["a", "b", "c", "d", "e"]]
+    assert staging_batches({}, 100) == []
+
+
+def test_keys_unique_finds_a_key_twice_where_duckdb_declares_no_primary_key(refreshed):
+    """DuckDB tables carry no primary key (bulk loads); the blocking check catches a repeated key."""
+    from sqlalchemy import text
+
+    from amed_pipeline.quality.warehouse_checks import WAREHOUSE_CHECKS, run_warehouse_check
+
+    check = next(c for c in WAREHOUSE_CHECKS if c.name == "keys_unique")
+    warehouse = WarehouseResource(url=refreshed[1])
+    with warehouse.connect() as conn:
+        assert run_warehouse_check(conn, check).empty
+    with warehouse.begin() as conn:
+        conn.execute(text("INSERT INTO dim_session SELECT * FROM dim_session LIMIT 1"))
+        failing = run_warehouse_check(conn, check)
+        conn.rollback()
+    assert len(failing) == 1 and failing["detail"].iloc[0].startswith("dim_session: 2 rows share one key")

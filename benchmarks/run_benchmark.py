@@ -6,7 +6,9 @@ measures, each as the median of several runs, on this machine in this invocation
   computing people trained, attendances and training-type shares in plain SQL, no validation;
 - the full refresh through the command a user runs (`python -m amed_pipeline refresh`) into a
   fresh warehouse: wall time, peak RSS of the whole process tree, raw rows per second;
-- the no-change nightly: the same command again over unchanged files;
+- the no-change nightly: the same command again over unchanged files (it plans, finds nothing
+  to do and launches no run), and the same with `--all` (a Dagster run of every step over
+  unchanged inputs, which every step then skips by its fingerprint);
 - the one new export: one partnership receives a new month's Eventbrite download and the same
   command runs again;
 - a breakdown by stage (read, validate, load, metrics, reports) from the run's own Dagster step
@@ -150,8 +152,9 @@ def stage_breakdown(durations: dict[str, float], wall: float) -> dict[str, float
     return {k: round(v, 2) for k, v in sorted(totals.items())}
 
 
-def refresh(data_dir: Path, work: Path, warehouse_url: str, dagster_home: Path) -> tuple[float, int, dict]:
-    """Run the user's refresh command; wall seconds, peak RSS and the stage breakdown."""
+def refresh(data_dir: Path, work: Path, warehouse_url: str, dagster_home: Path, *arguments: str) -> tuple[float, int, dict]:
+    """Run the user's refresh command; wall seconds, peak RSS and the stage breakdown (all
+    `other` when the plan found nothing to do and no run was launched)."""
     env = {
         **os.environ,
         "AMED_DATA_DIR": str(data_dir),
@@ -163,11 +166,12 @@ def refresh(data_dir: Path, work: Path, warehouse_url: str, dagster_home: Path) 
         "DAGSTER_HOME": str(dagster_home),
     }
     dagster_home.mkdir(parents=True, exist_ok=True)
-    seconds, peak, completed = run_measured([sys.executable, "-m", "amed_pipeline", "refresh"], env)
+    seconds, peak, completed = run_measured([sys.executable, "-m", "amed_pipeline", "refresh", *arguments], env)
     if completed.returncode != 0:
         raise RuntimeError(f"refresh failed:\n{completed.stdout[-2000:]}\n{completed.stderr[-2000:]}")
-    run_id = next(line.split()[2] for line in completed.stdout.splitlines() if line.startswith("nightly_refresh run "))
-    return seconds, peak, stage_breakdown(step_durations(dagster_home, run_id), seconds)
+    run_ids = [line.split()[2] for line in completed.stdout.splitlines() if line.startswith("nightly_refresh run ")]
+    durations = step_durations(dagster_home, run_ids[0]) if run_ids else {}
+    return seconds, peak, stage_breakdown(durations, seconds)
 
 
 def raw_rows(data_dir: Path) -> int:
@@ -233,7 +237,7 @@ def postgres_database(server_url: str, name: str):
 def measure_scale(scale: int, repeats: int, base: Path, postgres_url: str | None) -> dict:
     data_dir = generate(scale, base)
     floors = [floor_seconds(data_dir) for _ in range(repeats)]
-    runs: dict[str, list] = {"full": [], "no_change": [], "new_export": []}
+    runs: dict[str, list] = {"full": [], "no_change": [], "no_change_run": [], "new_export": []}
     for attempt in range(repeats):
         with tempfile.TemporaryDirectory(prefix=f"amed_bench_{scale}_") as tmp:
             work = Path(tmp)
@@ -246,6 +250,7 @@ def measure_scale(scale: int, repeats: int, base: Path, postgres_url: str | None
             try:
                 runs["full"].append(refresh(data, work, url, work / "dagster_home"))
                 runs["no_change"].append(refresh(data, work, url, work / "dagster_home"))
+                runs["no_change_run"].append(refresh(data, work, url, work / "dagster_home", "--all"))
                 add_new_month(data)
                 runs["new_export"].append(refresh(data, work, url, work / "dagster_home"))
             finally:
@@ -269,6 +274,8 @@ def measure_scale(scale: int, repeats: int, base: Path, postgres_url: str | None
         "rows_per_s": round(rows / full),
         "no_change_s": round(median["no_change"], 2),
         "no_change_ratio": round(median["no_change"] / full, 3),
+        "no_change_run_s": round(median["no_change_run"], 2),
+        "no_change_run_ratio": round(median["no_change_run"] / full, 3),
         "new_export_s": round(median["new_export"], 2),
         "new_export_ratio": round(median["new_export"] / full, 3),
         "stages_s": middle["full"][2],
@@ -277,14 +284,14 @@ def measure_scale(scale: int, repeats: int, base: Path, postgres_url: str | None
 
 
 def print_table(results: list[dict]) -> None:
-    header = ("K", "db", "raw rows", "floor s", "full s", "× floor", "no-change s", "ratio", "new export s", "ratio",
-              "peak RSS MiB", "rows/s", "stages of the full refresh (s)")
+    header = ("K", "db", "raw rows", "floor s", "full s", "× floor", "no-change s", "ratio", "no-change --all s", "ratio",
+              "new export s", "ratio", "peak RSS MiB", "rows/s", "stages of the full refresh (s)")
     print(" | ".join(header))
     for r in results:
         print(" | ".join(str(v) for v in (
             r["scale"], r["warehouse"], r["raw_csv_rows"], r["floor_s"], r["full_refresh_s"], r["x_floor"],
-            r["no_change_s"], r["no_change_ratio"], r["new_export_s"], r["new_export_ratio"],
-            r["peak_rss_mib"], r["rows_per_s"], r["stages_s"],
+            r["no_change_s"], r["no_change_ratio"], r["no_change_run_s"], r["no_change_run_ratio"],
+            r["new_export_s"], r["new_export_ratio"], r["peak_rss_mib"], r["rows_per_s"], r["stages_s"],
         )))
 
 

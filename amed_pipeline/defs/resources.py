@@ -48,6 +48,12 @@ class PseudonymKeyResource(dg.ConfigurableResource):
         return generated.encode("utf-8")
 
 
+def _duckdb_memory_limit() -> dict:
+    if os.environ.get(settings.DUCKDB_MEMORY_LIMIT_VAR):
+        return {"duckdb_memory_limit": dg.EnvVar(settings.DUCKDB_MEMORY_LIMIT_VAR)}
+    return {}
+
+
 def build_resources(data_dir: Path, warehouse_url: str | None = None) -> dict:
     if warehouse_url is None:
         warehouse_url = (
@@ -57,7 +63,7 @@ def build_resources(data_dir: Path, warehouse_url: str | None = None) -> dict:
         )
     key = dg.EnvVar(settings.PSEUDONYM_KEY_VAR) if os.environ.get(settings.PSEUDONYM_KEY_VAR) else None
     return {
-        "warehouse": WarehouseResource(url=warehouse_url),
+        "warehouse": WarehouseResource(url=warehouse_url, **_duckdb_memory_limit()),
         "pseudonym_key": PseudonymKeyResource(key=key, key_file=str(settings.default_key_file())),
         "erasure_list": build_erasure_list_resource(),
         "great_expectations": GreatExpectationsResource(),

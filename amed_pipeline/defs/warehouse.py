@@ -54,7 +54,12 @@ def warehouse_key(table_name: str) -> dg.AssetKey:
 # The assets this step materialises: the tables it computes across partnerships, and the ingest
 # ledger, which staging writes per partnership and this step verifies after every load.
 WAREHOUSE_ASSETS = (*(t.name for t in schema.GLOBAL_TABLES), "ingest_ledger")
-CHECK_ASSET = {"all_files_readable": "ingest_ledger", "row_accounting_balanced": "ingest_ledger", "facts_reference_dimensions": "dim_person"}
+CHECK_ASSET = {
+    "all_files_readable": "ingest_ledger",
+    "row_accounting_balanced": "ingest_ledger",
+    "facts_reference_dimensions": "dim_person",
+    "keys_unique": "dim_person",
+}
 
 
 def build_warehouse_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:

@@ -12,7 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Select, String, cast, func, literal, select, text, union_all
+
+from amed_pipeline.warehouse import schema
 
 
 @dataclass(frozen=True)
@@ -20,7 +22,7 @@ class WarehouseCheck:
     name: str
     table: str  # the warehouse asset the check is attached to
     description: str
-    sql: str
+    sql: str | Select  # a SELECT of partnership_id, source_file and detail
 
 
 WAREHOUSE_CHECKS = (
@@ -60,6 +62,43 @@ WAREHOUSE_CHECKS = (
 )
 
 
+def _text(value: str):
+    return cast(literal(value), String)
+
+
+def _keys_unique_query():
+    """Every declared primary key of a loaded table occurs once (DuckDB does not enforce them)."""
+    queries = []
+    for table in schema.LOADED_TABLES:
+        keys = list(table.primary_key.columns)
+        if not keys:
+            continue
+        key_names = {c.name for c in keys}
+
+        def shown(name: str):  # the column itself when it is part of the key, else its smallest value
+            if name in key_names:
+                return table.c[name]
+            return func.min(table.c[name]) if name in table.c else _text("")
+
+        detail = _text(f"{table.name}: ") + cast(func.count(), String) + _text(" rows share one key")
+        queries.append(
+            select(shown("partnership_id").label("partnership_id"), shown("source_file").label("source_file"), detail.label("detail"))
+            .select_from(table).group_by(*keys).having(func.count() > 1)
+        )
+    return union_all(*queries)
+
+
+WAREHOUSE_CHECKS = (
+    *WAREHOUSE_CHECKS,
+    WarehouseCheck(
+        "keys_unique", "dim_person",
+        "every key of a dimension or fact (session, person, booking, response, file) occurs once",
+        _keys_unique_query(),
+    ),
+)
+
+
 def run_warehouse_check(conn: Connection, check: WarehouseCheck) -> pd.DataFrame:
     """The failing rows (empty when the check passes)."""
-    return pd.DataFrame(conn.execute(text(check.sql)).mappings().all(), columns=["partnership_id", "source_file", "detail"])
+    statement = text(check.sql) if isinstance(check.sql, str) else check.sql
+    return pd.DataFrame(conn.execute(statement).mappings().all(), columns=["partnership_id", "source_file", "detail"])

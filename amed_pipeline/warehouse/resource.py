@@ -35,16 +35,22 @@ def redact_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+# DuckDB would otherwise let its buffer pool grow to 80 % of the machine's memory; beyond the
+# limit it spills to disk. `AMED_DUCKDB_MEMORY_LIMIT` changes it.
+DEFAULT_DUCKDB_MEMORY_LIMIT = "1GB"
+
+
 @lru_cache(maxsize=8)
-def _engine_for(url: str) -> Engine:
+def _engine_for(url: str, duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "duckdb" and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     # No pooling for DuckDB: a pooled connection would keep the file open (and locked) after use.
     if parsed.get_backend_name() == "duckdb":
+        connect_args = {"config": {"memory_limit": duckdb_memory_limit}}
         if parsed.database in (None, "", ":memory:"):
-            return create_engine(url, poolclass=StaticPool)  # one shared in-memory database
-        return create_engine(url, poolclass=NullPool)
+            return create_engine(url, poolclass=StaticPool, connect_args=connect_args)  # one shared in-memory database
+        return create_engine(url, poolclass=NullPool, connect_args=connect_args)
     return create_engine(url, pool_pre_ping=True)
 
 
@@ -52,10 +58,11 @@ class WarehouseResource(dg.ConfigurableResource):
     """The SQL warehouse (DuckDB file by default, PostgreSQL in production)."""
 
     url: str
+    duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
 
     @property
     def engine(self) -> Engine:
-        return _engine_for(self.url)
+        return _engine_for(self.url, self.duckdb_memory_limit)
 
     @property
     def dialect(self) -> str:
