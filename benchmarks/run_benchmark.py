@@ -15,7 +15,7 @@ measures, each as the median of several runs, on this machine in this invocation
   events, and the rest of the wall time (interpreter, imports, Dagster start-up and hand-over).
 With `--postgres-url` (a server `make bench` starts when it can), K = 100 also runs against
 PostgreSQL, in a database the benchmark creates and drops. It prints a table and writes
-`benchmarks/results/latest.json`. Targets live in the issue and the README, never in a test.
+`benchmarks/results/latest.json` and `latest.md` (the README's table). Targets live in the issue and the README, never in a test.
 """
 
 from __future__ import annotations
@@ -295,6 +295,32 @@ def print_table(results: list[dict]) -> None:
         )))
 
 
+def markdown_table(results: list[dict], machine: dict, exponent) -> str:
+    """The results as the README shows them."""
+    lines = [
+        "| K | warehouse | raw CSV rows | floor | full refresh | × floor | peak RSS | no-change (planned) | no-change `--all` | one new export |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r['scale']} | {r['warehouse']} | {r['raw_csv_rows']:,} | {r['floor_s']} s | {r['full_refresh_s']} s | "
+            f"{r['x_floor']} | {r['peak_rss_mib'] / 1024:.2f} GiB | {r['no_change_s']} s ({r['no_change_ratio']:.1%}) | "
+            f"{r['no_change_run_s']} s ({r['no_change_run_ratio']:.1%}) | {r['new_export_s']} s ({r['new_export_ratio']:.1%}) |"
+        )
+    lines.append("")
+    lines.append("Stages of the full refresh (seconds; `other`: interpreter, imports, Dagster start-up and events):")
+    lines.append("")
+    for r in results:
+        stages = ", ".join(f"{k} {v}" for k, v in r["stages_s"].items())
+        lines.append(f"- K = {r['scale']} ({r['warehouse']}): {stages}")
+    lines.append("")
+    if exponent is not None:
+        lines.append(f"Full-refresh time grows as rows^{exponent} from K = 100 to K = 1000 (1 = linear).")
+    lines.append(f"Machine: {machine['cpus']} CPUs, {machine['memory_gib']} GiB, Python {machine['python']}, "
+                 f"{machine['platform']}; median of {results[0]['repeats']} runs each.")
+    return "\n".join(lines) + "\n"
+
+
 def growth_exponent(results: list[dict], low: int, high: int) -> float | None:
     """b in time ∝ rows^b between two scales (1 = linear)."""
     import math
@@ -332,6 +358,7 @@ def main(argv=None) -> int:
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps({"machine": machine, "growth_exponent_100_to_1000": exponent, "results": results},
                                  indent=2, default=str))
+    output.with_suffix(".md").write_text(markdown_table(results, machine, exponent), encoding="utf-8")
     print()
     print_table(results)
     if exponent is not None:

@@ -115,11 +115,39 @@ STAGING_BATCH_ROWS = 150_000
 
 
 @dataclass
-class StagedBatch:
-    """Partnerships staged and validated together, and their datasets."""
+class BatchSummary:
+    """What the UI shows about a batch of partnerships staged together, without their rows (the
+    rows are written and dropped batch by batch, so memory does not grow with the programme)."""
 
     partnership_ids: list[str]
-    validated: dict[str, ValidatedDataset]
+    staged: dict[str, pd.DataFrame]  # dataset → rows, quarantined rows and files per partnership
+    checks: dict[tuple[str, str], tuple[dg.AssetCheckResult, pd.DataFrame]]  # (dataset, rule) → result, per partnership
+
+
+def summarise_batch(key_of, ids: list[str], validated: dict[str, ValidatedDataset]) -> BatchSummary:
+    staged, checks = {}, {}
+    for dataset in DATASETS:
+        result = validated[dataset]
+        staged[dataset] = pd.DataFrame({
+            "partnership": ids,
+            "rows": _counts(result.staged.rows, ids).to_numpy(),
+            "quarantined rows": _counts(result.staged.quarantine.drop_duplicates(["source_file", "source_row"]), ids).to_numpy(),
+            "files": [sum(1 for f in result.staged.files if f.partnership_id == p) for p in ids],
+        })
+        evaluated = _counts(result.evaluated, ids)
+        for rule in [r.name for r in SUITES[dataset]] + [READ_CHECK]:
+            if rule == READ_CHECK:
+                check = _read_check(key_of(dataset), result.staged)
+                failing = _counts(_read_quarantine(result.staged).drop_duplicates(["source_file", "source_row"]), ids)
+            else:
+                outcome = next(o for o in result.outcomes if o.rule == rule)
+                check = rule_check_result(key_of(dataset), outcome, result.evaluated)
+                failing = _counts(result.evaluated.iloc[outcome.failing_positions], ids)
+            checks[dataset, rule] = (check, pd.DataFrame({
+                "partnership": ids, "passed": (failing == 0).to_numpy() & (check.passed or bool(failing.sum())),
+                "failing rows": failing.to_numpy(), "evaluated rows": evaluated.to_numpy(),
+            }))
+    return BatchSummary(ids, staged, checks)
 
 
 def staging_batches(rows_by_partnership: dict[str, int], budget: int) -> list[list[str]]:
@@ -179,7 +207,7 @@ def build_staging_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
     )
     def staging(context: dg.AssetExecutionContext, warehouse: WarehouseResource, great_expectations: GreatExpectationsResource):
         reference = load_reference_tables(reference_dir)
-        batches: list[StagedBatch] = []
+        batches: list[BatchSummary] = []
         unchanged: list[str] = []
         fingerprints: dict[str, str] = {}
         # One connection for the step (opening a DuckDB file costs); each batch is one transaction.
@@ -205,7 +233,8 @@ def build_staging_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
                     insert_frame(conn, dq_results, _history(context.run_id, validated, batch))
                     for partnership_id in batch:
                         record_staged(conn, partnership_id, fingerprints[partnership_id])
-                batches.append(StagedBatch(batch, validated))
+                batches.append(summarise_batch(staged_key, batch, validated))
+                del exports, validated, frames
                 context.log.info(f"staged {len(batch)} partnership(s): {', '.join(batch)}")
         if unchanged:
             context.log.info(f"unchanged since last staged, not staged again: {', '.join(unchanged)}")
@@ -247,28 +276,19 @@ def _read_quarantine(staged: Staged) -> pd.DataFrame:
     return staged.quarantine[staged.quarantine["source_row"].astype(int) > 0]
 
 
-def _staged_metadata(batches: list[StagedBatch], dataset: str, unchanged: list[str]) -> dict:
+def _staged_metadata(batches: list[BatchSummary], dataset: str, unchanged: list[str]) -> dict:
     metadata = {
         "partnerships staged": dg.MetadataValue.int(sum(len(b.partnership_ids) for b in batches)),
         "partnerships unchanged": dg.MetadataValue.text(", ".join(unchanged) or "none"),
     }
     if batches:
-        summaries = []
-        for batch in batches:
-            staged = batch.validated[dataset].staged
-            summaries.append(pd.DataFrame({
-                "partnership": batch.partnership_ids,
-                "rows": _counts(staged.rows, batch.partnership_ids).to_numpy(),
-                "quarantined rows": _counts(staged.quarantine.drop_duplicates(["source_file", "source_row"]), batch.partnership_ids).to_numpy(),
-                "files": [sum(1 for f in staged.files if f.partnership_id == p) for p in batch.partnership_ids],
-            }))
-        summary = pd.concat(summaries, ignore_index=True)
+        summary = pd.concat([b.staged[dataset] for b in batches], ignore_index=True)
         metadata["dagster/row_count"] = dg.MetadataValue.int(int(summary["rows"].sum()))
         metadata["by partnership"] = dg.MetadataValue.md(summary.to_markdown(index=False))
     return metadata
 
 
-def _check_results(batches: list[StagedBatch], unchanged: list[str]):
+def _check_results(batches: list[BatchSummary], unchanged: list[str]):
     """One result per rule, over the partnerships staged in this run; per-partnership counts in metadata.
 
     Partnerships left unchanged are not validated again: their latest results stand in `dq_results`.
@@ -282,21 +302,8 @@ def _check_results(batches: list[StagedBatch], unchanged: list[str]):
                     metadata={"not evaluated again: input unchanged for": dg.MetadataValue.text(", ".join(unchanged))},
                 )
                 continue
-            results, tables = [], []
-            for batch in batches:
-                validated, ids = batch.validated[dataset], batch.partnership_ids
-                if rule == READ_CHECK:
-                    result = _read_check(key, validated.staged)
-                    failing = _counts(_read_quarantine(validated.staged).drop_duplicates(["source_file", "source_row"]), ids)
-                else:
-                    outcome = next(o for o in validated.outcomes if o.rule == rule)
-                    result = rule_check_result(key, outcome, validated.evaluated)
-                    failing = _counts(validated.evaluated.iloc[outcome.failing_positions], ids)
-                results.append(result)
-                tables.append(pd.DataFrame({
-                    "partnership": ids, "passed": (failing == 0).to_numpy() & (result.passed or bool(failing.sum())),
-                    "failing rows": failing.to_numpy(), "evaluated rows": _counts(validated.evaluated, ids).to_numpy(),
-                }))
+            results = [b.checks[dataset, rule][0] for b in batches]
+            tables = [b.checks[dataset, rule][1] for b in batches]
             first_failure = next((r for r in results if not r.passed), results[0])
             totals = {
                 name: dg.MetadataValue.int(sum(r.metadata[name].value for r in results))

@@ -37,7 +37,7 @@ def redact_url(url: str) -> str:
 
 # DuckDB would otherwise let its buffer pool grow to 80 % of the machine's memory; beyond the
 # limit it spills to disk. `AMED_DUCKDB_MEMORY_LIMIT` changes it.
-DEFAULT_DUCKDB_MEMORY_LIMIT = "1GB"
+DEFAULT_DUCKDB_MEMORY_LIMIT = "512MB"
 
 
 @lru_cache(maxsize=8)
