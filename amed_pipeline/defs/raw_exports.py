@@ -19,6 +19,7 @@ import dagster as dg
 import pandas as pd
 
 from amed_pipeline.config import ProgrammeConfig, Source
+from amed_pipeline.lib.frames import release_memory
 from amed_pipeline.defs.resources import PseudonymKeyResource
 from amed_pipeline.privacy.erasure import ERASED_RULE, ErasureListResource
 from amed_pipeline.staging.datasets import RawExport
@@ -107,6 +108,10 @@ def _land(conn, pending: list[tuple[Landing | None, dg.MaterializeResult]]):
     if landings:
         with conn.begin():
             replace_files(conn, landings)
+        # The rows are in the warehouse now: drop them before the next batch is prepared.
+        pending[:] = [(None, result) for _, result in pending]
+        del landings
+        release_memory()
     for _, result in pending:
         yield result
 

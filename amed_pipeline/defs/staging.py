@@ -26,6 +26,7 @@ import dagster as dg
 import pandas as pd
 
 from amed_pipeline.config import ProgrammeConfig
+from amed_pipeline.lib.frames import release_memory
 from amed_pipeline.defs.raw_exports import raw_export_key
 from amed_pipeline.quality.checks import dq_history_rows, dq_results, examples_markdown, rule_check_result
 from amed_pipeline.quality.staged import DATASETS, ValidatedDataset, stage_and_validate
@@ -235,6 +236,7 @@ def build_staging_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
                         record_staged(conn, partnership_id, fingerprints[partnership_id])
                 batches.append(summarise_batch(staged_key, batch, validated))
                 del exports, validated, frames
+                release_memory()
                 context.log.info(f"staged {len(batch)} partnership(s): {', '.join(batch)}")
         if unchanged:
             context.log.info(f"unchanged since last staged, not staged again: {', '.join(unchanged)}")

@@ -7,6 +7,9 @@ turns every missing value into ''.
 
 from __future__ import annotations
 
+import ctypes
+import gc
+
 import numpy as np
 import pandas as pd
 
@@ -24,3 +27,16 @@ def map_distinct(series: pd.Series, function) -> pd.Series:
     codes, distinct = pd.factorize(series.to_numpy(dtype=object))
     mapped = np.array([function(value) for value in distinct], dtype=object)
     return pd.Series(mapped[codes] if len(codes) else np.array([], dtype=object), index=series.index, dtype=object)
+
+
+def release_memory() -> None:
+    """Hand memory freed by large frames back to the operating system.
+
+    glibc keeps freed blocks in its arenas, so a long step's resident size stays at its largest
+    batch; after each batch the step calls this (a no-op where glibc is not the allocator).
+    """
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
