@@ -8,7 +8,6 @@ turns every missing value into ''.
 from __future__ import annotations
 
 import ctypes
-import gc
 
 import numpy as np
 import pandas as pd
@@ -33,9 +32,10 @@ def release_memory() -> None:
     """Hand memory freed by large frames back to the operating system.
 
     glibc keeps freed blocks in its arenas, so a long step's resident size stays at its largest
-    batch; after each batch the step calls this (a no-op where glibc is not the allocator).
+    batch; after each batch the step calls this (a no-op where glibc is not the allocator). No
+    `gc.collect()`: frames are freed by reference counting, and a full collection over the heap
+    of a long run cost seconds a batch.
     """
-    gc.collect()
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
