@@ -9,13 +9,12 @@ again and the config and reference tables are unchanged, they are kept without r
 (the checks still run).
 """
 
-import hashlib
-
 import dagster as dg
 import pandas as pd
 from sqlalchemy import func, select
 
 from amed_pipeline.config import ProgrammeConfig
+from amed_pipeline.defs.raw_exports import reference_digest
 from amed_pipeline.defs.staging import staged_key
 from amed_pipeline.quality.checks import dq_history_rows, dq_results, examples_markdown
 from amed_pipeline.quality.warehouse_checks import WAREHOUSE_CHECKS, run_warehouse_check
@@ -128,9 +127,8 @@ def global_fingerprint(conn, config: ProgrammeConfig) -> str:
     """What the tables across partnerships are computed from: every partnership's staged slice,
     the partnerships and the reference tables."""
     staged = sorted(tuple(r) for r in conn.execute(select(staging_state)).all())
-    reference = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(config.reference_dir.glob("*.csv"))}
     partnerships = [(p.id, p.name, p.area) for p in config.partnerships]
-    return fingerprint_of({"staged": staged, "reference": reference, "partnerships": partnerships})
+    return fingerprint_of({"staged": staged, "reference": reference_digest(config.reference_dir), "partnerships": partnerships})
 
 
 def _history(run_id: str, failures: dict[str, pd.DataFrame], ledger: pd.DataFrame) -> pd.DataFrame:
