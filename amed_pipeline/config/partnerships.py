@@ -118,11 +118,108 @@ def load_programme_config(data_dir: Path | str) -> ProgrammeConfig:
     config_path = data_dir / CONFIG_FILE_NAME
     if not config_path.is_file():
         raise ConfigError(f"{config_path}: configuration file not found")
+    raw = read_config_yaml(config_path)
+    return parse_programme_config(raw, data_dir, origin=str(config_path))
+
+
+# The config is untrusted input too. Nobody writes a config this large (1,000 partnerships is
+# about 2 MB); a larger file is refused before it is parsed.
+MAX_CONFIG_BYTES = 8 * 1024 * 1024
+# YAML aliases may repeat a small block; a "billion laughs" alias bomb nests them so that a few
+# lines expand into billions of nodes. Refused when aliases add more than this many nodes.
+MAX_ALIAS_EXPANSION = 10_000
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader that refuses duplicate keys (at any depth) and alias bombs.
+
+    Plain `safe_load` keeps the last of two equal keys silently (a second `programme:` block wins)
+    and shares aliased nodes, so a bomb loads cheaply and explodes later, when the options are
+    walked or serialised. Both are refused here, with the line number.
+    """
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: dict = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.get(key)
+                except TypeError:  # an unhashable key: the base class says so
+                    break
+                line = key_node.start_mark.line + 1
+                if first is not None:
+                    raise ConfigError(f"line {line}: duplicate key {key!r} (first on line {first})")
+                seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def _alias_expansion(root) -> int:
+    """How many nodes aliases add to the document when expanded (recursive aliases refused)."""
+    sizes: dict[int, int] = {}
+    unique: set[int] = set()
+
+    def size(node, path: frozenset[int]) -> int:
+        identity = id(node)
+        if identity in path:
+            raise ConfigError(f"line {node.start_mark.line + 1}: a recursive YAML alias")
+        unique.add(identity)
+        if identity not in sizes:
+            children = []
+            if isinstance(node, yaml.SequenceNode):
+                children = node.value
+            elif isinstance(node, yaml.MappingNode):
+                children = [n for pair in node.value for n in pair]
+            inner = path | {identity}
+            total = 1
+            for child in children:
+                total += size(child, inner)
+                if total > MAX_ALIAS_EXPANSION * 100:  # stop counting: far beyond any bound
+                    break
+            sizes[identity] = total
+        return sizes[identity]
+
+    expanded = size(root, frozenset())
+    return expanded - len(unique)
+
+
+def read_config_yaml(config_path: Path) -> Any:
+    """The parsed YAML of the config file, refusing what no honest config contains."""
     try:
-        raw = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+        size = config_path.stat().st_size
+    except OSError as exc:
+        raise ConfigError(f"{config_path}: cannot read the configuration: {exc.strerror or exc}") from exc
+    if size > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"{config_path}: the configuration is {size / 2**20:.1f} MB, over the {MAX_CONFIG_BYTES // 2**20} MB limit: refused, not parsed"
+        )
+    try:
+        text = config_path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{config_path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    try:
+        loader = _StrictLoader(text)
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                return None
+            added = _alias_expansion(node)
+            if added > MAX_ALIAS_EXPANSION:
+                raise ConfigError(
+                    f"YAML aliases expand to {added:,}+ extra values, over the limit of {MAX_ALIAS_EXPANSION:,} "
+                    "(an alias bomb?): refused"
+                )
+            return loader.construct_document(node)
+        finally:
+            loader.dispose()
+    except ConfigError as exc:
+        raise ConfigError(f"{config_path}: {exc}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{config_path}: not valid YAML: {exc}") from exc
-    return parse_programme_config(raw, data_dir, origin=str(config_path))
+    except RecursionError:
+        raise ConfigError(f"{config_path}: the YAML is nested too deeply: refused") from None
 
 
 def parse_programme_config(raw: Any, data_dir: Path, origin: str = CONFIG_FILE_NAME) -> ProgrammeConfig:

@@ -39,7 +39,7 @@ from sqlalchemy import Column, Connection, Date, Integer, Table
 from amed_pipeline import settings
 from amed_pipeline.reading.values import normalise_email, normalise_name
 from amed_pipeline.staging.datasets import empty_quarantine, quarantine_rows
-from amed_pipeline.staging.people import hmac_hex, identity_texts, key_version
+from amed_pipeline.staging.people import every_identity_text, hmac_hex, key_version
 from amed_pipeline.warehouse.schema import metadata
 
 ERASED_RULE = "erased"
@@ -106,9 +106,10 @@ def drop_erased(
     """
     if not tokens or key is None or rows.empty:
         return rows, _erased_records(rows.iloc[0:0], dataset)
-    identities = identity_texts(rows, partnership_id)
-    listed = {text for text in pd.unique(identities.to_numpy()) if text and erasure_token(key, text) in tokens}
-    erased = identities.isin(listed)
+    erased = pd.Series(False, index=rows.index)
+    for identities in every_identity_text(rows, partnership_id):
+        listed = {text for text in pd.unique(identities.to_numpy()) if text and erasure_token(key, text) in tokens}
+        erased |= identities.isin(listed)
     return rows[~erased].reset_index(drop=True), _erased_records(rows[erased], dataset)
 
 

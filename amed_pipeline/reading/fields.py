@@ -59,6 +59,17 @@ BOOKING_FIELDS = (
     Field("organisation", "text"),
     Field("booked_at", "datetime"),
 )
+# Who answered a survey. `email` is the questionnaire's optional "Email address" question; the
+# others are the survey tool's own record of the respondent (MS Forms `Email`/`Name`,
+# SurveyMonkey's `Email Address`/`First Name`/`Last Name`, Google's collected address).
+# Identity prefers the tool's record when the form is not anonymous (`staging.people`).
+RESPONDENT_FIELDS = (
+    Field("email", "email"),
+    Field("respondent_email", "email"),
+    Field("respondent_name", "personal"),
+    Field("first_name", "personal"),
+    Field("last_name", "personal"),
+)
 FEEDBACK_FIELDS = (
     Field("response_id", "identifier"),
     Field("submitted_at", "datetime"),
@@ -67,7 +78,7 @@ FEEDBACK_FIELDS = (
     Field("confidence", "rating"),
     Field("job_title", "text"),
     Field("setting", "text"),
-    Field("email", "email"),
+    *RESPONDENT_FIELDS,
 )
 FOLLOWUP_FIELDS = (
     Field("response_id", "identifier"),
@@ -77,7 +88,7 @@ FOLLOWUP_FIELDS = (
     Field("doing_differently", "text"),
     Field("setting", "text"),
     Field("job_title", "text"),
-    Field("email", "email"),
+    *RESPONDENT_FIELDS,
 )
 DATASET_FIELDS = {
     "sessions": SESSION_FIELDS,

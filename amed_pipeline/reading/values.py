@@ -44,9 +44,24 @@ def strip_question_number(header: str) -> str:
     return _QUESTION_NUMBER.sub("", header, count=1)
 
 
+def strip_format_characters(text: str) -> str:
+    """Without zero-width and other invisible format characters (Unicode category Cf)."""
+    if text.isascii():
+        return text
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+
+
 def normalise_email(text: str) -> str:
-    """Email identity: trimmed and lower-cased; '' when blank or a placeholder."""
-    email = clean_text(text).lower()
+    """Email identity: one person's address always gives the same text; '' when blank or a placeholder.
+
+    The variants people and systems produce are folded: Unicode compatibility forms (NFKC:
+    full-width letters), zero-width and other format characters, spaces, trailing dots on the
+    domain (`x@y.org.`), and case (`X@Y.org`).
+    """
+    email = strip_format_characters(clean_text(text)).lower().replace(" ", "")
+    if "@" in email:
+        local, _, domain = email.rpartition("@")
+        email = f"{local}@{domain.rstrip('.')}"
     return "" if email in ("", "anonymous", "info requested", "n/a", "none") else email
 
 

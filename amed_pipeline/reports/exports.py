@@ -1,8 +1,8 @@
 """Published exports for the evaluator: CSV files and one Excel workbook, refreshed every run.
 
 Only disclosure-controlled figures (`metric_values_published`) and the definitions leave the
-warehouse. Text cells that a spreadsheet would run as a formula (starting with `=`, `+`, `-` or
-`@`) are neutralised with a leading apostrophe. Writes go to a temporary file first and are then
+warehouse. Text cells that a spreadsheet would run as a formula (starting with `=`, `+`, `-`,
+`@`, tab or carriage return, also after leading whitespace) are neutralised with a leading apostrophe. Writes go to a temporary file first and are then
 renamed, so a reader never opens a half-written export.
 """
 
@@ -20,8 +20,12 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def neutralise_formula(value):
-    """`=HYPERLINK(...)` → `'=HYPERLINK(...)`; numbers and other text unchanged."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+    """`=HYPERLINK(...)` → `'=HYPERLINK(...)`; numbers and other text unchanged.
+
+    Leading whitespace does not make a formula safe (`" =1+1"`: spreadsheets trim it on entry,
+    and some on CSV import), so it is skipped before the first character is looked at.
+    """
+    if isinstance(value, str) and (value.startswith(FORMULA_PREFIXES) or value.lstrip().startswith(FORMULA_PREFIXES)):
         return "'" + value
     return value
 

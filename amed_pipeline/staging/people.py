@@ -18,7 +18,7 @@ from amed_pipeline.lib.frames import as_text, map_distinct
 
 from amed_pipeline.reading.values import normalise_email, normalise_name
 
-PERSONAL_COLUMNS = ("email", "first_name", "last_name")
+PERSONAL_COLUMNS = ("email", "first_name", "last_name", "respondent_email", "respondent_name")
 UNATTRIBUTABLE = "booking has neither an email nor a usable name (e.g. 'Info Requested'): cannot be attributed to a person"
 
 
@@ -31,16 +31,38 @@ def hmac_hex(key: bytes, text: str) -> str:
     return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+def _column(frame: pd.DataFrame, name: str, normalise) -> pd.Series:
+    if name not in frame:
+        return pd.Series("", index=frame.index, dtype=object)
+    return map_distinct(as_text(frame[name]), normalise)
+
+
 def identity_texts(frame: pd.DataFrame, partnership_id: str) -> pd.Series:
-    """The text a person's pseudonym is made from ('' when nothing identifies them)."""
-    emails = map_distinct(as_text(frame["email"]), normalise_email) if "email" in frame else pd.Series("", index=frame.index)
-    if "first_name" in frame and "last_name" in frame:
-        first = map_distinct(as_text(frame["first_name"]), normalise_name)
-        last = map_distinct(as_text(frame["last_name"]), normalise_name)
-        names = ("name:" + partnership_id + ":" + first + " " + last).where((first != "") & (last != ""), "")
-    else:
-        names = pd.Series("", index=frame.index)
+    """The text a person's pseudonym is made from ('' when nothing identifies them).
+
+    A survey response may carry two addresses: the survey tool's record of the respondent
+    (`respondent_email`; "anonymous", hence blank, on an anonymous form) and the optional
+    "Email address" question (`email`). The tool's record wins where there is one. Without an
+    email, the full name (`first_name` + `last_name`, or the tool's `respondent_name`).
+    """
+    emails = _column(frame, "respondent_email", normalise_email)
+    emails = emails.where(emails != "", _column(frame, "email", normalise_email))
+    first, last = _column(frame, "first_name", normalise_name), _column(frame, "last_name", normalise_name)
+    full = (first + " " + last).where((first != "") & (last != ""), "")
+    whole = _column(frame, "respondent_name", normalise_name)
+    full = full.where(full != "", whole.where(whole.str.contains(" ", regex=False), ""))
+    names = ("name:" + partnership_id + ":" + full).where(full != "", "")
     return ("email:" + emails).where(emails != "", names)
+
+
+def every_identity_text(frame: pd.DataFrame, partnership_id: str) -> list[pd.Series]:
+    """Each identity a row carries, not only the one its pseudonym is made from: erasure must
+    find a response by either of its addresses, or by its name."""
+    identities = [identity_texts(frame, partnership_id)]
+    for column in ("respondent_email", "email"):
+        emails = _column(frame, column, normalise_email)
+        identities.append(("email:" + emails).where(emails != "", ""))
+    return identities
 
 
 def pseudonymise_series(texts: pd.Series, key: bytes) -> pd.Series:

@@ -12,5 +12,7 @@ GOOGLE_FORMS = FormatAdapter(
     name="google_forms",
     default_dayfirst=True,
     reads_questions=True,
-    aliases={"submitted_at": ["Timestamp"], "email": ["Email address", "Email"]},
+    # The address Google collects (the respondent's own) is `respondent_email`; the optional
+    # "Email address (optional)" question is `email`.
+    aliases={"submitted_at": ["Timestamp"], "respondent_email": ["Email address", "Email"]},
 )

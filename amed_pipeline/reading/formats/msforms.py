@@ -15,6 +15,9 @@ MSFORMS = FormatAdapter(
     aliases={
         "response_id": ["ID"],
         "submitted_at": ["Completion time", "Start time"],
-        "email": ["Email"],
+        # The respondent's own columns ("anonymous" on anonymous forms); the optional "Email
+        # address" question is the `email` field.
+        "respondent_email": ["Email"],
+        "respondent_name": ["Name"],
     },
 )

@@ -40,5 +40,12 @@ SURVEYMONKEY = SurveyMonkeyAdapter(
     header_rows=2,
     default_dayfirst=False,
     reads_questions=True,
-    aliases={"response_id": ["Respondent ID"], "submitted_at": ["End Date", "Start Date"]},
+    aliases={
+        "response_id": ["Respondent ID"],
+        "submitted_at": ["End Date", "Start Date"],
+        # Filled by email-invitation collectors: the respondent's own address and name.
+        "respondent_email": ["Email Address"],
+        "first_name": ["First Name"],
+        "last_name": ["Last Name"],
+    },
 )
