@@ -362,7 +362,7 @@ def test_google_forms_both_timestamp_styles(exports_dir, make_source, path, expe
     assert read.rows["response_id"].tolist() == ["", ""]  # Google gives no response id
     assert read.rows["usefulness"].iat[0] == 8
     assert read.rows["conversations"].iat[0] == "much_more"
-    assert read.rows["email"].iat[0] == "erin.test@example.org"
+    assert read.rows["respondent_email"].iat[0] == "erin.test@example.org"  # the address Google collected
 
 
 def test_google_forms_followup_fields(exports_dir, make_source):

@@ -206,9 +206,64 @@ def test_xlsx_renamed_csv(delivery_log_xlsx, data_dir):
 
 def test_binary_content(data_dir):
     path = data_dir / "export.csv"
-    path.write_bytes("Name,Email\n".encode("utf-16"))
+    path.write_bytes(bytes(range(256)) * 4)
     with pytest.raises(UnreadableFileError, match="binary content"):
         read_raw_table(path)
+    # UTF-16 without its byte-order mark is half NUL bytes: still not a text export.
+    path.write_bytes("Name,Email\nAisha,a@example.org\n".encode("utf-16-le"))
+    with pytest.raises(UnreadableFileError, match="binary content"):
+        read_raw_table(path)
+
+
+@pytest.mark.parametrize("encoding, bom", [("utf-16-le", b"\xff\xfe"), ("utf-16-be", b"\xfe\xff")])
+def test_utf16_with_a_bom_is_read(data_dir, encoding, bom):
+    """Excel's "Unicode text": tab-separated UTF-16 with a byte-order mark."""
+    path = data_dir / "export.csv"
+    path.write_bytes(bom + "Name\tJob title\r\nZoë\tRenée’s café volunteer\r\n".encode(encoding))
+    table = read_raw_table(path)
+    assert table.header_rows == [["Name", "Job title"]]
+    assert cells(table, 0) == ["Zoë", "Renée’s café volunteer"]
+    assert table.encoding == encoding.replace("-", "")
+
+
+def test_a_nul_byte_stays_in_its_cell_wherever_it_is(data_dir):
+    """One rule: a NUL byte early in the file no longer makes the file binary (parse quarantines the row)."""
+    path = data_dir / "export.csv"
+    path.write_bytes(b"Name,Job title\nAisha,Nur\x00se\nBen,GP\n")
+    table = read_raw_table(path)
+    assert cells(table, 0) == ["Aisha", "Nur\x00se"] and cells(table, 1) == ["Ben", "GP"]
+
+
+def test_a_field_over_the_csv_modules_limit_is_read(data_dir):
+    path = data_dir / "export.csv"
+    path.write_text("Name,Comment\nAisha," + "x" * 200_000 + "\nBen,ok\n")
+    table = read_raw_table(path)
+    assert len(table.rows[1].iat[0]) == 200_000 and cells(table, 1) == ["Ben", "ok"]
+
+
+def test_title_rows_above_the_header_are_skipped_when_the_caller_recognises_the_header(data_dir):
+    path = data_dir / "export.csv"
+    path.write_text("Attendee report,,\nprinted 3 May 2021,,\nCourse,Date,Name\nMI,01/02/2021,Aisha\n")
+    table = read_raw_table(path, is_header=lambda rows: "Course" in rows[0])
+    assert table.header_rows == [["Course", "Date", "Name"]] and table.header_row == 3
+    assert cells(table, 0) == ["MI", "01/02/2021", "Aisha"] and table.rows["source_row"].tolist() == [4]
+    plain = read_raw_table(path)
+    assert plain.header_row == 1 and plain.header_rows[0][0] == "Attendee report"
+
+
+def test_formula_cells_without_a_cached_value_are_listed(data_dir):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Form1"
+    for row in (["ID", "Job title", "Hours"], [1, "=UPPER(\"nurse\")", 2], [2, "GP", "=C2*2"], [3, "OT", 1]):
+        sheet.append(row)
+    path = data_dir / "responses.xlsx"
+    book.save(path)
+    table = read_raw_table(path, sheet="Form1")
+    assert table.blank_formulas == [(2, 1), (3, 2)]
+    assert cells(table, 0)[1] == ""  # what a values-only reader sees: hence the list
 
 
 def test_text_named_xlsx(write_export):

@@ -1,10 +1,16 @@
 """Turn one export file (CSV or xlsx) into a grid of text cells, the same way for every format.
 
 Every adapter starts here, so the awkward parts of real files are handled once: UTF-8, UTF-8
-with BOM and cp1252 decoding; Excel's `sep=,` first line; comma, semicolon or tab delimiters;
-quoted cells with embedded newlines (a real CSV parser, never line splitting); xlsx sheets read
-as values (formula cells give their cached value, never run); every cell as text, so long ids
-keep their digits and leading zeros survive.
+with BOM, UTF-16 LE/BE with BOM (Excel's "Unicode text") and cp1252 decoding; Excel's `sep=,`
+first line; comma, semicolon or tab delimiters; quoted cells with embedded newlines (a real CSV
+parser, never line splitting); xlsx sheets read as values (formula cells give their cached value,
+never run; a formula Excel never computed is listed in `blank_formulas`, so its row can be
+quarantined instead of read as blank); every cell as text, so long ids keep their digits and
+leading zeros survive.
+
+One rule for damaged content: what spoils one field spoils its row, not the file. A NUL byte or a
+field longer than `MAX_FIELD_CHARS` stays in the grid for the caller to quarantine that row
+(`parse`); only content that is not text at all (mostly control bytes) refuses the file.
 
 It knows nothing about what the columns mean: that is the adapters' job. A file that cannot be
 read raises `UnreadableFileError` naming the file and the reason, never a bare stack trace.
@@ -15,14 +21,26 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from dataclasses import dataclass
+import re
+import zipfile
+from xml.etree import ElementTree
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
 CSV_ENCODINGS = ("utf-8-sig", "cp1252")
 DELIMITERS = (",", ";", "\t")
+UTF16_BOMS = {b"\xff\xfe": "utf-16-le", b"\xfe\xff": "utf-16-be"}
+# The csv module's default field limit. A longer field quarantines its row (no honest export
+# holds one); the parser itself is allowed far longer fields so the rest of the file still reads.
+MAX_FIELD_CHARS = 131_072
+# Text has few control bytes; a file whose first 4 KB are more than this share control bytes
+# (other than tab, CR, LF) is binary, not a CSV with a stray NUL.
+BINARY_CONTROL_SHARE = 0.05
+_CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10, 13))
 
 
 class UnreadableFileError(ValueError):
@@ -47,28 +65,53 @@ class RawTable:
     header_rows: list[list[str]]
     rows: pd.DataFrame
     encoding: str
+    # (source_row, column position) of formula cells with no cached value (xlsx only).
+    blank_formulas: list[tuple[int, int]] = field(default_factory=list)
 
     @property
     def width(self) -> int:
         return len(self.header_rows[0]) if self.header_rows else 0
 
+    # The spreadsheet row of the (first) header row: 1 unless blank or title rows were above it.
+    header_row: int = 1
 
-def read_raw_table(path: Path, header_rows: int = 1, sheet: str | None = None) -> RawTable:
-    """Read a CSV or xlsx file into a RawTable with `header_rows` header rows."""
+
+# How far down a header is looked for when the first row is not one (a title, a date line).
+MAX_TITLE_ROWS = 10
+
+
+def read_raw_table(
+    path: Path, header_rows: int = 1, sheet: str | None = None, is_header: Callable[[list[list[str]]], bool] | None = None
+) -> RawTable:
+    """Read a CSV or xlsx file into a RawTable with `header_rows` header rows.
+
+    With `is_header`, the header is the first rows (of the first `MAX_TITLE_ROWS` + 1) that it
+    accepts: title rows above the header ("Attendee report, printed 3 May") are skipped, and
+    `header_row` says where the header was found. When no row is accepted, the first is used.
+    """
     path = Path(path)
+    blank_formulas: list[tuple[int, int]] = []
     if path.suffix.lower() in XLSX_SUFFIXES:
         grid, encoding = _read_xlsx_grid(path, sheet), "xlsx"
+        blank_formulas = formulas_without_value(path, sheet)
     else:
         grid, encoding = _read_csv_grid(path)
     grid = _drop_blank_leading_rows(grid)
     if len(grid) < header_rows:
         raise UnreadableFileError(path, "the file is empty: no header row")
-    width = max(len(r) for r in grid[:header_rows])
-    headers = [_pad(r, width) for r in grid[:header_rows]]
+    skipped = 0
+    if is_header is not None and not is_header(grid[:header_rows]):
+        for offset in range(1, min(MAX_TITLE_ROWS, len(grid) - header_rows) + 1):
+            if any(str(c).strip() for c in grid[offset]) and is_header(grid[offset:offset + header_rows]):
+                skipped = offset
+                break
+    header_row = grid.leading_blank_rows + skipped + 1
+    width = max(len(r) for r in grid[skipped:skipped + header_rows])
+    headers = [_pad(r, width) for r in grid[skipped:skipped + header_rows]]
     if not any(cell.strip() for cell in headers[0]):
         raise UnreadableFileError(path, "the header row is blank")
-    body = grid[header_rows:]
-    first_data_row = grid.leading_blank_rows + header_rows + 1
+    body = grid[skipped + header_rows:]
+    first_data_row = header_row + header_rows
     # Trailing fully blank rows (Excel's habit) are not data rows.
     while body and not any(c.strip() for c in body[-1]):
         body.pop()
@@ -78,7 +121,9 @@ def read_raw_table(path: Path, header_rows: int = 1, sheet: str | None = None) -
     frame["source_row"] = range(first_data_row, first_data_row + len(frame))
     # Cells beyond the header's width (a stray delimiter, a shifted row) must not vanish silently.
     frame["overflow"] = ["|".join(c for c in r[width:] if str(c).strip()) for r in body]
-    return RawTable(path=path, header_rows=headers, rows=frame, encoding=encoding)
+    last_row = first_data_row + len(frame)
+    blank_formulas = [(row, column) for row, column in blank_formulas if first_data_row <= row < last_row and column < width]
+    return RawTable(path=path, header_rows=headers, rows=frame, encoding=encoding, blank_formulas=blank_formulas, header_row=header_row)
 
 
 class _Grid(list):
@@ -102,7 +147,16 @@ def decode_bytes(data: bytes, path: Path | str) -> tuple[str, str]:
         raise UnreadableFileError(path, "this is a PDF document, not a CSV export")
     if data[:2] == b"PK":
         raise UnreadableFileError(path, "this is a zip/xlsx file with a .csv name; save it as .xlsx")
-    if b"\x00" in data[:4096]:
+    for bom, encoding in UTF16_BOMS.items():
+        # Excel's "Unicode text" (tab-separated UTF-16 with a BOM).
+        if data.startswith(bom):
+            try:
+                return data[len(bom):].decode(encoding), encoding.replace("-", "")
+            except UnicodeDecodeError:
+                raise UnreadableFileError(path, f"starts with a {encoding.upper()} byte-order mark but is not {encoding.upper()} text") from None
+    sample = data[:4096]
+    if sum(sample.count(b) for b in _CONTROL_BYTES) > max(8, BINARY_CONTROL_SHARE * len(sample)):
+        # Mostly control bytes: not text. (A stray NUL in a text file only spoils its row.)
         raise UnreadableFileError(path, "not a text file (binary content); expected CSV")
     for encoding in CSV_ENCODINGS:
         try:
@@ -128,6 +182,8 @@ def _read_csv_grid(path: Path) -> tuple[list[list[str]], str]:
         delimiter = first_line.strip().strip('"')[4:5] or ","
         text = rest
     delimiter = delimiter or sniff_delimiter(text)
+    # Longer fields than the csv module's default are read, so their rows can be quarantined alone.
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"')
     try:
         grid = [row for row in reader]
@@ -192,6 +248,74 @@ def _read_xlsx_grid(path: Path, sheet: str | None) -> list[list[str]]:
     finally:
         workbook.close()
     return [[cell_text(_as_stored_value(v)) for v in row] for row in rows]
+
+
+_CELL_REF = re.compile(r"([A-Z]+)(\d+)")
+_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+
+
+def formulas_without_value(path: Path, sheet: str | None = None) -> list[tuple[int, int]]:
+    """(row number, column position) of formula cells that hold no cached value.
+
+    Excel stores the value a formula last computed beside it; a workbook written by a script
+    (openpyxl, some exporters) stores only the formula, and a values-only reader sees a blank.
+    Read from the sheet's XML, only when the sheet has formulas at all. The sheet is the one the
+    grid came from: `sheet`, else the first with data (as `_read_xlsx_grid`).
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            parts = _sheet_parts(archive)
+            names = [sheet] if sheet is not None else list(parts)
+            for name in names:
+                part = parts.get(name)
+                if part is None or part not in archive.namelist():
+                    continue
+                found, has_data = _blank_formula_cells(archive, part)
+                if sheet is not None or has_data:
+                    return found
+    except (zipfile.BadZipFile, OSError, KeyError, ElementTree.ParseError):
+        return []  # the grid reader reports what is wrong with the file
+    return []
+
+
+def _sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
+    """Sheet name → the zip member holding its XML, in workbook order."""
+    rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+    targets = {r.get("Id"): r.get("Target", "") for r in rels}
+    book = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+    parts = {}
+    for node in book.iter(f"{_MAIN}sheet"):
+        target = targets.get(node.get(f"{_REL}id"), "")
+        parts[node.get("name")] = target.lstrip("/") if target.startswith("/") else "xl/" + target
+    return parts
+
+
+def _blank_formula_cells(archive: zipfile.ZipFile, part: str) -> tuple[list[tuple[int, int]], bool]:
+    found, has_data = [], False
+    with archive.open(part) as stream:
+        head = stream.read(1 << 20)
+    if b"<f" not in head and archive.getinfo(part).file_size <= len(head):
+        return [], True  # no formula in the sheet: nothing to find
+    with archive.open(part) as stream:
+        for _, element in ElementTree.iterparse(stream):
+            if element.tag != f"{_MAIN}c":
+                continue
+            has_data = True
+            formula, value = element.find(f"{_MAIN}f"), element.find(f"{_MAIN}v")
+            if formula is not None and (value is None or not (value.text or "")) and element.get("t") != "str":
+                m = _CELL_REF.match(element.get("r", ""))
+                if m:
+                    found.append((int(m.group(2)), _column_index(m.group(1))))
+            element.clear()
+    return found, has_data
+
+
+def _column_index(letters: str) -> int:
+    number = 0
+    for letter in letters:
+        number = number * 26 + ord(letter) - 64
+    return number - 1
 
 
 def _sheet_rows(workbook, name: str) -> list[list]:

@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Mapping
 
+import numpy as np
 import pandas as pd
 
 from amed_pipeline.config import Source
 from amed_pipeline.config.partnerships import DEFAULT_MAX_FILE_BYTES
 from amed_pipeline.reading.fields import DATASET_FIELDS, REQUIRED_FIELDS, convert_columns
-from amed_pipeline.reading.files import RawTable, UnreadableFileError, read_raw_table
+from amed_pipeline.privacy.redaction import mask_text
+from amed_pipeline.reading.files import MAX_FIELD_CHARS, RawTable, UnreadableFileError, read_raw_table
 from amed_pipeline.reading.formats import ADAPTERS, MissingColumnError
 from amed_pipeline.reading.guards import file_size, refusal
 
@@ -55,6 +57,7 @@ class FileLedger:
     rows_duplicate: int = 0
     duplicate_of: str = ""
     error: str = ""
+    note: str = ""  # e.g. where the header was found below title rows (shown, not stored)
 
 
 @dataclass
@@ -105,14 +108,20 @@ def read_source(
         try:
             if read_error:
                 raise UnreadableFileError(path, read_error)
-            table = read_raw_table(path, header_rows=adapter.header_rows, sheet=source.options.get("sheet"))
+            table = read_raw_table(
+                path, header_rows=adapter.header_rows, sheet=source.options.get("sheet"),
+                is_header=lambda rows: header_fits(rows, source, adapter),
+            )
             ledger.rows_read = len(table.rows)
+            if table.header_row > 1:
+                ledger.note = f"header found on row {table.header_row}; the {table.header_row - 1} row(s) above it are not data"
             if duplicate_of:  # the same bytes under a second name: counted, not loaded twice
                 ledger.rows_duplicate = ledger.rows_read
                 continue
             rows, problems = read_table(table, source, adapter)
         except (UnreadableFileError, MissingColumnError) as exc:
-            reason = exc.reason if isinstance(exc, UnreadableFileError) else str(exc)
+            # A reason may quote the file (a library's message): masked like every text that quotes input.
+            reason = mask_text(exc.reason if isinstance(exc, UnreadableFileError) else str(exc))
             ledger.error = reason
             ledger.rows_quarantined = ledger.rows_read
             rule = "file_unreadable" if isinstance(exc, UnreadableFileError) else "required_column_missing"
@@ -164,8 +173,15 @@ def read_table(table: RawTable, source: Source, adapter=None) -> tuple[pd.DataFr
             f"no column for {names} (a required {source.dataset} field); map it in options.columns"
             + (" or options.questions" if adapter.reads_questions else "")
         )
+    damaged = damaged_cells(table, headers)
+    rows = table.rows
+    if damaged:  # not parsed as well: one reason per damaged cell is enough
+        rows = rows.copy()
+        columns = {h: i for i, h in reversed(list(enumerate(headers)))}
+        for source_row, column, *_ in damaged:
+            rows.loc[rows["source_row"] == source_row, columns[column]] = ""
     typed, errors = convert_columns(
-        table.rows,
+        rows,
         located,
         headers,
         source.dataset,
@@ -177,6 +193,11 @@ def read_table(table: RawTable, source: Source, adapter=None) -> tuple[pd.DataFr
     overflow = table.rows["overflow"].astype(str)
     for position in overflow[overflow != ""].index:
         problems.append((int(table.rows["source_row"].iat[position]), "(beyond last column)", overflow.iat[position], "row has more cells than the header", "row_overflow"))
+    problems += damaged
+    located_positions = set(located.values())
+    for source_row, position in table.blank_formulas:
+        if position in located_positions:
+            problems.append((source_row, headers[position], "", FORMULA_WITHOUT_VALUE, "formula_without_value"))
     bad_rows = {p[0] for p in problems}
     typed = typed[~typed["source_row"].isin(bad_rows)].reset_index(drop=True)
     if source.dataset == "bookings":
@@ -188,6 +209,43 @@ def read_table(table: RawTable, source: Source, adapter=None) -> tuple[pd.DataFr
     return typed, problems
 
 
+FORMULA_WITHOUT_VALUE = "formula without a value: re-save the file in Excel (it stores the computed value)"
+
+
+def damaged_cells(table: RawTable, headers: list[str]) -> list[tuple]:
+    """A problem per cell holding a NUL byte or more than `MAX_FIELD_CHARS` characters.
+
+    Either spoils its row, never the file: the row is quarantined with a reason naming the column,
+    and the value is not repeated (it is unreadable or huge).
+    """
+    problems = []
+    for position in range(table.width):
+        cells = table.rows[position].astype(str)
+        # Vectorised: most columns have neither, and the checks are one pass each.
+        nul = cells.str.contains("\x00", regex=False).to_numpy(dtype=bool)
+        long = (cells.str.len() > MAX_FIELD_CHARS).to_numpy(dtype=bool)
+        for index in np.flatnonzero(nul | long):
+            row = int(table.rows["source_row"].iat[index])
+            if long[index]:
+                reason = f"field of {len(cells.iat[index]):,} characters, over the limit of {MAX_FIELD_CHARS:,}"
+                problems.append((row, headers[position], "", reason, "field_too_long"))
+            else:
+                problems.append((row, headers[position], "", "field holds a NUL byte (\\0): damaged or binary content", "nul_in_field"))
+    return problems
+
+
+def header_fits(rows: list[list[str]], source: Source, adapter) -> bool:
+    """Whether these rows are the source's header: the adapter finds every required field in them."""
+    width = max((len(r) for r in rows), default=0)
+    probe = RawTable(path=Path(""), header_rows=[list(r) + [""] * (width - len(r)) for r in rows], rows=pd.DataFrame(), encoding="")
+    try:
+        located = adapter.locate(adapter.headers(probe), source)
+    except MissingColumnError:
+        return False
+    defaults = source.options.get("default_values", {})
+    return all(any(f in located or f in defaults for f in alternatives) for alternatives in REQUIRED_FIELDS[source.dataset])
+
+
 def empty_rows(source: Source) -> pd.DataFrame:
     columns = list(LINEAGE_COLUMNS) + [f.name for f in DATASET_FIELDS[source.dataset]]
     if source.dataset == "bookings":
@@ -196,6 +254,9 @@ def empty_rows(source: Source) -> pd.DataFrame:
 
 
 def _quarantine_record(source: Source, file: str, row: int, rule: str, column: str, value: str, reason: str) -> dict:
+    # Value and reason may quote the cell: contact details masked here, known names when the
+    # source is prepared (`warehouse.prepare`), which knows them.
+    value, reason = mask_text(value), mask_text(reason)
     return {
         "partnership_id": source.partnership_id,
         "dataset": source.dataset,

@@ -58,11 +58,13 @@ def normalise_email(text: str) -> str:
     full-width letters), zero-width and other format characters, spaces, trailing dots on the
     domain (`x@y.org.`), and case (`X@Y.org`).
     """
-    email = strip_format_characters(clean_text(text)).lower().replace(" ", "")
+    email = strip_format_characters(clean_text(text)).lower()
+    if email in ("", "anonymous", "info requested", "n/a", "none"):
+        return ""
     if "@" in email:
-        local, _, domain = email.rpartition("@")
+        local, _, domain = email.replace(" ", "").rpartition("@")
         email = f"{local}@{domain.rstrip('.')}"
-    return "" if email in ("", "anonymous", "info requested", "n/a", "none") else email
+    return email
 
 
 def normalise_name(text: str) -> str:
