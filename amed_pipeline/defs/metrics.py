@@ -28,9 +28,12 @@ from amed_pipeline.reports.exports import write_csv, write_workbook
 from amed_pipeline.reports.html_report import render_report
 from amed_pipeline.warehouse import schema
 from amed_pipeline.warehouse.bulk import replace_rows
-from amed_pipeline.warehouse.landing import staging_state
+from amed_pipeline.privacy.redaction import mask_series
+from amed_pipeline.warehouse.landing import read_redactions, staging_state
 from amed_pipeline.warehouse.state import fingerprint_of, record_fingerprint, stored_fingerprint
 from amed_pipeline.warehouse.resource import WarehouseResource
+
+REDACTION_RETURN_COLUMNS = ("source_file", "dataset", "field_name", "kind", "redactions")
 
 METRICS_GROUP = "metrics"
 REPORTS_GROUP = "reports"
@@ -149,20 +152,33 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
         kinds={"csv"},
         deps=[staged_key(d) for d in STAGED_DATASETS],
         description="One CSV per partnership under <export dir>/data_returns/ listing its quarantined rows and "
-        "why (personal values masked), ready to send back to whoever owns the export. Built from the staged "
+        "why (personal values masked), and beside it <partnership>_data_return_redactions.csv: how many emails, "
+        "phone numbers, postcodes and known names were removed from each free-text field of each file (counts, "
+        "no values). Ready to send back to whoever owns the export. Built from the staged "
         "datasets, so it is written even when a blocking check stops the warehouse load; rebuilt every run, "
         "so once a corrected file replaces a bad one, its entries are gone.",
     )
     def data_returns(warehouse: WarehouseResource, export_dir: ExportDirResource):
         with warehouse.connect() as conn:
             quarantine = read_table(conn, schema.quarantine).sort_values(["source_file", "source_row", "column_name", "rule"])
+            redactions = read_redactions(conn)
+        # Masked when quarantined already; masked again here because this file leaves the building.
+        for column in ("value", "reason"):
+            quarantine[column] = mask_series(quarantine[column]).to_numpy()
         directory = export_dir.directory() / "data_returns"
-        counts = {}
+        counts, removed = {}, {}
         for partnership in config.partnerships:
             rows = quarantine[quarantine["partnership_id"] == partnership.id].drop(columns=["partnership_id"])
             write_csv(rows, directory / f"{partnership.id}_data_return.csv")
             counts[partnership.id] = len(rows)
-        summary = pd.DataFrame({"partnership": list(counts), "quarantined entries": list(counts.values())})
+            # What was removed from free text, per file, field and kind: counts only, never values.
+            own = redactions[redactions["partnership_id"] == partnership.id]
+            write_csv(own[list(REDACTION_RETURN_COLUMNS)], directory / f"{partnership.id}_data_return_redactions.csv")
+            removed[partnership.id] = int(own["redactions"].sum()) if len(own) else 0
+        summary = pd.DataFrame({
+            "partnership": list(counts), "quarantined entries": list(counts.values()),
+            "removed from free text": list(removed.values()),
+        })
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": dg.MetadataValue.int(int(sum(counts.values()))),

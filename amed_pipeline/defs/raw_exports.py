@@ -24,7 +24,8 @@ from amed_pipeline.defs.resources import PseudonymKeyResource
 from amed_pipeline.privacy.erasure import ERASED_RULE, ErasureListResource
 from amed_pipeline.staging.datasets import RawExport
 from amed_pipeline.staging.people import key_version
-from amed_pipeline.warehouse.landing import Landing, known_files, landed_file_states, replace_files
+from amed_pipeline.privacy.redaction import KnownNames
+from amed_pipeline.warehouse.landing import Landing, known_files, known_name_digests, landed_file_states, replace_files
 from amed_pipeline.warehouse.prepare import PrepareTask, parallel_workers, prepare_sources
 from amed_pipeline.warehouse.resource import WarehouseResource
 
@@ -37,7 +38,7 @@ def raw_export_key(source: Source) -> dg.AssetKey:
 
 
 # Bump when parsing or landing changes meaning: every file is then read again on the next run.
-PARSER_VERSION = "1"
+PARSER_VERSION = "2"  # 2: redaction of free text and error text; damaged cells quarantine their row
 
 
 def reference_digest(reference_dir: Path) -> str:
@@ -49,7 +50,7 @@ def reference_digest(reference_dir: Path) -> str:
 
 
 def source_fingerprint(
-    source: Source, max_file_bytes: int, key_version: str, erasure_tokens: frozenset[str], reference: str = ""
+    source: Source, max_file_bytes: int, key_version: str, erasure_tokens: frozenset[str], reference: str = "", names: str = ""
 ) -> str:
     """How a source's files are read: a file landed under another fingerprint is read again."""
     text = json.dumps(
@@ -62,6 +63,7 @@ def source_fingerprint(
             "erasure": hashlib.sha256("\n".join(sorted(erasure_tokens)).encode()).hexdigest(),
             "parser": PARSER_VERSION,
             "reference": reference,
+            "names": names,  # the known names free text is redacted with (not for bookings)
         },
         sort_keys=True,
         default=str,
@@ -134,48 +136,68 @@ def build_raw_export_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition
         tokens, erasure_key = erasure_list.load()
         reference = reference_digest(reference_dir)
         selected = [s for k, s in by_key.items() if k in context.selected_asset_keys]
-        tasks, fingerprints, landed, to_read = [], {}, {}, 0
+        # Bookings first: they hold the names that free text read afterwards must not keep
+        # (`privacy.redaction`). Other sources are read again whenever that set of names changes.
+        phases = [[s for s in selected if s.dataset == "bookings"], [s for s in selected if s.dataset != "bookings"]]
         # One connection for the whole step (opening and closing a DuckDB file costs a checkpoint);
         # sources land together in transactions of about LANDING_BATCH_ROWS rows.
         with warehouse.connect() as conn:
             states = landed_file_states(conn, sorted({s.partnership_id for s in selected}))
-            for source in selected:
-                fingerprint = source_fingerprint(source, max_file_bytes, key_version(key), tokens, reference)
-                source_states = states.get((source.partnership_id, source.name), {})
-                known = known_files(source_states, fingerprint)
-                fingerprints[source.name, source.partnership_id] = fingerprint
-                landed[source.name, source.partnership_id] = set(source_states)
-                to_read += _bytes_to_read(source, data_dir, known)
-                tasks.append(PrepareTask(source, data_dir, max_file_bytes, known, key, tokens, erasure_key, reference_dir))
             conn.commit()
-            workers = parallel_workers(to_read)
-            if workers:
-                context.log.info(f"{to_read / 2**20:.0f} MiB of new files: preparing {len(tasks)} sources in {workers} worker processes")
-            # A source's materialisation is reported once its rows are committed.
-            pending: list[tuple[Landing | None, dg.MaterializeResult]] = []
-            for prepared in prepare_sources(tasks, workers):
-                source = prepared.source
-                removed = landed[source.name, source.partnership_id] - set(prepared.current)
-                for ledger in prepared.files:
-                    if ledger.error:
-                        context.log.warning(f"{ledger.source_file}: whole file quarantined: {ledger.error}")
-                landing = Landing(
-                    source.dataset, prepared.files, prepared.rows, prepared.quarantine,
-                    fingerprints[source.name, source.partnership_id], removed, prepared.job_titles, prepared.comments,
-                ) if prepared.files or removed else None
-                export = RawExport(source.partnership_id, source.name, source.dataset, prepared.rows, prepared.quarantine, prepared.files)
-                pending.append((landing, dg.MaterializeResult(
-                    asset_key=raw_export_key(source), metadata=raw_export_metadata(export, prepared.unchanged, removed)
-                )))
-                if sum(len(l.rows) for l, _ in pending if l is not None) >= LANDING_BATCH_ROWS:
-                    yield from _land(conn, pending)
-                    pending = []
-            yield from _land(conn, pending)
+            for phase, sources in enumerate(phases):
+                if not sources:
+                    continue
+                known_names = known_name_digests(conn)
+                conn.commit()
+                names = KnownNames(key, known_names).fingerprint() if phase else ""
+                yield from _prepare_and_land(
+                    context, conn, sources, states, key, tokens, erasure_key, reference, names, known_names
+                )
+
+    def _prepare_and_land(context, conn, sources, states, key, tokens, erasure_key, reference, names, known_names):
+        tasks, fingerprints, landed, to_read = [], {}, {}, 0
+        for source in sources:
+            fingerprint = source_fingerprint(source, max_file_bytes, key_version(key), tokens, reference, names)
+            source_states = states.get((source.partnership_id, source.name), {})
+            known = known_files(source_states, fingerprint)
+            fingerprints[source.name, source.partnership_id] = fingerprint
+            landed[source.name, source.partnership_id] = set(source_states)
+            to_read += _bytes_to_read(source, data_dir, known)
+            tasks.append(PrepareTask(source, data_dir, max_file_bytes, known, key, tokens, erasure_key, reference_dir, known_names))
+        workers = parallel_workers(to_read)
+        if workers:
+            context.log.info(f"{to_read / 2**20:.0f} MiB of new files: preparing {len(tasks)} sources in {workers} worker processes")
+        # A source's materialisation is reported once its rows are committed.
+        pending: list[tuple[Landing | None, dg.MaterializeResult]] = []
+        for prepared in prepare_sources(tasks, workers):
+            source = prepared.source
+            removed = landed[source.name, source.partnership_id] - set(prepared.current)
+            for ledger in prepared.files:
+                if ledger.error:
+                    context.log.warning(f"{ledger.source_file}: whole file quarantined: {ledger.error}")
+                if ledger.note:
+                    context.log.info(f"{ledger.source_file}: {ledger.note}")
+            landing = Landing(
+                source.dataset, prepared.files, prepared.rows, prepared.quarantine,
+                fingerprints[source.name, source.partnership_id], removed, prepared.job_titles, prepared.comments,
+                prepared.names, prepared.redactions,
+            ) if prepared.files or removed else None
+            export = RawExport(source.partnership_id, source.name, source.dataset, prepared.rows, prepared.quarantine, prepared.files)
+            pending.append((landing, dg.MaterializeResult(
+                asset_key=raw_export_key(source),
+                metadata=raw_export_metadata(export, prepared.unchanged, removed, prepared.redactions),
+            )))
+            if sum(len(l.rows) for l, _ in pending if l is not None) >= LANDING_BATCH_ROWS:
+                yield from _land(conn, pending)
+                pending = []
+        yield from _land(conn, pending)
 
     return [raw_exports]
 
 
-def raw_export_metadata(export: RawExport, unchanged: list[str] = (), removed: set[str] = frozenset()) -> dict:
+def raw_export_metadata(
+    export: RawExport, unchanged: list[str] = (), removed: set[str] = frozenset(), redactions: pd.DataFrame | None = None
+) -> dict:
     files = pd.DataFrame(
         [
             {
@@ -184,10 +206,12 @@ def raw_export_metadata(export: RawExport, unchanged: list[str] = (), removed: s
                 "unparseable rows": f.rows_quarantined,
                 "duplicate of": f.duplicate_of or "",
                 "error": f.error or "",
+                "note": f.note or "",
             }
             for f in export.files
         ]
     )
+    removed_text = int(redactions["redactions"].sum()) if redactions is not None and len(redactions) else 0
     return {
         "dagster/row_count": dg.MetadataValue.int(len(export.rows)),
         "files read": dg.MetadataValue.int(len(export.files)),
@@ -196,5 +220,6 @@ def raw_export_metadata(export: RawExport, unchanged: list[str] = (), removed: s
         "rows quarantined": dg.MetadataValue.int(len(export.quarantine.drop_duplicates(["source_file", "source_row"]))),
         "rows left out (erasure list)": dg.MetadataValue.int(int((export.quarantine["rule"] == ERASED_RULE).sum())),
         "files unreadable": dg.MetadataValue.int(sum(1 for f in export.files if f.error)),
+        "contact details and names removed from free text": dg.MetadataValue.int(removed_text),
         "file summary": dg.MetadataValue.md(files.to_markdown(index=False) if len(files) else "_no file read: none new or changed_"),
     }

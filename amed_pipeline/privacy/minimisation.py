@@ -9,25 +9,22 @@ that stays. A field in neither table fails `test_privacy_audit`, so a new field 
 not an accident.
 
 Quarantine records keep the raw text of a cell that could not be parsed, so the data engineer
-can fix the file; a misaligned row can put someone's address there, so email addresses in it
-are masked (`mask_emails`).
+can fix the file; a misaligned row can put someone's address there, so contact details and known
+names in values and reasons are masked (`privacy.redaction`).
 
 Free text that stays, and why: `job_title` is classified into a profession (the warehouse keeps
 each distinct title only in `job_title_classification`, with no link to a person);
 `doing_differently` is read by the evaluator (kept only in `followup_comment`, with no link to a
-person); `setting` is classified into a setting (the warehouse keeps the class).
+person); `setting` is classified into a setting (the warehouse keeps the class). All of it is
+redacted before it is stored: emails, UK phone numbers, postcodes and known full names
+(`privacy.redaction`).
 """
 
 from __future__ import annotations
 
-import re
-
 import pandas as pd
 
-from amed_pipeline.lib.frames import as_text
 
-EMAIL_ADDRESS = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
-EMAIL_MASK = "[email removed]"
 
 # Fields dropped at the boundary, with the reason they are not needed.
 DROPPED_AT_BOUNDARY = {
@@ -91,7 +88,3 @@ def undocumented_fields(columns) -> list[str]:
     """Columns that leave the boundary without a documented purpose."""
     return [c for c in columns if c not in KEPT_FIELDS]
 
-
-def mask_emails(values: pd.Series) -> pd.Series:
-    """The text with every email address replaced by a marker (quarantine values)."""
-    return as_text(values).str.replace(EMAIL_ADDRESS, EMAIL_MASK, regex=True)

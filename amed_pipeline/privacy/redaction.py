@@ -166,3 +166,42 @@ def mask_series(values: pd.Series, names: KnownNames | None = None) -> pd.Series
     text = values.astype(object).where(values.notna(), "").astype(str)
     redacted, _ = redact_column(text, names)
     return redacted
+
+
+def name_digest_column(key: bytes, frame: pd.DataFrame) -> pd.Series:
+    """Per row, the digest of the full name it carries ('' when none): `first_name` + `last_name`,
+    else a survey tool's `respondent_name`."""
+    texts = pd.Series("", index=frame.index, dtype=object)
+    if "first_name" in frame and "last_name" in frame:
+        texts = frame["first_name"].astype(object).fillna("").astype(str) + " " + frame["last_name"].astype(object).fillna("").astype(str)
+    if "respondent_name" in frame:
+        whole = frame["respondent_name"].astype(object).fillna("").astype(str)
+        texts = texts.where(texts.str.strip() != "", whole)
+    codes, distinct = pd.factorize(texts.to_numpy(dtype=object))
+    digests = np.array(
+        [name_digest(key, words) if len((words := name_words(t)).split(" ")) in NAME_LENGTHS else "" for t in distinct],
+        dtype=object,
+    )
+    return pd.Series(digests[codes] if len(codes) else np.array([], dtype=object), index=frame.index, dtype=object)
+
+
+def redact_free_text(
+    rows: pd.DataFrame, fields: list[str], names: KnownNames | None, group_by: str = "source_file"
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`rows` with `fields` redacted, and the number of things removed per `group_by`, field and kind.
+
+    The counts (never the values) go into the data return, so a partnership can see that its
+    exports carry contact details in free text.
+    """
+    out = rows.copy()
+    counts = []
+    for name in fields:
+        if name not in out:
+            continue
+        redacted, per_kind = redact_column(out[name], names)
+        out[name] = redacted.to_numpy()
+        for kind, numbers in per_kind.items():
+            if numbers.any():
+                grouped = pd.Series(numbers, index=out.index).groupby(out[group_by].to_numpy()).sum()
+                counts += [(g, name, kind, int(n)) for g, n in grouped.items() if n]
+    return out, pd.DataFrame(counts, columns=[group_by, "field_name", "kind", "redactions"])

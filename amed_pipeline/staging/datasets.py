@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from amed_pipeline.privacy.redaction import mask_series, mask_text
 from amed_pipeline.lib.frames import as_text, map_distinct
 
 from amed_pipeline.reading.parse import FILE_LEVEL_ROW, QUARANTINE_COLUMNS, FileLedger
@@ -81,8 +82,9 @@ def quarantine_rows(rows: pd.DataFrame, dataset: str, rule: str, column: str, re
             "source_row": rows["source_row"].astype(int).to_numpy(),
             "rule": rule,
             "column_name": column,
-            "value": ("" if value is None else as_text(value).to_numpy()),
-            "reason": reason,
+            # Staged values are redacted already; masked again, as every text that quotes input is.
+            "value": ("" if value is None else mask_series(as_text(value)).to_numpy()),
+            "reason": mask_text(reason),
         },
         columns=list(QUARANTINE_COLUMNS),
     )

@@ -87,6 +87,30 @@ landing_comment = Table(
     Column("comment", Text, nullable=False),
 )
 
+# Keyed digests (HMAC, pseudonym key) of the full names in the bookings read, per file: how
+# free text read later knows which names to remove (`privacy.redaction`). Never a name, and no
+# link to a person or a row.
+landing_name = Table(
+    "landing_name",
+    metadata,
+    Column("partnership_id", String, nullable=False),
+    Column("source_file", String, nullable=False),
+    Column("name_digest", String, nullable=False),
+)
+
+# How many emails, phone numbers, postcodes and known names were removed from each free-text
+# field of each file: counts for the data return, never values.
+landing_redaction = Table(
+    "landing_redaction",
+    metadata,
+    Column("partnership_id", String, nullable=False),
+    Column("dataset", String, nullable=False),
+    Column("source_file", String, nullable=False),
+    Column("field_name", String, nullable=False),
+    Column("kind", String, nullable=False),
+    Column("redactions", Integer, nullable=False, autoincrement=False),
+)
+
 landing_quarantine = Table(
     "landing_quarantine",
     metadata,
@@ -125,6 +149,8 @@ class Landing:
     removed: set[str] = field(default_factory=set)
     job_titles: pd.DataFrame | None = None
     comments: pd.DataFrame | None = None
+    names: pd.DataFrame | None = None
+    redactions: pd.DataFrame | None = None
 
     @property
     def file_names(self) -> set[str]:
@@ -143,7 +169,7 @@ def replace_files(conn: Connection, landings: list[Landing]) -> None:
     for dataset in sorted({landing.dataset for landing in landings}):
         dataset_names = sorted(set().union(*(l.file_names for l in landings if l.dataset == dataset)))
         _delete_files(conn, LANDING_ROWS[dataset], dataset_names)
-    for table in (landing_quarantine, landing_file, landing_job_title, landing_comment):
+    for table in (landing_quarantine, landing_file, landing_job_title, landing_comment, landing_name, landing_redaction):
         _delete_files(conn, table, names)
     ledger = pd.DataFrame([{**f.__dict__, "fingerprint": landing.fingerprint} for landing in landings for f in landing.files])
     insert_frame(conn, landing_file, ledger)
@@ -153,6 +179,20 @@ def replace_files(conn: Connection, landings: list[Landing]) -> None:
         insert_frame(conn, LANDING_ROWS[dataset], _storable(rows, dataset))
     insert_frame(conn, landing_job_title, _concat([landing.job_titles for landing in landings]))
     insert_frame(conn, landing_comment, _concat([landing.comments for landing in landings]))
+    insert_frame(conn, landing_name, _concat([landing.names for landing in landings]))
+    insert_frame(conn, landing_redaction, _concat([landing.redactions for landing in landings]))
+
+
+def known_name_digests(conn: Connection) -> frozenset[str]:
+    """Every known full name's digest, across partnerships (anyone may be named in any comment)."""
+    return frozenset(conn.execute(select(landing_name.c.name_digest).distinct()).scalars())
+
+
+def read_redactions(conn: Connection) -> pd.DataFrame:
+    """Redaction counts per partnership, file, field and kind (for the data returns)."""
+    return read_frame(conn, select(landing_redaction).order_by(
+        landing_redaction.c.partnership_id, landing_redaction.c.source_file, landing_redaction.c.field_name, landing_redaction.c.kind
+    ))
 
 
 def _delete_files(conn: Connection, table: Table, names: list[str], chunk: int = 500) -> None:

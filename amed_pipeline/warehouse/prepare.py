@@ -1,8 +1,9 @@
 """Turn one source's new or changed export files into the rows the landing tables hold.
 
 This is the pure half of landing (no warehouse, no Dagster): read the files (`reading.parse`),
-leave out people on the erasure list, replace names and emails with pseudonyms, drop the fields
-nothing needs and split free text from people. Being pure and picklable, it can run in worker
+leave out people on the erasure list, redact contact details and known names from every free-text
+field and from every text that quotes a cell (`privacy.redaction`), replace names and emails with
+pseudonyms, drop the fields nothing needs and split free text from people. Being pure and picklable, it can run in worker
 processes: the raw-exports step prepares large batches of sources in parallel and writes them
 to the warehouse in the step's own process (`warehouse.landing.replace_files`).
 """
@@ -21,7 +22,9 @@ import pandas as pd
 
 from amed_pipeline.config import Source
 from amed_pipeline.privacy.erasure import drop_erased
-from amed_pipeline.privacy.minimisation import mask_emails, minimise
+from amed_pipeline.privacy.minimisation import DROPPED_AT_BOUNDARY, minimise
+from amed_pipeline.privacy.redaction import KnownNames, mask_series, mask_text, name_digest_column, redact_free_text
+from amed_pipeline.reading.fields import DATASET_FIELDS
 from amed_pipeline.reading.parse import FileLedger, read_source
 from amed_pipeline.staging.classification import load_reference_tables
 from amed_pipeline.staging.datasets import empty_quarantine
@@ -41,6 +44,8 @@ class PrepareTask:
     erasure_tokens: frozenset[str]
     erasure_key: Optional[bytes]
     reference_dir: Path
+    # Keyed digests of the full names known from bookings (`warehouse.landing.landing_name`).
+    known_names: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -55,6 +60,13 @@ class PreparedSource:
     comments: pd.DataFrame
     current: dict[str, tuple[str, str]]
     unchanged: list[str]
+    names: pd.DataFrame | None = None  # (partnership_id, source_file, name_digest) of the names read
+    redactions: pd.DataFrame | None = None  # per file, field and kind: how many things were removed
+
+
+def free_text_fields(dataset: str) -> list[str]:
+    """The dataset's free-text fields that are stored (dropped ones need no redaction)."""
+    return [f.name for f in DATASET_FIELDS[dataset] if f.kind == "text" and f.name not in DROPPED_AT_BOUNDARY]
 
 
 def prepare_source(task: PrepareTask) -> PreparedSource:
@@ -62,15 +74,32 @@ def prepare_source(task: PrepareTask) -> PreparedSource:
     read = read_source(source, task.data_dir, task.max_file_bytes, known=task.known)
     if not read.files:  # every file unchanged (or none): nothing to prepare
         return PreparedSource(source, read.rows, empty_quarantine(), [], pd.DataFrame(), pd.DataFrame(), read.current, read.unchanged)
+    # Names of everyone read here (erased people too: their names must still leave free text).
+    digests = name_digest_column(key, read.rows) if len(read.rows) else pd.Series([], dtype=object)
+    names = KnownNames(key, task.known_names | frozenset(digests[digests != ""]))
     kept, erased = drop_erased(read.rows, task.erasure_tokens, task.erasure_key, source.partnership_id, source.dataset)
+    kept, redactions = redact_free_text(kept, free_text_fields(source.dataset), names)
+    redactions.insert(0, "partnership_id", source.partnership_id)
+    redactions.insert(1, "dataset", source.dataset)
     rows = minimise(attach_person_keys(kept, key, source.partnership_id))
     classify = load_reference_tables(task.reference_dir).classify_professions if "job_title" in rows else None
     rows, job_titles, comments = split_free_text(rows, source.dataset, classify, lambda text: hmac_hex(key, text))
     quarantine = pd.concat(
         [pd.DataFrame(read.quarantine) if read.quarantine else empty_quarantine(), erased], ignore_index=True
     )
-    quarantine["value"] = mask_emails(quarantine["value"])
-    return PreparedSource(source, rows, quarantine, read.files, job_titles, comments, read.current, read.unchanged)
+    # One masking for every text that quotes input: values, reasons, the file-level errors.
+    quarantine["value"] = mask_series(quarantine["value"], names).to_numpy()
+    quarantine["reason"] = mask_series(quarantine["reason"], names).to_numpy()
+    for ledger in read.files:
+        ledger.error = mask_text(ledger.error, names)
+    name_rows = pd.DataFrame(
+        {"partnership_id": source.partnership_id, "source_file": read.rows["source_file"].to_numpy() if len(read.rows) else [],
+         "name_digest": digests.to_numpy()}
+    )
+    name_rows = name_rows[name_rows["name_digest"] != ""].drop_duplicates(ignore_index=True)
+    return PreparedSource(
+        source, rows, quarantine, read.files, job_titles, comments, read.current, read.unchanged, name_rows, redactions
+    )
 
 
 # Below this many bytes of files to read, worker processes cost more than they save.
