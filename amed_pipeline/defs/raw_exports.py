@@ -25,7 +25,10 @@ from amed_pipeline.privacy.erasure import ERASED_RULE, ErasureListResource
 from amed_pipeline.staging.datasets import RawExport
 from amed_pipeline.staging.people import key_version
 from amed_pipeline.privacy.redaction import KnownNames
-from amed_pipeline.warehouse.landing import Landing, known_files, known_name_digests, landed_file_states, replace_files
+from amed_pipeline.warehouse.landing import (
+    NAME_SWEEP_STEP, Landing, known_files, known_name_digests, landed_file_states, replace_files, sweep_known_names,
+)
+from amed_pipeline.warehouse.state import record_fingerprint, stored_fingerprint
 from amed_pipeline.warehouse.prepare import PrepareTask, parallel_workers, prepare_sources
 from amed_pipeline.warehouse.resource import WarehouseResource
 
@@ -50,7 +53,7 @@ def reference_digest(reference_dir: Path) -> str:
 
 
 def source_fingerprint(
-    source: Source, max_file_bytes: int, key_version: str, erasure_tokens: frozenset[str], reference: str = "", names: str = ""
+    source: Source, max_file_bytes: int, key_version: str, erasure_tokens: frozenset[str], reference: str = ""
 ) -> str:
     """How a source's files are read: a file landed under another fingerprint is read again."""
     text = json.dumps(
@@ -63,7 +66,6 @@ def source_fingerprint(
             "erasure": hashlib.sha256("\n".join(sorted(erasure_tokens)).encode()).hexdigest(),
             "parser": PARSER_VERSION,
             "reference": reference,
-            "names": names,  # the known names free text is redacted with (not for bookings)
         },
         sort_keys=True,
         default=str,
@@ -136,28 +138,30 @@ def build_raw_export_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition
         tokens, erasure_key = erasure_list.load()
         reference = reference_digest(reference_dir)
         selected = [s for k, s in by_key.items() if k in context.selected_asset_keys]
-        # Bookings first: they hold the names that free text read afterwards must not keep
-        # (`privacy.redaction`). Other sources are read again whenever that set of names changes.
-        phases = [[s for s in selected if s.dataset == "bookings"], [s for s in selected if s.dataset != "bookings"]]
         # One connection for the whole step (opening and closing a DuckDB file costs a checkpoint);
         # sources land together in transactions of about LANDING_BATCH_ROWS rows.
         with warehouse.connect() as conn:
             states = landed_file_states(conn, sorted({s.partnership_id for s in selected}))
+            known_names = known_name_digests(conn)
             conn.commit()
-            for phase, sources in enumerate(phases):
-                if not sources:
-                    continue
-                known_names = known_name_digests(conn)
-                conn.commit()
-                names = KnownNames(key, known_names).fingerprint() if phase else ""
-                yield from _prepare_and_land(
-                    context, conn, sources, states, key, tokens, erasure_key, reference, names, known_names
-                )
+            yield from _prepare_and_land(context, conn, selected, states, key, tokens, erasure_key, reference, known_names)
+            # Free text is redacted with the names known when it is read. Names first seen tonight
+            # (or in a file read after the text) are removed from everything landed before.
+            with conn.begin():
+                names = KnownNames(key, known_name_digests(conn))
+                if stored_fingerprint(conn, NAME_SWEEP_STEP) != names.fingerprint():
+                    removed, touched = sweep_known_names(conn, names)
+                    record_fingerprint(conn, NAME_SWEEP_STEP, names.fingerprint())
+                    if removed:
+                        context.log.info(
+                            f"{removed} known name(s) removed from free text landed earlier "
+                            f"({', '.join(sorted(touched))}: staged again)"
+                        )
 
-    def _prepare_and_land(context, conn, sources, states, key, tokens, erasure_key, reference, names, known_names):
+    def _prepare_and_land(context, conn, sources, states, key, tokens, erasure_key, reference, known_names):
         tasks, fingerprints, landed, to_read = [], {}, {}, 0
         for source in sources:
-            fingerprint = source_fingerprint(source, max_file_bytes, key_version(key), tokens, reference, names)
+            fingerprint = source_fingerprint(source, max_file_bytes, key_version(key), tokens, reference)
             source_states = states.get((source.partnership_id, source.name), {})
             known = known_files(source_states, fingerprint)
             fingerprints[source.name, source.partnership_id] = fingerprint

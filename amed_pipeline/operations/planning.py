@@ -37,8 +37,7 @@ from amed_pipeline.defs.staging import staging_fingerprint
 from amed_pipeline.defs.warehouse import GLOBAL_STEP, global_fingerprint
 from amed_pipeline.reading.parse import source_files
 from amed_pipeline.staging.people import key_version
-from amed_pipeline.privacy.redaction import KnownNames
-from amed_pipeline.warehouse.landing import known_name_digests, landed_file_states, staged_fingerprint
+from amed_pipeline.warehouse.landing import landed_file_states, staged_fingerprint
 from amed_pipeline.warehouse.state import stored_fingerprint
 
 
@@ -67,14 +66,10 @@ def plan_refresh(config: ProgrammeConfig, conn, key: bytes, erasure_tokens: froz
     states = landed_file_states(conn)
     reference = reference_digest(config.reference_dir)
     version = key_version(key)
-    # Free text is redacted with the names known from bookings: read again when they change.
-    names = KnownNames(key, known_name_digests(conn)).fingerprint()
     for partnership in config.partnerships:
         reason = ""
         for source in partnership.sources:
-            fingerprint = source_fingerprint(
-                source, config.max_file_bytes, version, erasure_tokens, reference, "" if source.dataset == "bookings" else names
-            )
+            fingerprint = source_fingerprint(source, config.max_file_bytes, version, erasure_tokens, reference)
             landed = states.get((partnership.id, source.name), {})
             current = {relative: (content_hash, duplicate_of)
                        for _, relative, _, _, content_hash, duplicate_of in source_files(source, config.data_dir, config.max_file_bytes)}

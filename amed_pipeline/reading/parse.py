@@ -38,7 +38,8 @@ QUARANTINE_COLUMNS = (
     "value",
     "reason",
 )
-FILE_LEVEL_ROW = 0  # source_row of a quarantine record about a whole file
+FILE_LEVEL_ROW = 0
+NAME_COLUMNS = ("first_name", "last_name", "respondent_name")  # source_row of a quarantine record about a whole file
 
 
 @dataclass
@@ -70,6 +71,7 @@ class SourceRead:
     files: list[FileLedger] = field(default_factory=list)
     current: dict[str, tuple[str, str]] = field(default_factory=dict)
     unchanged: list[str] = field(default_factory=list)
+    refused_names: list[pd.DataFrame] = field(default_factory=list)  # names on quarantined rows
 
 
 def read_source(
@@ -118,7 +120,7 @@ def read_source(
             if duplicate_of:  # the same bytes under a second name: counted, not loaded twice
                 ledger.rows_duplicate = ledger.rows_read
                 continue
-            rows, problems = read_table(table, source, adapter)
+            rows, problems, names = read_table(table, source, adapter)
         except (UnreadableFileError, MissingColumnError) as exc:
             # A reason may quote the file (a library's message): masked like every text that quotes input.
             reason = mask_text(exc.reason if isinstance(exc, UnreadableFileError) else str(exc))
@@ -132,6 +134,9 @@ def read_source(
         ledger.rows_quarantined = len({p[0] for p in problems})
         rows.insert(0, "source_file", relative)
         frames.append(rows)
+        if len(names):
+            names.insert(0, "source_file", relative)
+            result.refused_names.append(names)
     result.rows = pd.concat(frames, ignore_index=True) if frames else empty_rows(source)
     return result
 
@@ -157,8 +162,9 @@ def source_files(source: Source, data_dir: Path, max_file_bytes: int = DEFAULT_M
         yield path, relative, data, read_error, content_hash, duplicate_of
 
 
-def read_table(table: RawTable, source: Source, adapter=None) -> tuple[pd.DataFrame, list[tuple]]:
-    """Canonical rows of one file, and (source_row, column, value, reason, rule) for the rows refused."""
+def read_table(table: RawTable, source: Source, adapter=None) -> tuple[pd.DataFrame, list[tuple], pd.DataFrame]:
+    """Canonical rows of one file, (source_row, column, value, reason, rule) for the rows refused,
+    and the name columns of the refused rows."""
     adapter = adapter or ADAPTERS[source.format]
     headers = adapter.headers(table)
     located = adapter.locate(headers, source)
@@ -199,14 +205,17 @@ def read_table(table: RawTable, source: Source, adapter=None) -> tuple[pd.DataFr
         if position in located_positions:
             problems.append((source_row, headers[position], "", FORMULA_WITHOUT_VALUE, "formula_without_value"))
     bad_rows = {p[0] for p in problems}
-    typed = typed[~typed["source_row"].isin(bad_rows)].reset_index(drop=True)
+    refused = typed["source_row"].isin(bad_rows)
+    # The names on refused rows are still names the pipeline has read (`privacy.redaction`).
+    names = typed.loc[refused, [c for c in NAME_COLUMNS if c in typed.columns]].reset_index(drop=True)
+    typed = typed[~refused].reset_index(drop=True)
     if source.dataset == "bookings":
         typed["record_rank"] = adapter.record_rank(typed).to_numpy()
         typed["record_ref"] = adapter.record_identity(typed).to_numpy()
     typed.insert(0, "partnership_id", source.partnership_id)
     typed.insert(1, "source_name", source.name)
     typed.insert(2, "source_format", source.format)
-    return typed, problems
+    return typed, problems, names
 
 
 FORMULA_WITHOUT_VALUE = "formula without a value: re-save the file in Excel (it stores the computed value)"

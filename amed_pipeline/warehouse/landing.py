@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 import pandas as pd
-from sqlalchemy import Column, Connection, DateTime, Integer, String, Table, Text, delete, func, select
+from sqlalchemy import Column, Connection, DateTime, Integer, String, Table, Text, delete, func, select, update
 
 from amed_pipeline.lib.frames import as_text
-from amed_pipeline.privacy.minimisation import KEPT_FIELDS
+from amed_pipeline.privacy.minimisation import DROPPED_AT_BOUNDARY, KEPT_FIELDS
+from amed_pipeline.privacy.redaction import KnownNames, redact_values
 from amed_pipeline.reading.fields import DATASET_FIELDS
 from amed_pipeline.reading.parse import QUARANTINE_COLUMNS, FileLedger
 from amed_pipeline.warehouse.bulk import insert_frame, read_frame
@@ -181,6 +182,65 @@ def replace_files(conn: Connection, landings: list[Landing]) -> None:
     insert_frame(conn, landing_comment, _concat([landing.comments for landing in landings]))
     insert_frame(conn, landing_name, _concat([landing.names for landing in landings]))
     insert_frame(conn, landing_redaction, _concat([landing.redactions for landing in landings]))
+
+
+def free_text_fields(dataset: str) -> list[str]:
+    """The dataset's stored fields that hold text as typed (dropped ones need no redaction).
+
+    Ids too: a misplaced cell ("Checked in by x@y" in an id column) parses as an id and is kept.
+    """
+    return [f.name for f in DATASET_FIELDS[dataset] if f.kind in ("text", "identifier") and f.name not in DROPPED_AT_BOUNDARY]
+
+
+# Step-state key: the set of known names that landed free text was last swept with.
+NAME_SWEEP_STEP = "landing_known_names"
+
+
+def _text_targets() -> list[tuple[Table, str, str, str]]:
+    """(table, column, dataset, field) of every landed text that may quote what people typed."""
+    targets = [(landing_job_title, "job_title", "bookings", "job_title"), (landing_comment, "comment", "followup", "doing_differently")]
+    for dataset, table in LANDING_ROWS.items():
+        targets += [(table, name, dataset, name) for name in free_text_fields(dataset) if name in table.c]
+    targets += [(landing_quarantine, "value", "", ""), (landing_quarantine, "reason", "", "")]
+    return targets
+
+
+def sweep_known_names(conn: Connection, names: KnownNames) -> tuple[int, set[str]]:
+    """Remove known names from every landed text; caller's transaction.
+
+    Text is redacted as it is read, with the names known then. A name first read later (tonight's
+    bookings, another partnership's) is removed here from everything landed before, one distinct
+    value at a time (few values change: an update per changed value). Redaction counts grow by
+    what was removed. Returns how many names were removed and the partnerships whose landed text
+    changed (their staged slices are out of date).
+    """
+    removed, touched = 0, set()
+    for table, column_name, dataset, field_name in _text_targets():
+        column = table.c[column_name]
+        distinct = [v for v in conn.execute(select(column).distinct()).scalars() if v]
+        if not distinct:
+            continue
+        redacted, counts = redact_values(distinct, names)
+        for old, new, found in zip(distinct, redacted, counts["name"]):
+            if not found or new == old:
+                continue
+            weight = func.sum(table.c.rows) if table is landing_job_title else func.count()
+            per_file = conn.execute(
+                select(table.c.partnership_id, table.c.source_file, weight).where(column == old)
+                .group_by(table.c.partnership_id, table.c.source_file)
+            ).all()
+            conn.execute(update(table).where(column == old).values({column_name: new}))
+            for partnership_id, source_file, rows in per_file:
+                touched.add(partnership_id)
+                removed += int(found) * int(rows or 0)
+                if field_name:
+                    conn.execute(landing_redaction.insert().values(
+                        partnership_id=partnership_id, dataset=dataset, source_file=source_file,
+                        field_name=field_name, kind="name", redactions=int(found) * int(rows or 0),
+                    ))
+    if touched:
+        conn.execute(delete(staging_state).where(staging_state.c.partnership_id.in_(sorted(touched))))
+    return removed, touched
 
 
 def known_name_digests(conn: Connection) -> frozenset[str]:

@@ -22,14 +22,13 @@ import pandas as pd
 
 from amed_pipeline.config import Source
 from amed_pipeline.privacy.erasure import drop_erased
-from amed_pipeline.privacy.minimisation import DROPPED_AT_BOUNDARY, minimise
+from amed_pipeline.privacy.minimisation import minimise
 from amed_pipeline.privacy.redaction import KnownNames, mask_series, mask_text, name_digest_column, redact_free_text
-from amed_pipeline.reading.fields import DATASET_FIELDS
-from amed_pipeline.reading.parse import FileLedger, read_source
+from amed_pipeline.reading.parse import NAME_COLUMNS, FileLedger, read_source
 from amed_pipeline.staging.classification import load_reference_tables
 from amed_pipeline.staging.datasets import empty_quarantine
 from amed_pipeline.staging.people import attach_person_keys, hmac_hex
-from amed_pipeline.warehouse.landing import split_free_text
+from amed_pipeline.warehouse.landing import free_text_fields, split_free_text
 
 
 @dataclass(frozen=True)
@@ -64,18 +63,14 @@ class PreparedSource:
     redactions: pd.DataFrame | None = None  # per file, field and kind: how many things were removed
 
 
-def free_text_fields(dataset: str) -> list[str]:
-    """The dataset's free-text fields that are stored (dropped ones need no redaction)."""
-    return [f.name for f in DATASET_FIELDS[dataset] if f.kind == "text" and f.name not in DROPPED_AT_BOUNDARY]
-
-
 def prepare_source(task: PrepareTask) -> PreparedSource:
     source, key = task.source, task.pseudonym_key
     read = read_source(source, task.data_dir, task.max_file_bytes, known=task.known)
     if not read.files:  # every file unchanged (or none): nothing to prepare
         return PreparedSource(source, read.rows, empty_quarantine(), [], pd.DataFrame(), pd.DataFrame(), read.current, read.unchanged)
     # Names of everyone read here (erased people too: their names must still leave free text).
-    digests = name_digest_column(key, read.rows) if len(read.rows) else pd.Series([], dtype=object)
+    named = pd.concat([read.rows[[c for c in ("source_file", *NAME_COLUMNS) if c in read.rows]], *read.refused_names], ignore_index=True)
+    digests = name_digest_column(key, named) if len(named) else pd.Series([], dtype=object)
     names = KnownNames(key, task.known_names | frozenset(digests[digests != ""]))
     kept, erased = drop_erased(read.rows, task.erasure_tokens, task.erasure_key, source.partnership_id, source.dataset)
     kept, redactions = redact_free_text(kept, free_text_fields(source.dataset), names)
@@ -93,7 +88,7 @@ def prepare_source(task: PrepareTask) -> PreparedSource:
     for ledger in read.files:
         ledger.error = mask_text(ledger.error, names)
     name_rows = pd.DataFrame(
-        {"partnership_id": source.partnership_id, "source_file": read.rows["source_file"].to_numpy() if len(read.rows) else [],
+        {"partnership_id": source.partnership_id, "source_file": named["source_file"].to_numpy() if len(named) else [],
          "name_digest": digests.to_numpy()}
     )
     name_rows = name_rows[name_rows["name_digest"] != ""].drop_duplicates(ignore_index=True)
