@@ -91,3 +91,69 @@ def test_adding_a_partnership_is_a_config_edit(tmp_path, raw_config):
     graph = defs.resolve_asset_graph()
     key = next(k for k in graph.get_all_asset_keys() if k.path == ["milton_keynes", "bookings_eventbrite"])
     assert graph.get(key).group_name == "milton_keynes"
+
+
+# --- the config file as untrusted input ----------------------------------------------------------
+
+
+def _load_text(tmp_path, text: str) -> str:
+    (tmp_path / "partnerships.yaml").write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_programme_config(tmp_path)
+    return str(info.value)
+
+
+# "Billion laughs" as one flow sequence: nine levels of nine aliases, 387 million values.
+BOMB = "[&l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol], " + ", ".join(
+    f"&l{i} [" + ", ".join([f"*l{i - 1}"] * 9) + "]" for i in range(1, 9)
+) + "]"
+
+
+@pytest.mark.parametrize("where", ["options.values", "programme.name"])
+def test_an_alias_bomb_inside_accepted_keys_is_refused_before_it_expands(tmp_path, where):
+    """Refused while parsing, in well under a second, naming the file."""
+    import time
+
+    config = (DATA_DIR / "partnerships.yaml").read_text()
+    if where == "programme.name":
+        config = config.replace("  name: Active Medicine\n", f"  name: {BOMB}\n", 1)
+    else:
+        config = config.replace("          values:\n", f"          values:\n            training_type: {{bomb: {BOMB}}}\n", 1)
+    assert BOMB in config
+    started = time.monotonic()
+    message = _load_text(tmp_path, config)
+    assert "alias" in message and "over the limit" in message and str(tmp_path / "partnerships.yaml") in message
+    assert time.monotonic() - started < 5
+
+
+def test_a_few_small_aliases_are_still_accepted(tmp_path):
+    config = (DATA_DIR / "partnerships.yaml").read_text().replace(
+        "programme:\n  name: Active Medicine", "programme:\n  name: &name Active Medicine", 1
+    )
+    (tmp_path / "partnerships.yaml").write_text(config + "\n# reuse\n")
+    assert load_programme_config(tmp_path).name == "Active Medicine"
+
+
+def test_a_recursive_alias_is_refused(tmp_path):
+    assert "recursive" in _load_text(tmp_path, "programme: &p\n  name: *p\n")
+
+
+@pytest.mark.parametrize(
+    "text, line, key",
+    [
+        ("programme:\n  name: A\n  start: 2020-07-01\n  end: 2021-07-31\nprogramme:\n  name: Duplicate programme\n", 5, "programme"),
+        ("programme:\n  name: A\n  name: B\n", 3, "name"),
+        ("partnerships:\n  - id: a\n    sources:\n      - dataset: bookings\n        path: x\n        path: y\n", 6, "path"),
+    ],
+)
+def test_duplicate_keys_are_refused_at_any_level_with_the_line(tmp_path, text, line, key):
+    message = _load_text(tmp_path, text)
+    assert f"line {line}: duplicate key '{key}'" in message
+
+
+def test_a_config_over_the_size_cap_is_refused_unparsed(tmp_path, monkeypatch):
+    from amed_pipeline.config import partnerships
+
+    monkeypatch.setattr(partnerships, "MAX_CONFIG_BYTES", 1000)
+    message = _load_text(tmp_path, "# padding\n" * 200)
+    assert "over the" in message and "limit" in message

@@ -14,7 +14,7 @@ Removed: email addresses (also with zero-width or other format characters inside
 numbers (`07700 900123`, `+44 (0)20 7946 0958`, `(01865) 123456`), UK postcodes (`OX1 2AB`) and
 the full names of people the pipeline knows from the bookings it reads (`KnownNames`). A name is
 known as a keyed digest of its words (`name_digest`), never in clear, so the set can be kept in
-the warehouse between runs; text is matched by hashing its runs of 2–4 words. What cannot be
+the warehouse between runs; text is matched by hashing its runs of 2–6 words. What cannot be
 removed: a stranger's name (someone in no booking), a first name or surname alone, a misspelt
 name, contact details written in a way no pattern knows (`x at y dot org`). SECURITY.md says so.
 
@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from amed_pipeline.reading.values import normalise_name
+
 EMAIL_MARK = "[email removed]"
 PHONE_MARK = "[phone removed]"
 POSTCODE_MARK = "[postcode removed]"
@@ -50,7 +52,7 @@ PHONE = re.compile(r"(?<![\w+])(?:(?:\+|00)\s?44\s?(?:\(0\)\s?)?|\(?0)(?:[\s\-()
 POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s?\d[ABD-HJLNP-UW-Z]{2}\b", re.IGNORECASE)
 # A word of a name: letters, with inner apostrophes or hyphens (O'Brien, Smith-Jones).
 NAME_WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
-NAME_LENGTHS = (2, 3, 4)  # a full name is two to four words
+NAME_LENGTHS = (2, 3, 4, 5, 6)  # a full name is two to six words ("Mary Ann de la Cruz")
 
 _PATTERNS = ((EMAIL, EMAIL_MARK, "email"), (PHONE, PHONE_MARK, "phone"), (POSTCODE, POSTCODE_MARK, "postcode"))
 
@@ -96,7 +98,7 @@ def known_name_digests(key: bytes, first: pd.Series, last: pd.Series | None = No
 
 
 def _redact_names(text: str, names: KnownNames, cache: dict[str, bool]) -> tuple[str, int]:
-    """`text` with each run of 2–4 words whose digest is a known name replaced; and how many."""
+    """`text` with each run of 2–6 words whose digest is a known name replaced; and how many."""
     folded = unicodedata.normalize("NFKC", text).casefold().replace("’", "'")
     if len(folded) != len(text):  # NFKC changed the length: match on the text as written
         folded = text.casefold().replace("’", "'")
@@ -171,12 +173,17 @@ def mask_series(values: pd.Series, names: KnownNames | None = None) -> pd.Series
 def name_digest_column(key: bytes, frame: pd.DataFrame) -> pd.Series:
     """Per row, the digest of the full name it carries ('' when none): `first_name` + `last_name`,
     else a survey tool's `respondent_name`."""
+    def text(name: str) -> pd.Series:
+        # Placeholders ("Info Requested", "n/a") are nobody's name.
+        values = frame[name].astype(object).fillna("").astype(str)
+        return values.where(values.map(normalise_name) != "", "")
+
     texts = pd.Series("", index=frame.index, dtype=object)
     if "first_name" in frame and "last_name" in frame:
-        texts = frame["first_name"].astype(object).fillna("").astype(str) + " " + frame["last_name"].astype(object).fillna("").astype(str)
+        first, last = text("first_name"), text("last_name")
+        texts = (first + " " + last).where((first != "") & (last != ""), "")
     if "respondent_name" in frame:
-        whole = frame["respondent_name"].astype(object).fillna("").astype(str)
-        texts = texts.where(texts.str.strip() != "", whole)
+        texts = texts.where(texts != "", text("respondent_name"))
     codes, distinct = pd.factorize(texts.to_numpy(dtype=object))
     digests = np.array(
         [name_digest(key, words) if len((words := name_words(t)).split(" ")) in NAME_LENGTHS else "" for t in distinct],
