@@ -50,6 +50,20 @@ EXPECTED = {
     "jisc/22_day_first_violation.csv": (2, 1, 1, 0, [("unparseable_value", "declared day-first")]),
     "msforms/23_several_sheets.xlsx": (2, 2, 0, 0, []),
     "msforms/24_no_data_sheet.xlsx": (0, 0, 0, 0, [("file_unreadable", "no sheet named 'Form1'")]),
+    # Issue 12: readable files are read; damage stays in its row; error text never quotes an email.
+    "eventbrite/25_utf16_le_unicode_text.csv": (1, 1, 0, 0, []),
+    "eventbrite/26_utf16_be.csv": (1, 1, 0, 0, []),
+    "eventbrite/27_nul_in_a_field.csv": (2, 1, 1, 0, [("nul_in_field", "NUL byte")]),
+    "eventbrite/28_title_rows_above_header.csv": (1, 1, 0, 0, []),
+    "eventbrite/29_field_over_131072_chars.csv": (2, 1, 1, 0, [("field_too_long", "over the limit of 131,072")]),
+    "msforms/30_formula_without_value.xlsx": (2, 1, 1, 0, [("formula_without_value", "formula without a value: re-save the file in Excel")]),
+    "eventbrite/31_email_in_bad_cells.csv": (2, 0, 2, 0, [
+        ("unparseable_value", "not a recognised date: '[email removed]'"),
+        ("unparseable_value", "'Checked In by [email removed]' is not one of"),
+    ]),
+    "eventbrite/32_contact_details_in_free_text.csv": (1, 1, 0, 0, []),
+    "msforms/33_respondent_email.xlsx": (2, 2, 0, 0, []),
+    "surveymonkey/34_leading_space_formula.csv": (1, 0, 1, 0, [("unparseable_value", "not a rating from 0 to 10")]),
     "sessions/sessions.csv": (3, 2, 1, 0, [("dates_in_programme_window", "not in the future")]),
     "sessions_serial/serial_dates.csv": (1, 1, 0, 0, []),
 }
@@ -128,6 +142,49 @@ def test_good_rows_are_parsed_correctly(corpus_run):
 def test_quarantine_masks_personal_values(corpus_run):
     quarantine = read_table(corpus_run["url"], "quarantine")
     assert not quarantine["value"].str.contains("@|example|Sam|Hill", regex=True).any()
+    assert not quarantine["reason"].str.contains("@|example", regex=True).any()
+
+
+def test_no_email_reaches_any_text_the_run_writes(corpus_run):
+    """Reasons, values, data returns and check metadata: the emails typed into bad cells and free text."""
+    texts = [read_table(corpus_run["url"], t).astype(str).to_csv() for t in ("quarantine", "landing_quarantine", "job_title_classification")]
+    texts += [p.read_text() for p in (corpus_run["data_dir"] / "exports" / "data_returns").glob("*.csv")]
+    texts += [str(e.metadata) for e in corpus_run["result"].get_asset_check_evaluations()]
+    texts += [str(m.metadata) for m in corpus_run["result"].get_asset_materialization_events() for m in [m.event_specific_data.materialization]]
+    for planted in ("someone.else@example.org", "amira.k@example.org", "dee.hart@example.org", "07700 900123"):
+        assert not any(planted in text for text in texts), planted
+
+
+def test_title_rows_are_skipped_and_the_header_row_is_named(corpus_run):
+    summaries = [
+        str(event.event_specific_data.materialization.metadata.get("file summary"))
+        for event in corpus_run["result"].get_asset_materialization_events()
+    ]
+    assert any("28_title_rows_above_header.csv" in s and "header found on row 3" in s for s in summaries)
+
+
+def test_free_text_is_stored_redacted_and_counted_in_the_data_return(corpus_run):
+    titles = read_table(corpus_run["url"], "job_title_classification").set_index("job_title")
+    assert titles.loc["Practice nurse (contact [email removed], [phone removed])", "profession"] == "nurse"
+    path = corpus_run["data_dir"] / "exports" / "data_returns" / "corpus_data_return_redactions.csv"
+    counts = pd.read_csv(path, dtype=str, keep_default_na=False)
+    mine = counts[counts["source_file"] == "raw/eventbrite/32_contact_details_in_free_text.csv"]
+    assert sorted(zip(mine["field_name"], mine["kind"], mine["redactions"])) == [("job_title", "email", "1"), ("job_title", "phone", "1")]
+
+
+def test_a_respondent_email_links_the_response_to_its_person(corpus_run):
+    feedback = read_table(corpus_run["url"], "fact_feedback")
+    responses = feedback[feedback["source_file"].str.contains("33_respondent_email")]
+    assert len(responses) == 2 and (responses["person_key"].fillna("") != "").all()
+    anonymous = feedback[feedback["source_file"].str.contains("30_formula")]
+    assert (anonymous["person_key"].fillna("") == "").all()
+
+
+def test_a_value_led_by_whitespace_and_a_formula_character_is_neutralised_in_the_data_return(corpus_run):
+    path = corpus_run["data_dir"] / "exports" / "data_returns" / "corpus_data_return.csv"
+    data_return = pd.read_csv(path, dtype=str, keep_default_na=False)
+    entry = data_return[data_return["source_file"].str.contains("34_leading_space")]
+    assert entry["value"].tolist() == ["' =1+1"]
 
 
 def test_data_return_lists_the_partnerships_quarantined_rows(corpus_run):
