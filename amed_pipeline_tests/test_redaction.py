@@ -219,3 +219,41 @@ def test_leading_whitespace_before_a_formula_character_is_neutralised(value):
 @pytest.mark.parametrize("value", ["GP", " GP", "1 = 1", "", 5])
 def test_other_values_are_unchanged(value):
     assert neutralise_formula(value) == value
+
+
+# --- names first known after the text landed ----------------------------------------------------
+
+
+def test_a_name_read_after_the_text_is_swept_from_everything_landed_before(tmp_path):
+    """Tonight's bookings name someone a comment landed last month mentions: the comment loses the name."""
+    import sqlalchemy as sa
+
+    from amed_pipeline.privacy.redaction import name_digest, name_words
+    from amed_pipeline.warehouse import landing
+    from amed_pipeline.warehouse.schema import metadata
+
+    engine = sa.create_engine(f"duckdb:///{tmp_path}/w.duckdb", poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        metadata.create_all(conn)
+        conn.execute(landing.landing_comment.insert(), [
+            {"partnership_id": "p", "source_file": "f.csv", "submitted_month": "2021-01", "comment": "Amira Khan showed me how"},
+            {"partnership_id": "q", "source_file": "g.csv", "submitted_month": "2021-01", "comment": "nothing to add"},
+        ])
+        conn.execute(landing.landing_quarantine.insert(), [{
+            "partnership_id": "q", "dataset": "bookings", "source_name": "s", "source_file": "h.csv", "source_row": 3,
+            "rule": "unparseable_value", "column_name": "Status", "value": "by amira khan", "reason": "'by amira khan' is not one of",
+        }])
+        conn.execute(landing.staging_state.insert(), [{"partnership_id": "p", "fingerprint": "x"}, {"partnership_id": "q", "fingerprint": "y"}])
+        conn.execute(landing.landing_name.insert(), [{"partnership_id": "q", "source_file": "b.csv", "name_digest": name_digest(KEY, name_words("Amira", "Khan"))}])
+        names = KnownNames(KEY, landing.known_name_digests(conn))
+        removed, touched = landing.sweep_known_names(conn, names)
+        comments = conn.execute(sa.select(landing.landing_comment.c.comment).order_by(landing.landing_comment.c.source_file)).scalars().all()
+        quarantine = conn.execute(sa.select(landing.landing_quarantine.c.value, landing.landing_quarantine.c.reason)).one()
+        counts = conn.execute(sa.select(landing.landing_redaction)).mappings().all()
+        staged = conn.execute(sa.select(landing.staging_state.c.partnership_id)).scalars().all()
+    engine.dispose()
+    assert comments == ["[name removed] showed me how", "nothing to add"]
+    assert tuple(quarantine) == ("by [name removed]", "'by [name removed]' is not one of")
+    assert removed == 3 and touched == {"p", "q"}
+    assert [(c["source_file"], c["field_name"], c["kind"], c["redactions"]) for c in counts] == [("f.csv", "doing_differently", "name", 1)]
+    assert staged == []  # both partnerships are staged again from the cleaned text

@@ -136,15 +136,18 @@ def mask_text(text: str, names: KnownNames | None = None) -> str:
     return text
 
 
-def redact_values(values: np.ndarray, names: KnownNames | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Each distinct value redacted, and per kind how many things were removed from each."""
+def redact_values(
+    values, names: KnownNames | None = None, names_only: bool = False
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Each distinct value redacted, and per kind how many things were removed from each
+    (`names_only`: known names alone, for text already cleared of contact details)."""
     out = np.empty(len(values), dtype=object)
     counts = {kind: np.zeros(len(values), dtype=np.int64) for kind in KINDS}
     cache: dict[str, bool] = {}
     for position, value in enumerate(values):
         text = "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
         if text and any(c.isalnum() for c in text):
-            for pattern, mark, kind in _PATTERNS:
+            for pattern, mark, kind in () if names_only else _PATTERNS:
                 text, n = pattern.subn(mark, text)
                 counts[kind][position] = n
             if names:

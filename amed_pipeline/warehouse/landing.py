@@ -220,7 +220,7 @@ def sweep_known_names(conn: Connection, names: KnownNames) -> tuple[int, set[str
         distinct = [v for v in conn.execute(select(column).distinct()).scalars() if v]
         if not distinct:
             continue
-        redacted, counts = redact_values(distinct, names)
+        redacted, counts = redact_values(distinct, names, names_only=True)
         for old, new, found in zip(distinct, redacted, counts["name"]):
             if not found or new == old:
                 continue
