@@ -333,3 +333,8 @@ def test_xlsx_with_a_wrong_dimension_tag_is_read_in_full(xlsx_writer, data_dir):
 )
 def test_cell_text(value, text):
     assert cell_text(value) == text
+
+
+def test_an_unreadable_file_error_never_quotes_an_email(data_dir):
+    error = UnreadableFileError(data_dir / "export.csv", "malformed near 'Checked in by x.y@example.org'")
+    assert "@" not in str(error) and "[email removed]" in error.reason

@@ -30,6 +30,8 @@ from typing import Callable
 
 import pandas as pd
 
+from amed_pipeline.privacy.redaction import mask_text
+
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
 CSV_ENCODINGS = ("utf-8-sig", "cp1252")
 DELIMITERS = (",", ";", "\t")
@@ -48,8 +50,9 @@ class UnreadableFileError(ValueError):
 
     def __init__(self, path: Path | str, reason: str):
         self.path = str(path)
-        self.reason = reason
-        super().__init__(f"{path}: {reason}")
+        # A library's message may quote the file's content: masked like every text that quotes input.
+        self.reason = mask_text(reason)
+        super().__init__(f"{path}: {self.reason}")
 
 
 @dataclass
