@@ -257,3 +257,18 @@ def test_a_name_read_after_the_text_is_swept_from_everything_landed_before(tmp_p
     assert removed == 3 and touched == {"p", "q"}
     assert [(c["source_file"], c["field_name"], c["kind"], c["redactions"]) for c in counts] == [("f.csv", "doing_differently", "name", 1)]
     assert staged == []  # both partnerships are staged again from the cleaned text
+
+
+def test_every_sample_ms_forms_response_with_a_respondent_email_gets_a_person():
+    """The sample's MS Forms export: responses carrying the respondent's own address link to their person."""
+    from amed_pipeline.config import load_programme_config
+    from amed_pipeline.reading.parse import read_source
+    from amed_pipeline_tests.pipeline_runs import SAMPLE_DATA_DIR
+
+    source = next(s for s in load_programme_config(SAMPLE_DATA_DIR).sources("feedback") if s.format == "msforms")
+    rows = read_source(source, SAMPLE_DATA_DIR).rows
+    with_address = rows["respondent_email"].map(normalise_email).str.contains("@")
+    identities = identity_texts(rows, source.partnership_id)
+    assert with_address.sum() > 50
+    assert (identities[with_address] == "email:" + rows.loc[with_address, "respondent_email"].map(normalise_email)).all()
+    assert (identities != "").sum() > with_address.sum()  # the optional question still counts where anonymous

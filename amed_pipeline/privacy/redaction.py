@@ -141,10 +141,11 @@ def redact_values(
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Each distinct value redacted, and per kind how many things were removed from each
     (`names_only`: known names alone, for text already cleared of contact details)."""
-    out = np.empty(len(values), dtype=object)
+    out = np.asarray(values, dtype=object).copy()
     counts = {kind: np.zeros(len(values), dtype=np.int64) for kind in KINDS}
     cache: dict[str, bool] = {}
-    for position, value in enumerate(values):
+    for position in np.flatnonzero(_candidates(out, bool(names), names_only)):
+        value = out[position]
         text = "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
         if text and any(c.isalnum() for c in text):
             for pattern, mark, kind in () if names_only else _PATTERNS:
@@ -154,6 +155,22 @@ def redact_values(
                 text, counts["name"][position] = _redact_names(text, names, cache)
         out[position] = text if text or value is None else value
     return out, counts
+
+
+# Cheap whole-column tests (Arrow regexes) for text that may hold something to remove: most
+# values (plain ids, ratings, single words, labels) hold nothing, and skip the per-value scan.
+_MAY_HOLD_CONTACT = r"@|[0+(]\s?\d|[A-Za-z]\d"
+_MAY_HOLD_NAME = r"\pL\PL+\pL"  # two runs of letters (Unicode): a full name has at least two words
+
+
+def _candidates(values: np.ndarray, names: bool, names_only: bool) -> np.ndarray:
+    text = pd.Series(values, dtype=object).where(pd.notna(values), "").astype(str).astype("string[pyarrow]")
+    found = np.zeros(len(values), dtype=bool)
+    if not names_only:
+        found |= text.str.contains(_MAY_HOLD_CONTACT, regex=True).fillna(False).to_numpy(dtype=bool)
+    if names:
+        found |= text.str.contains(_MAY_HOLD_NAME, regex=True).fillna(False).to_numpy(dtype=bool)
+    return found
 
 
 def redact_column(values: pd.Series, names: KnownNames | None = None) -> tuple[pd.Series, dict[str, np.ndarray]]:
