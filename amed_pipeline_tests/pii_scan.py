@@ -157,7 +157,6 @@ def plant_personal_data(data_dir: Path) -> Planted:
     from amed_pipeline.reading.fields import DATASET_FIELDS
     from amed_pipeline.reading.files import XLSX_SUFFIXES, decode_bytes, read_raw_table, sniff_delimiter
     from amed_pipeline.reading.formats import ADAPTERS
-    from amed_pipeline.reading.parse import header_fits
 
     config = load_programme_config(data_dir)
     known = bookings_names(data_dir)
@@ -179,8 +178,7 @@ def plant_personal_data(data_dir: Path) -> Planted:
         if path is None:
             continue
         adapter = ADAPTERS[source.format]
-        table = read_raw_table(path, adapter.header_rows, source.options.get("sheet"),
-                               is_header=lambda rows: header_fits(rows, source, adapter))
+        table = read_raw_table(path, adapter.header_rows, source.options.get("sheet"))
         located = adapter.locate(adapter.headers(table), source)
         kinds = {f.name: f.kind for f in DATASET_FIELDS[source.dataset]}
         edits: dict[tuple[int, int], str] = {}  # (source_row, column position) → new text
