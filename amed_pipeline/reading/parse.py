@@ -38,8 +38,8 @@ QUARANTINE_COLUMNS = (
     "value",
     "reason",
 )
-FILE_LEVEL_ROW = 0
-NAME_COLUMNS = ("first_name", "last_name", "respondent_name")  # source_row of a quarantine record about a whole file
+FILE_LEVEL_ROW = 0  # source_row of a quarantine record about a whole file
+NAME_COLUMNS = ("first_name", "last_name", "respondent_name")
 
 
 @dataclass
@@ -179,13 +179,12 @@ def read_table(table: RawTable, source: Source, adapter=None) -> tuple[pd.DataFr
             f"no column for {names} (a required {source.dataset} field); map it in options.columns"
             + (" or options.questions" if adapter.reads_questions else "")
         )
-    damaged = damaged_cells(table, headers)
+    damaged, cells = damaged_cells(table, headers)
     rows = table.rows
-    if damaged:  # not parsed as well: one reason per damaged cell is enough
+    if cells:  # not parsed as well: one reason per damaged cell is enough
         rows = rows.copy()
-        columns = {h: i for i, h in reversed(list(enumerate(headers)))}
-        for source_row, column, *_ in damaged:
-            rows.loc[rows["source_row"] == source_row, columns[column]] = ""
+        for index, position in cells:
+            rows.iat[index, position] = ""
     typed, errors = convert_columns(
         rows,
         located,
@@ -221,26 +220,28 @@ def read_table(table: RawTable, source: Source, adapter=None) -> tuple[pd.DataFr
 FORMULA_WITHOUT_VALUE = "formula without a value: re-save the file in Excel (it stores the computed value)"
 
 
-def damaged_cells(table: RawTable, headers: list[str]) -> list[tuple]:
-    """A problem per cell holding a NUL byte or more than `MAX_FIELD_CHARS` characters.
+def damaged_cells(table: RawTable, headers: list[str]) -> tuple[list[tuple], list[tuple[int, int]]]:
+    """A problem per cell holding a NUL byte or more than `MAX_FIELD_CHARS` characters, and
+    (row index, column position) of each such cell.
 
     Either spoils its row, never the file: the row is quarantined with a reason naming the column,
     and the value is not repeated (it is unreadable or huge).
     """
-    problems = []
+    problems, cells = [], []
     for position in range(table.width):
-        cells = table.rows[position].astype(str)
+        text = table.rows[position].astype(str)
         # Vectorised: most columns have neither, and the checks are one pass each.
-        nul = cells.str.contains("\x00", regex=False).to_numpy(dtype=bool)
-        long = (cells.str.len() > MAX_FIELD_CHARS).to_numpy(dtype=bool)
+        nul = text.str.contains("\x00", regex=False).to_numpy(dtype=bool)
+        long = (text.str.len() > MAX_FIELD_CHARS).to_numpy(dtype=bool)
         for index in np.flatnonzero(nul | long):
+            cells.append((int(index), position))
             row = int(table.rows["source_row"].iat[index])
             if long[index]:
-                reason = f"field of {len(cells.iat[index]):,} characters, over the limit of {MAX_FIELD_CHARS:,}"
+                reason = f"field of {len(text.iat[index]):,} characters, over the limit of {MAX_FIELD_CHARS:,}"
                 problems.append((row, headers[position], "", reason, "field_too_long"))
             else:
                 problems.append((row, headers[position], "", "field holds a NUL byte (\\0): damaged or binary content", "nul_in_field"))
-    return problems
+    return problems, cells
 
 
 def header_fits(rows: list[list[str]], source: Source, adapter) -> bool:
