@@ -5,8 +5,8 @@ export: each source becomes an asset `<partnership>/<source name>` in the partne
 with its own materialisation and file summary in the UI. The assets share one step (a
 multi-asset that can run in part): a step per source would pay Dagster's per-step start-up
 hundreds of times at scale, while one step hashes every file, prepares the new or changed ones
-(`warehouse.prepare`: parse, quarantine, leave out erased people, pseudonymise, minimise), in
-worker processes when there is a lot to read, and lands them a few hundred thousand rows per
+(`warehouse.prepare`: parse, quarantine, leave out erased people, redact free text, pseudonymise,
+minimise), in worker processes when there is a lot to read, and lands them a few hundred thousand rows per
 transaction, each file replacing exactly its own rows (`warehouse.landing`). No name or email leaves it: not
 in the warehouse, its metadata or its log lines.
 """
@@ -138,65 +138,64 @@ def build_raw_export_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition
         tokens, erasure_key = erasure_list.load()
         reference = reference_digest(reference_dir)
         selected = [s for k, s in by_key.items() if k in context.selected_asset_keys]
+        tasks, fingerprints, landed, to_read = [], {}, {}, 0
         # One connection for the whole step (opening and closing a DuckDB file costs a checkpoint);
         # sources land together in transactions of about LANDING_BATCH_ROWS rows.
         with warehouse.connect() as conn:
             states = landed_file_states(conn, sorted({s.partnership_id for s in selected}))
-            known_names = known_name_digests(conn)
+            known_names = known_name_digests(conn)  # free text is redacted with these (`privacy.redaction`)
+            for source in selected:
+                fingerprint = source_fingerprint(source, max_file_bytes, key_version(key), tokens, reference)
+                source_states = states.get((source.partnership_id, source.name), {})
+                known = known_files(source_states, fingerprint)
+                fingerprints[source.name, source.partnership_id] = fingerprint
+                landed[source.name, source.partnership_id] = set(source_states)
+                to_read += _bytes_to_read(source, data_dir, known)
+                tasks.append(PrepareTask(source, data_dir, max_file_bytes, known, key, tokens, erasure_key, reference_dir, known_names))
             conn.commit()
-            yield from _prepare_and_land(context, conn, selected, states, key, tokens, erasure_key, reference, known_names)
-            # Free text is redacted with the names known when it is read. Names first seen tonight
-            # (or in a file read after the text) are removed from everything landed before.
-            with conn.begin():
-                names = KnownNames(key, known_name_digests(conn))
-                if stored_fingerprint(conn, NAME_SWEEP_STEP) != names.fingerprint():
-                    removed, touched = sweep_known_names(conn, names)
-                    record_fingerprint(conn, NAME_SWEEP_STEP, names.fingerprint())
-                    if removed:
-                        context.log.info(
-                            f"{removed} known name(s) removed from free text landed earlier "
-                            f"({', '.join(sorted(touched))}: staged again)"
-                        )
-
-    def _prepare_and_land(context, conn, sources, states, key, tokens, erasure_key, reference, known_names):
-        tasks, fingerprints, landed, to_read = [], {}, {}, 0
-        for source in sources:
-            fingerprint = source_fingerprint(source, max_file_bytes, key_version(key), tokens, reference)
-            source_states = states.get((source.partnership_id, source.name), {})
-            known = known_files(source_states, fingerprint)
-            fingerprints[source.name, source.partnership_id] = fingerprint
-            landed[source.name, source.partnership_id] = set(source_states)
-            to_read += _bytes_to_read(source, data_dir, known)
-            tasks.append(PrepareTask(source, data_dir, max_file_bytes, known, key, tokens, erasure_key, reference_dir, known_names))
-        workers = parallel_workers(to_read)
-        if workers:
-            context.log.info(f"{to_read / 2**20:.0f} MiB of new files: preparing {len(tasks)} sources in {workers} worker processes")
-        # A source's materialisation is reported once its rows are committed.
-        pending: list[tuple[Landing | None, dg.MaterializeResult]] = []
-        for prepared in prepare_sources(tasks, workers):
-            source = prepared.source
-            removed = landed[source.name, source.partnership_id] - set(prepared.current)
-            for ledger in prepared.files:
-                if ledger.error:
-                    context.log.warning(f"{ledger.source_file}: whole file quarantined: {ledger.error}")
-                if ledger.note:
-                    context.log.info(f"{ledger.source_file}: {ledger.note}")
-            landing = Landing(
-                source.dataset, prepared.files, prepared.rows, prepared.quarantine,
-                fingerprints[source.name, source.partnership_id], removed, prepared.job_titles, prepared.comments,
-                prepared.names, prepared.redactions,
-            ) if prepared.files or removed else None
-            export = RawExport(source.partnership_id, source.name, source.dataset, prepared.rows, prepared.quarantine, prepared.files)
-            pending.append((landing, dg.MaterializeResult(
-                asset_key=raw_export_key(source),
-                metadata=raw_export_metadata(export, prepared.unchanged, removed, prepared.redactions),
-            )))
-            if sum(len(l.rows) for l, _ in pending if l is not None) >= LANDING_BATCH_ROWS:
-                yield from _land(conn, pending)
-                pending = []
-        yield from _land(conn, pending)
+            workers = parallel_workers(to_read)
+            if workers:
+                context.log.info(f"{to_read / 2**20:.0f} MiB of new files: preparing {len(tasks)} sources in {workers} worker processes")
+            # A source's materialisation is reported once its rows are committed.
+            pending: list[tuple[Landing | None, dg.MaterializeResult]] = []
+            for prepared in prepare_sources(tasks, workers):
+                source = prepared.source
+                removed = landed[source.name, source.partnership_id] - set(prepared.current)
+                for ledger in prepared.files:
+                    if ledger.error:
+                        context.log.warning(f"{ledger.source_file}: whole file quarantined: {ledger.error}")
+                    if ledger.note:
+                        context.log.info(f"{ledger.source_file}: {ledger.note}")
+                landing = Landing(
+                    source.dataset, prepared.files, prepared.rows, prepared.quarantine,
+                    fingerprints[source.name, source.partnership_id], removed, prepared.job_titles, prepared.comments,
+                    prepared.names, prepared.redactions,
+                ) if prepared.files or removed else None
+                export = RawExport(source.partnership_id, source.name, source.dataset, prepared.rows, prepared.quarantine, prepared.files)
+                pending.append((landing, dg.MaterializeResult(
+                    asset_key=raw_export_key(source),
+                    metadata=raw_export_metadata(export, prepared.unchanged, removed, prepared.redactions),
+                )))
+                if sum(len(l.rows) for l, _ in pending if l is not None) >= LANDING_BATCH_ROWS:
+                    yield from _land(conn, pending)
+                    pending = []
+            yield from _land(conn, pending)
+            _sweep_names(context, conn, key)
 
     return [raw_exports]
+
+
+def _sweep_names(context, conn, key: bytes) -> None:
+    """Free text is redacted with the names known when it is read. Names first seen in this run
+    (or in a file read after the text) are removed from everything landed before."""
+    with conn.begin():
+        names = KnownNames(key, known_name_digests(conn))
+        if stored_fingerprint(conn, NAME_SWEEP_STEP) == names.fingerprint():
+            return
+        removed, touched = sweep_known_names(conn, names)
+        record_fingerprint(conn, NAME_SWEEP_STEP, names.fingerprint())
+    if removed:
+        context.log.info(f"{removed} known name(s) removed from free text landed earlier ({', '.join(sorted(touched))}: staged again)")
 
 
 def raw_export_metadata(
