@@ -123,7 +123,8 @@ def input_files(conn: Connection, as_known_at: dt.date | None) -> pd.DataFrame:
 
 
 def _read(conn: Connection, name: str) -> pd.DataFrame:
-    return pd.read_sql_query(sa.text(f'SELECT * FROM "{name}"'), conn)
+    table = getattr(schema, name)
+    return pd.DataFrame(conn.execute(select(table)).mappings().all(), columns=[c.name for c in table.columns])
 
 
 def rebuild_from_files(files: pd.DataFrame, config, workdir: Path) -> str:
