@@ -104,6 +104,13 @@ def release_diff(conn: Connection, reference_a: str, reference_b: str, labels=No
     columns = [*KEY, "unit_a", "value_a", "observation_status_a", "base_n_a", "value_b", "observation_status_b", "base_n_b", "change", "reasons"]
     out = changed[columns].rename(columns={"unit_a": "unit"}).reset_index(drop=True)
     out["unit"] = out["unit"].where(out["unit"].notna(), changed["unit_b"].to_numpy())
+    for column in ("observation_status_a", "observation_status_b"):
+        out[column] = out[column].fillna("")
+    whole = out["unit"].isin(["count", "months"])
+    for column in ("value_a", "value_b", "base_n_a", "base_n_b"):  # counts and bases as whole numbers
+        as_int = column.startswith("base_n") | whole
+        out[column] = pd.Series([None if v is None or pd.isna(v) else (int(round(float(v))) if i else float(v))
+                                 for v, i in zip(out[column], as_int)], index=out.index, dtype=object)
     if labels is not None:
         out.insert(1, "measure", out["metric_id"].map(labels.metric))
         out.insert(3, "partnership", out["partnership_id"].map(labels.partnership))

@@ -141,10 +141,11 @@ def labelled(published: pd.DataFrame, labels: Labels) -> pd.DataFrame:
     frame.insert(frame.columns.get_loc("metric_id") + 1, "metric_label", frame["metric_id"].map(labels.metric))
     frame.insert(frame.columns.get_loc("partnership_id") + 1, "partnership_name", frame["partnership_id"].map(labels.partnership))
     frame.insert(frame.columns.get_loc("dimension") + 1, "dimension_label", frame["dimension"].map(lambda d: DIMENSION_LABELS.get(d, d)))
-    frame.insert(
-        frame.columns.get_loc("dimension_value") + 1, "dimension_value_label",
-        [labels.value(d, v) for d, v in zip(frame["dimension"], frame["dimension_value"])],
-    )
+    # Labelled once per distinct (dimension, value): a large programme has a million rows and a few hundred pairs.
+    pairs = frame[["dimension", "dimension_value"]].drop_duplicates()
+    pairs = pairs.assign(dimension_value_label=[labels.value(d, v) for d, v in zip(pairs["dimension"], pairs["dimension_value"])])
+    value_labels = frame[["dimension", "dimension_value"]].merge(pairs, on=["dimension", "dimension_value"], how="left")
+    frame.insert(frame.columns.get_loc("dimension_value") + 1, "dimension_value_label", value_labels["dimension_value_label"].to_numpy())
     for column in ("numerator", "denominator", "base_n"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce").round().astype("Int64")
     counts = frame["unit"].isin(["count", "months"])
@@ -264,7 +265,7 @@ def rounding_note(rules) -> str:
     parts = []
     up_to = getattr(rules, "suppress_counts_up_to", None)
     base = getattr(rules, "round_counts_to", None)
-    exempt = ", ".join(getattr(rules, "exempt_metrics", ()) or ()) or "none"
+    exempt = ", ".join(m.replace("_", " ") for m in (getattr(rules, "exempt_metrics", ()) or ())) or "none"
     if base:
         parts.append(
             f"Counts of people, attendances and responses, and every base (n), numerator and denominator, are rounded "
