@@ -107,7 +107,8 @@ def bar_chart(items: list[tuple[str, float | None, str]], title: str, percent: b
     if horizontal:
         row_height, label_width, bar_width = 34, 280, 360
         height = row_height * len(items) + 10
-        parts = [f'<svg class="chart" role="img" aria-label="{html.escape(title)}" width="{label_width + bar_width + 90}" height="{height}" viewBox="0 0 {label_width + bar_width + 90} {height}">']
+        # Room on the right for the value with its base ("48% (n = 1,070)").
+        parts = [f'<svg class="chart" role="img" aria-label="{html.escape(title)}" width="{label_width + bar_width + 170}" height="{height}" viewBox="0 0 {label_width + bar_width + 170} {height}">']
         for i, (label, value, shown) in enumerate(items):
             y = 5 + i * row_height
             width = 0 if value is None else max(2, bar_width * value / top)
@@ -238,16 +239,19 @@ def render_report(
         for _, r in monthly.iterrows()
     ]
     ratings = []
-    for metric in ("usefulness_end_mean", "usefulness_followup_mean", "knowledge_mean", "confidence_mean"):
+    short = {"usefulness_end_mean": "Usefulness, end of session", "usefulness_followup_mean": "Usefulness, follow-up",
+             "knowledge_mean": "Importance of conversations", "confidence_mean": "Confidence"}
+    for metric in short:
         row = figures.row(metric)
         if row is None:
             figures.dash = True
-            ratings.append((question[metric], None, "–"))
+            ratings.append((short[metric], None, "–"))
             continue
         base = format_base(row["base_n"], row["unit"], row["observation_status"])
         figures.symbols.update(pres.flags_of(base))
-        ratings.append((question[metric], float(row["value"]) if pres.is_shown(row["value"], row["observation_status"]) else None,
+        ratings.append((short[metric], float(row["value"]) if pres.is_shown(row["value"], row["observation_status"]) else None,
                         f"{figures.shown(row)} ({base})"))
+    questions_asked = "".join(f"<li><b>{html.escape(short[m])}</b>: “{html.escape(question[m])}”</li>" for m in short)
     settings = _chart_items(figures.rows("more_conversations_share", dimension="setting"), SETTING_LABELS, figures=figures)
     conversations = figures.span("more_conversations_share")
     physio_value = "physical_activity_in_clinical_care|physiotherapist"
@@ -312,7 +316,7 @@ def render_report(
 <section id="training-types"><h2>Training types</h2><p>Share of attendances by type of training.</p>{bar_chart(training, "Training types")}{physio_text}</section>
 <section id="role-groups"><h2>Who was trained</h2><p>Share of people trained by role group (their most recent role).</p>{bar_chart(roles, "Role groups")}</section>
 <section id="delivery"><h2>Delivery by month</h2><p>Attendances per month.</p>{bar_chart(month_items, "Attendances by month", percent=False, horizontal=False)}</section>
-<section id="ratings"><h2>Ratings</h2><p>Mean ratings out of 10, each named by the question asked.</p>{bar_chart(ratings, "Ratings", percent=False)}</section>
+<section id="ratings"><h2>Ratings</h2><p>Mean ratings out of 10.</p>{bar_chart(ratings, "Ratings", percent=False)}<p>The questions asked:</p><ul class="questions">{questions_asked}</ul></section>
 <section id="conversations"><h2>Conversations about physical activity</h2>
 <p>{html.escape(question['more_conversations_share'])}: {conversations} overall, by where they work:</p>{bar_chart(settings, "More conversations by setting")}</section>
 {breakdowns}
