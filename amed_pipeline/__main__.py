@@ -10,6 +10,8 @@ refreshes.
 
 `forget` (an erasure request for one person) and `rekey` (rotate the pseudonym key) are the
 privacy commands of `amed_pipeline.privacy.commands`; SECURITY.md says when to use them.
+`release` freezes an evaluation release as at a date (a Dagster run of `evaluation_release`) and
+`release diff A B` lists the published figures that changed between two releases, and why.
 """
 
 from __future__ import annotations
@@ -110,6 +112,85 @@ def print_run_summary(result) -> None:
                     print(f"{key}: {name} -> {value.value}")
 
 
+def release_command(args) -> int:
+    """`release --name N --as-at D [--as-known-at D]`, `release diff A B [--csv PATH]`, `release list`."""
+    import datetime as dt
+
+    import pandas as pd
+
+    from amed_pipeline.defs.releases import RELEASE_JOB_NAME, release_run_config, release_tags
+    from amed_pipeline.releases.build import ReleaseRequest, releases_frame
+    from amed_pipeline.releases.diff import release_diff
+
+    if not os.environ.get("DAGSTER_HOME"):
+        os.environ["DAGSTER_HOME"] = str(settings.default_dagster_home())
+    os.makedirs(os.environ["DAGSTER_HOME"], exist_ok=True)
+    action = args.action or []
+    definitions = build_definitions()
+    if action and action[0] in ("diff", "list"):
+        from amed_pipeline.defs.metrics import report_labels
+
+        with dg.build_resources({"warehouse": definitions.resources["warehouse"]}) as resources:
+            with resources.warehouse.connect() as conn:
+                if action[0] == "list":
+                    frame = releases_frame(conn)
+                    print(frame[["release_id", "name", "as_at", "as_known_at", "input_files", "figures", "created_at", "run_id", "folder"]]
+                          .to_markdown(index=False) if len(frame) else "no releases yet")
+                    return 0
+                if len(action) != 3:
+                    print("release diff: give two releases, e.g. release diff \"Phase 2\" Final", file=sys.stderr)
+                    return 2
+                config = load_programme_config(settings.data_dir())
+                try:
+                    changed, summary = release_diff(conn, action[1], action[2], report_labels(conn, config))
+                except LookupError as exc:
+                    print(f"release diff: {exc}", file=sys.stderr)
+                    return 2
+        print(f"{summary['a']} → {summary['b']}: {summary['changed']} figures changed, {summary['only_in_a']} only in "
+              f"{summary['a']}, {summary['only_in_b']} only in {summary['b']} (of {summary['figures_a']} and {summary['figures_b']})")
+        for reason in summary["general_reasons"] + summary["file_reasons"]:
+            print(f"  why: {reason}")
+        if args.csv:
+            from amed_pipeline.reports.exports import write_csv
+
+            write_csv(changed, args.csv)
+            print(f"every changed figure with its reasons -> {args.csv}")
+        else:
+            shown = changed.drop(columns=["reasons", "metric_id", "partnership_id", "dimension", "dimension_value"], errors="ignore")
+            print(shown.to_markdown(index=False) if len(shown) else "no published figure changed")
+        return 0
+    if action:
+        print(f"release: unknown action {action[0]!r} (diff, list, or --name/--as-at to freeze one)", file=sys.stderr)
+        return 2
+    if not args.name or not args.as_at:
+        print("release: --name and --as-at are required to freeze a release", file=sys.stderr)
+        return 2
+    try:
+        request = ReleaseRequest(args.name, dt.date.fromisoformat(args.as_at),
+                                 dt.date.fromisoformat(args.as_known_at) if args.as_known_at else None)
+        request.slug
+    except ValueError as exc:
+        print(f"release: {exc}", file=sys.stderr)
+        return 2
+    with dg.DagsterInstance.get() as instance:
+        result = definitions.resolve_job_def(RELEASE_JOB_NAME).execute_in_process(
+            run_config=release_run_config(request), instance=instance, raise_on_error=False,
+            tags={"trigger": "cli", **release_tags(request)},
+        )
+    if not result.success:
+        for event in result.all_events:
+            if event.is_step_failure:
+                print(f"release {request.name} failed: {event.step_failure_data.error.message.strip()}", file=sys.stderr)
+        return 1
+    for event in result.all_events:
+        if event.event_type_value == "STEP_OUTPUT":
+            metadata = event.event_specific_data.metadata
+            print(f"release {metadata['release_id'].value} ({'new version' if metadata['new version'].value else 'unchanged: same version'}), "
+                  f"run {result.run_id}: {metadata['published figures'].value} figures from {metadata['input files'].value} files "
+                  f"-> {metadata['folder'].value}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m amed_pipeline", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -123,7 +204,15 @@ def main(argv: list[str] | None = None) -> int:
     forget.add_argument("--refresh", action="store_true", help="run the refresh afterwards, rebuilding metrics without them")
     rekey = commands.add_parser("rekey", help="rebuild the warehouse from the raw files under the current pseudonym key")
     rekey.add_argument("--generate-key", action="store_true", help="first replace the generated key file with a new random key")
+    release = commands.add_parser("release", help="freeze an evaluation release as at a date; 'release diff A B'; 'release list'")
+    release.add_argument("action", nargs="*", help="nothing to freeze one; 'diff A B' (names or ids); 'list'")
+    release.add_argument("--name", help='the release name, e.g. "Phase 2" (its folder and id are made from it)')
+    release.add_argument("--as-at", metavar="YYYY-MM-DD", help="sessions started and responses submitted up to this date")
+    release.add_argument("--as-known-at", metavar="YYYY-MM-DD", help="only raw files first landed by this date (the ledger)")
+    release.add_argument("--csv", metavar="PATH", help="diff: write every changed figure with its reasons to this CSV")
     args = parser.parse_args(argv)
+    if args.command == "release":
+        return release_command(args)
     if args.command == "refresh":
         return refresh(everything=args.all)
     if args.command in ("forget", "rekey"):

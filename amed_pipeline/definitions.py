@@ -17,6 +17,7 @@ from amed_pipeline.defs.automation import build_automation
 from amed_pipeline.defs.jobs import NIGHTLY_JOB_NAME, nightly_refresh_job
 from amed_pipeline.defs.metrics import build_export_dir_resource, build_metric_assets
 from amed_pipeline.defs.raw_exports import build_raw_export_assets
+from amed_pipeline.defs.releases import build_release_job
 from amed_pipeline.defs.resources import build_resources
 from amed_pipeline.defs.retention import build_retention_definitions
 from amed_pipeline.defs.staging import build_staging_assets
@@ -34,7 +35,7 @@ def build_definitions(data_dir: Path | str | None = None, warehouse_url: str | N
     ]
     core = dg.Definitions(
         assets=assets,
-        jobs=[nightly_refresh_job],
+        jobs=[nightly_refresh_job, build_release_job(config)],
         resources={**build_resources(data_dir, warehouse_url), "export_dir": build_export_dir_resource(data_dir)},
     )
     return dg.Definitions.merge(core, build_automation(config), build_retention_definitions(config))

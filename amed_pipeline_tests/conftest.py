@@ -299,3 +299,33 @@ def chromium():
             pytest.fail("chromium is not installed: .ci/run must install Debian's chromium package")
         pytest.skip("headless Chromium not installed (apt-get install chromium)")
     return path
+
+
+# --- a full run for the evaluator's deliverables -----------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def deliverables_run(tmp_path_factory):
+    """One in-process nightly run on the sample data, with Leap's follow-up survey taken out of the
+    config, so the outputs show "not applicable" ([z]) for a partnership without a follow-up survey.
+
+    Returns {"url", "exports", "base", "data_dir", "config"}; shared by the workbook, CSV and browser tests.
+    """
+    import yaml
+
+    from amed_pipeline.config import load_programme_config
+    from amed_pipeline_tests.pipeline_runs import SAMPLE_DATA_DIR, run_nightly_in_process
+
+    base = tmp_path_factory.mktemp("deliverables")
+    data_dir = base / "data"
+    shutil.copytree(SAMPLE_DATA_DIR, data_dir, ignore=shutil.ignore_patterns("warehouse", "exports", ".secrets"))
+    config_path = data_dir / "partnerships.yaml"
+    config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    for partnership in config["partnerships"]:
+        if partnership["id"] == "leap":
+            partnership["sources"] = [s for s in partnership["sources"] if s["dataset"] != "followup"]
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    url = f"duckdb:///{base}/warehouse.duckdb"
+    result = run_nightly_in_process(data_dir, url, base / "exports")
+    assert result.success
+    return {"url": url, "exports": base / "exports", "base": base, "data_dir": data_dir, "config": load_programme_config(data_dir)}

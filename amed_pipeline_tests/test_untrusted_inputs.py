@@ -30,7 +30,9 @@ from amed_pipeline.config import ConfigError
 from amed_pipeline.config.partnerships import parse_programme_config
 from amed_pipeline.reading.files import read_raw_table
 from amed_pipeline.reading.parse import FILE_LEVEL_ROW, read_source
-from amed_pipeline.reports.exports import write_csv, write_workbook
+from amed_pipeline.reports.exports import write_csv
+from amed_pipeline.reports.presentation import Labels
+from amed_pipeline.reports.workbook import write_evaluation_workbook
 from amed_pipeline_tests.conftest import write_xlsx
 from amed_pipeline_tests.pipeline_runs import PROJECT_ROOT, SAMPLE_DATA_DIR, TEST_KEY, env
 
@@ -71,24 +73,38 @@ DANGEROUS = ["=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(A1:A9)", "\t=1"]
 def test_exported_csv_cells_that_a_spreadsheet_would_run_are_neutralised(tmp_path):
     frame = pd.DataFrame({"text": DANGEROUS + ["plain", "a=b"], "number": [-3, 1, 2, 3, 4, 5, 6]})
     path = write_csv(frame, tmp_path / "out.csv")
-    with open(path, newline="", encoding="utf-8") as handle:
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf"), "UTF-8 with a byte-order mark, for Excel"
+    with open(path, newline="", encoding="utf-8-sig") as handle:
         rows = list(csv.DictReader(handle))
     assert [r["text"] for r in rows] == ["'" + v for v in DANGEROUS] + ["plain", "a=b"]
     assert rows[0]["number"] == "-3", "numbers are not formulas and stay numbers"
 
 
 def test_exported_workbook_cells_are_text_not_formulas(tmp_path):
+    """Dangerous text in ids, labels and the programme name stays text in the GSS workbook (gptables)."""
     from openpyxl import load_workbook
 
-    frame = pd.DataFrame({"dimension_value": DANGEROUS[:4]})
+    values = DANGEROUS[:4] + ["[click](http://attacker.example)"]
+    frame = pd.DataFrame({
+        "metric_id": "training_type_share", "partnership_id": "all", "dimension": "training_type",
+        "dimension_value": values, "period_start": pd.Timestamp("2020-07-01").date(), "period_end": pd.Timestamp("2020-07-31").date(),
+        "numerator": 40.0, "denominator": 200.0, "value": 0.2, "unit": "share", "base_n": 200, "observation_status": "",
+    })
+    definitions = pd.DataFrame({"metric_id": ["training_type_share"], "unit": ["share"], "dimension": ["training_type"],
+                                "label": ["=1+1"], "definition": ["@SUM(A1)"]})
     programme = '=HYPERLINK("http://attacker.example","Active Medicine")'
-    path = write_workbook(tmp_path / "out.xlsx", {"metric_values": frame}, programme, (pd.Timestamp("2020-07-01").date(),) * 2, "run", ["note"])
+    labels = Labels({}, {"training_type_share": "+cmd"}, {"training_type": {}})
+    path = write_evaluation_workbook(tmp_path / "out.xlsx", frame, definitions, labels, ["all"], programme,
+                                     (pd.Timestamp("2020-07-01").date(),) * 2, ["=note"])
     workbook = load_workbook(path)
-    cells = [workbook["metric_values"].cell(row=r, column=1) for r in range(2, 6)]
-    assert all(c.data_type != "f" for c in cells)
-    assert [c.value for c in cells] == ["'" + v for v in DANGEROUS[:4]]
+    texts = [c.value for sheet in workbook.worksheets for row in sheet.iter_rows() for c in row if isinstance(c.value, str)]
+    for value in DANGEROUS[:4]:
+        assert not any(t == value for t in texts), value
+    assert any(t.startswith("'=HYPERLINK") for t in texts)
     formulas = [c.coordinate for sheet in workbook.worksheets for row in sheet.iter_rows() for c in row if c.data_type == "f"]
     assert not formulas, f"formula cells in the export: {formulas}"
+    links = [c.coordinate for sheet in workbook.worksheets if sheet.title != "Contents" for row in sheet.iter_rows() for c in row if c.hyperlink]
+    assert not links, f"links made from data: {links}"
 
 
 # --- file size -----------------------------------------------------------------------------------

@@ -20,12 +20,14 @@ from amed_pipeline.defs.staging import staged_key
 from amed_pipeline.defs.warehouse import warehouse_key
 from amed_pipeline.quality.staged import DATASETS as STAGED_DATASETS
 from amed_pipeline.metrics import tables
-from amed_pipeline.metrics.compute import metric_rows, run_queries
+from amed_pipeline.metrics.breakdowns import all_metric_rows, annotate_definitions
 from amed_pipeline.metrics.disclosure import DisclosureRules, publish
 from amed_pipeline.quality.checks import latest_blocking_failures
 from amed_pipeline.quality.metric_checks import shares_not_summing_to_one, values_out_of_range
-from amed_pipeline.reports.exports import write_csv, write_workbook
+from amed_pipeline.reports import presentation
+from amed_pipeline.reports.exports import write_csv
 from amed_pipeline.reports.html_report import render_report
+from amed_pipeline.reports.workbook import write_evaluation_workbook
 from amed_pipeline.warehouse import schema
 from amed_pipeline.warehouse.bulk import replace_rows
 from amed_pipeline.privacy.redaction import mask_series
@@ -40,13 +42,20 @@ REPORTS_GROUP = "reports"
 OWNERS = ["team:data-engineering"]
 # What the metric queries read (metrics/compute.py): the staged facts and the people's roles.
 METRIC_TABLES = (tables.metric_values, tables.metric_values_published, tables.metric_definitions, tables.metrics_headline)
-REPORT_NOTES = [
-    "Counts of 1 to 7 are suppressed ([c]); other counts are rounded to the nearest 5.",
-    "Shares and means resting on fewer than 30 people or responses are flagged [u] (low reliability).",
-    "Where one cell of a breakdown is suppressed, the next smallest is suppressed too (secondary suppression).",
-    "'all' rows are computed over the merged data: a person trained by two partnerships counts once.",
-    "Definitions of every metric are in the metric_definitions sheet.",
-]
+
+
+def report_notes(rules: DisclosureRules) -> list[str]:
+    """The notes every export and the report carry, from the disclosure rules in force."""
+    return [
+        presentation.rounding_note(rules),
+        f"Counts of 1 to {rules.suppress_counts_up_to} are suppressed ([c]); shares and means resting on fewer than "
+        f"{rules.low_reliability_base} people or responses are flagged [u] (low reliability).",
+        "Where one cell of a breakdown is suppressed, the next smallest is suppressed too (secondary suppression).",
+        "'All partnerships' figures are computed over the merged data: a person trained by two partnerships counts once.",
+        "Follow-up measures of a partnership that runs no follow-up survey are not applicable ([z]), not 0 %.",
+        "Definitions of every measure are on the Definitions sheet and in metric_definitions.csv.",
+    ]
+
 
 
 class ExportDirResource(dg.ConfigurableResource):
@@ -117,11 +126,11 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
                 headline = read_table(conn, tables.metrics_headline)
                 written = {t.name: int(conn.execute(select(func.count()).select_from(t)).scalar()) for t in METRIC_TABLES}
             else:
-                exact = metric_rows(run_queries(conn))
+                exact = all_metric_rows(conn)
                 stamp = {"run_id": context.run_id, "computed_at": dt.datetime.now().replace(microsecond=0)}
                 exact = exact.assign(**stamp)
                 published = publish(exact, DisclosureRules(**config.disclosure)).assign(**stamp)
-                definitions = tables.definitions_frame()
+                definitions = annotate_definitions(tables.definitions_frame())
                 headline = tables.headline_frame(exact) if len(exact) else pd.DataFrame(columns=[c.name for c in tables.metrics_headline.columns])
                 frames = {
                     "metric_values": exact,
@@ -192,9 +201,12 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
         group_name=REPORTS_GROUP,
         owners=OWNERS,
         kinds={"csv", "excel"},
-        deps=[metric_key("metric_values_published"), metric_key("metric_definitions"), metric_key("metrics_headline")],
-        description="Published exports under the export dir: metric_values.csv (disclosure-controlled), "
-        "metric_definitions.csv and an Excel workbook (cover, notes, flags, one sheet per table).",
+        deps=[metric_key("metric_values_published"), metric_key("metric_definitions"), metric_key("metrics_headline"),
+              warehouse_key(schema.ref_training_type.name), warehouse_key(schema.ref_role_group.name),
+              warehouse_key(schema.ref_profession.name)],  # labels
+        description="Published exports under the export dir: metric_values.csv (disclosure-controlled, ids with labels "
+        "beside them, UTF-8 with a BOM), metric_definitions.csv and the GSS-style workbook amed_metrics.xlsx (cover, "
+        "contents, notes, headline table, one sheet per breakdown, definitions, the long table).",
     )
     def exports(context: dg.AssetExecutionContext, warehouse: WarehouseResource, export_dir: ExportDirResource):
         directory = export_dir.directory()
@@ -205,15 +217,12 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
             published = read_table(conn, tables.metric_values_published)
             if not unchanged:
                 definitions = read_table(conn, tables.metric_definitions)
+                labels = report_labels(conn, config)
         if unchanged:
             context.log.info("metric tables unchanged since these exports were written: files kept")
         else:
-            period = _programme_period(published, config)
-            write_csv(published, paths["metric_values.csv"])
-            write_csv(definitions, paths["metric_definitions.csv"])
-            write_workbook(
-                paths["amed_metrics.xlsx"], {"metric_values": published, "metric_definitions": definitions},
-                config.name, period, context.run_id, REPORT_NOTES,
+            write_published_outputs(
+                directory, published, definitions, labels, config, run_line=f"Dagster run: {context.run_id}",
             )
             with warehouse.begin() as conn:
                 record_fingerprint(conn, EXPORTS_STEP, outputs_fingerprint(conn, config, list(paths.values())))
@@ -231,7 +240,8 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
         owners=OWNERS,
         kinds={"html"},
         deps=[metric_key("metric_values_published"), metric_key("metric_definitions"),
-              warehouse_key(schema.ref_training_type.name), warehouse_key(schema.ref_role_group.name)],  # labels
+              warehouse_key(schema.ref_training_type.name), warehouse_key(schema.ref_role_group.name),
+              warehouse_key(schema.ref_profession.name)],  # labels
         description="Self-contained HTML report in the evaluation's layout (headline figures, training types, "
         "role groups, delivery by month, ratings, conversations by setting, partnerships compared).",
     )
@@ -245,13 +255,11 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
                 return dg.MaterializeResult(metadata={**metadata, "rewritten": dg.MetadataValue.bool(False)})
             published = read_table(conn, tables.metric_values_published)
             definitions = read_table(conn, tables.metric_definitions)
-            training_types = read_table(conn, schema.ref_training_type)
-            role_groups = read_table(conn, schema.ref_role_group)
-        labels = {
-            "training_type": dict(zip(training_types["training_type"], training_types["label"])),
-            "role_group": dict(zip(role_groups["role_group"], role_groups["label"])),
-        }
-        page = render_report(published, definitions, labels, {p.id: p.name for p in config.partnerships}, config.name, context.run_id)
+            labels = report_labels(conn, config)
+        page = render_report(
+            published, definitions, labels.values, {p.id: p.name for p in config.partnerships}, config.name, context.run_id,
+            notes=report_notes(DisclosureRules(**config.disclosure)), not_applicable=surveys_not_run(config),
+        )
         temporary = path.with_suffix(".html.tmp")
         temporary.write_text(page, encoding="utf-8")
         os.replace(temporary, path)
@@ -262,7 +270,7 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
     return [metric_tables, data_returns, exports, evaluation_report]
 
 
-METRICS_VERSION = "1"  # bump when metric definitions, disclosure or report code change
+METRICS_VERSION = "2"  # bump when metric definitions, disclosure or report code change
 METRICS_STEP = "metric_tables"
 EXPORTS_STEP = "reports/exports"
 REPORT_STEP = "reports/evaluation_report"
@@ -304,6 +312,56 @@ def refuse_over_blocking_failures(conn) -> None:
             metadata={"failing checks": dg.MetadataValue.md(failures[["dataset", "rule", "partnership_id", "failing_rows", "run_id"]].to_markdown(index=False))},
             allow_retries=False,  # not transient: retrying cannot help until the data is fixed
         )
+
+
+def report_labels(conn, config: ProgrammeConfig) -> presentation.Labels:
+    """Labels for every id an output shows: partnerships from the config, the rest from the reference tables."""
+    definitions = read_table(conn, tables.metric_definitions)
+    values = {}
+    for table, key in ((schema.ref_training_type, "training_type"), (schema.ref_role_group, "role_group"), (schema.ref_profession, "profession")):
+        frame = read_table(conn, table)
+        values[key] = dict(zip(frame[key], frame["label"]))
+    return presentation.Labels({p.id: p.name for p in config.partnerships}, dict(zip(definitions["metric_id"], definitions["label"])), values)
+
+
+def surveys_not_run(config: ProgrammeConfig, landed: set[tuple[str, str]] | None = None) -> dict[str, set[str]]:
+    """{"feedback" | "followup": partnerships that run no such survey (no source; or, given `landed`
+    (partnership, dataset) pairs, no file of it landed)}."""
+    out = {}
+    for survey in ("feedback", "followup"):
+        out[survey] = {
+            p.id for p in config.partnerships
+            if not any(s.dataset == survey for s in p.sources) or (landed is not None and (p.id, survey) not in landed)
+        }
+    return out
+
+
+def write_published_outputs(
+    directory: Path, published: pd.DataFrame, definitions: pd.DataFrame, labels: presentation.Labels,
+    config: ProgrammeConfig, run_line: str | None = None, not_applicable: dict[str, set[str]] | None = None,
+    rules: DisclosureRules | None = None, created: dt.datetime | None = None, about: list[str] = (),
+    keep_stamps: bool = True,
+) -> dict[str, Path]:
+    """metric_values.csv (ids with labels beside them), metric_definitions.csv and the workbook.
+
+    `keep_stamps=False` drops run ids and computation times from the CSV, for releases whose files
+    must be byte-identical when their inputs are.
+    """
+    not_applicable = surveys_not_run(config) if not_applicable is None else not_applicable
+    rules = rules or DisclosureRules(**config.disclosure)
+    shown = presentation.mark_not_applicable(published, not_applicable)
+    long = presentation.labelled(shown, labels)
+    if not keep_stamps:
+        long = long.drop(columns=["run_id", "computed_at"], errors="ignore")
+    paths = {name: directory / name for name in EXPORT_FILES}
+    write_csv(long, paths["metric_values.csv"])
+    write_csv(definitions, paths["metric_definitions.csv"])
+    scopes = ["all", *config.partnership_ids]
+    write_evaluation_workbook(
+        paths["amed_metrics.xlsx"], shown, definitions, labels, scopes, config.name, _programme_period(published, config),
+        report_notes(rules), not_applicable, about=[*( [run_line] if run_line else []), *about], created=created,
+    )
+    return paths
 
 
 def _programme_period(published: pd.DataFrame, config: ProgrammeConfig) -> tuple[dt.date, dt.date]:

@@ -15,7 +15,9 @@ import html
 
 import pandas as pd
 
-from amed_pipeline.metrics.disclosure import FLAG_LEGEND, SUPPRESSED
+from amed_pipeline.metrics.disclosure import SUPPRESSED
+from amed_pipeline.reports import presentation as pres
+from amed_pipeline.reports.presentation import BASE_UNITS, SETTING_LABELS
 
 PALETTE = ("#00558c", "#e07a10", "#2a9d8f", "#8e5ea2", "#c0392b", "#7f8c8d")
 TRAINING_TYPE_ORDER = (
@@ -26,34 +28,43 @@ TRAINING_TYPE_ORDER = (
     "children_and_young_people",
     "other",
 )
-SETTING_LABELS = {
-    "gp_practice": "GP practices",
-    "hospital": "Hospitals",
-    "charity_voluntary": "Charities and voluntary sector",
-    "local_authority": "Local authority",
-    "community_health": "Community health services",
-    "other": "Other",
-    "unknown": "Not stated",
-}
 
 
 def format_value(value, unit: str, status: str) -> str:
-    if status == SUPPRESSED or value is None or pd.isna(value):
-        return SUPPRESSED
+    """A published figure as the report shows it; a figure without a value shows its flag(s), else [x]."""
+    flags = pres.flags_of(status)
+    if value is None or pd.isna(value) or SUPPRESSED in flags or pres.NOT_APPLICABLE in flags:
+        return " ".join(flags) or pres.NOT_AVAILABLE
     if unit == "share":
         text = f"{100 * float(value):.0f}%"
     elif unit == "mean_0_10":
         text = f"{float(value):.1f}"
     else:
         text = f"{float(value):,.0f}"
-    return f"{text} {status}".strip()
+    return " ".join([text, *flags])
+
+
+def format_base(base_n, unit: str, status: str) -> str:
+    """The base (n) shown beside a share or mean: 'n = 1,385', or the flag when the figure is hidden."""
+    if unit not in BASE_UNITS:
+        return ""
+    flags = pres.flags_of(status)
+    if base_n is None or pd.isna(base_n) or SUPPRESSED in flags or pres.NOT_APPLICABLE in flags:
+        return "n = " + (" ".join(flags) or pres.NOT_AVAILABLE)
+    return f"n = {float(base_n):,.0f}"
 
 
 class _Figures:
-    """Lookup of published rows, rendering each as a tagged `<span>`."""
+    """Lookup of published rows, rendering each as a tagged `<span>` (with its base for shares and means).
 
-    def __init__(self, published: pd.DataFrame):
+    Remembers every shorthand it rendered, and whether it drew a dash, for the legend.
+    """
+
+    def __init__(self, published: pd.DataFrame, not_applicable: set[tuple[str, str]] = frozenset()):
         self.frame = published
+        self.not_applicable = not_applicable
+        self.symbols: set[str] = set()
+        self.dash = False
 
     def rows(self, metric_id: str, partnership: str = "all", dimension: str = "") -> pd.DataFrame:
         f = self.frame
@@ -64,15 +75,28 @@ class _Figures:
         rows = rows[rows["dimension_value"] == value]
         return None if rows.empty else rows.iloc[0]
 
-    def span(self, metric_id: str, partnership: str = "all", dimension: str = "", value: str = "") -> str:
-        row = self.row(metric_id, partnership, dimension, value)
-        if row is None:
-            return '<span class="figure missing">–</span>'
+    def shown(self, row) -> str:
         text = format_value(row["value"], row["unit"], row["observation_status"])
-        return (
-            f'<span class="figure" data-metric="{html.escape(metric_id)}" data-partnership="{html.escape(partnership)}" '
-            f'data-dimension-value="{html.escape(value)}">{html.escape(text)}</span>'
-        )
+        self.symbols.update(pres.flags_of(text))
+        return text
+
+    def span(self, metric_id: str, partnership: str = "all", dimension: str = "", value: str = "", base: bool = True) -> str:
+        row = self.row(metric_id, partnership, dimension, value)
+        attributes = (f'data-metric="{html.escape(metric_id)}" data-partnership="{html.escape(partnership)}" '
+                      f'data-dimension="{html.escape(dimension)}" data-dimension-value="{html.escape(value)}"')
+        if row is None:
+            if (metric_id, partnership) in self.not_applicable:
+                self.symbols.add(pres.NOT_APPLICABLE)
+                return f'<span class="figure not-applicable" data-not-applicable="{html.escape(metric_id)}" data-partnership="{html.escape(partnership)}">{pres.NOT_APPLICABLE}</span>'
+            self.dash = True
+            return '<span class="figure missing">–</span>'
+        text = self.shown(row)
+        figure = f'<span class="figure" {attributes}>{html.escape(text)}</span>'
+        if base and row["unit"] in BASE_UNITS:
+            base_text = format_base(row["base_n"], row["unit"], row["observation_status"])
+            self.symbols.update(pres.flags_of(base_text))
+            figure += f' <span class="base" {attributes.replace("data-metric=", "data-base-of=")}>({html.escape(base_text)})</span>'
+        return figure
 
 
 def bar_chart(items: list[tuple[str, float | None, str]], title: str, percent: bool = True, horizontal: bool = True) -> str:
@@ -83,7 +107,8 @@ def bar_chart(items: list[tuple[str, float | None, str]], title: str, percent: b
     if horizontal:
         row_height, label_width, bar_width = 34, 280, 360
         height = row_height * len(items) + 10
-        parts = [f'<svg class="chart" role="img" aria-label="{html.escape(title)}" width="{label_width + bar_width + 90}" height="{height}" viewBox="0 0 {label_width + bar_width + 90} {height}">']
+        # Room on the right for the value with its base ("48% (n = 1,070)").
+        parts = [f'<svg class="chart" role="img" aria-label="{html.escape(title)}" width="{label_width + bar_width + 170}" height="{height}" viewBox="0 0 {label_width + bar_width + 170} {height}">']
         for i, (label, value, shown) in enumerate(items):
             y = 5 + i * row_height
             width = 0 if value is None else max(2, bar_width * value / top)
@@ -105,15 +130,20 @@ def bar_chart(items: list[tuple[str, float | None, str]], title: str, percent: b
     return "".join(parts)
 
 
-def _chart_items(rows: pd.DataFrame, labels: dict[str, str], order=None) -> list[tuple[str, float | None, str]]:
+def _chart_items(rows: pd.DataFrame, labels: dict[str, str], order=None, figures: _Figures | None = None) -> list[tuple[str, float | None, str]]:
     if order:
         rows = rows.assign(_o=rows["dimension_value"].map({k: i for i, k in enumerate(order)}).fillna(99)).sort_values(["_o", "dimension_value"])
     else:
         rows = rows.sort_values("value", ascending=False, na_position="last")
     items = []
     for _, r in rows.iterrows():
-        hidden = r["observation_status"] == SUPPRESSED or r["value"] is None or pd.isna(r["value"])
-        items.append((labels.get(r["dimension_value"], r["dimension_value"]), None if hidden else float(r["value"]), format_value(r["value"], r["unit"], r["observation_status"])))
+        text = figures.shown(r) if figures is not None else format_value(r["value"], r["unit"], r["observation_status"])
+        hidden = not pres.is_shown(r["value"], r["observation_status"])
+        base = format_base(r["base_n"], r["unit"], r["observation_status"])
+        if figures is not None:
+            figures.symbols.update(pres.flags_of(base))
+        items.append((labels.get(r["dimension_value"], r["dimension_value"]), None if hidden else float(r["value"]),
+                      f"{text} ({base})" if base else text))
     return items
 
 
@@ -135,7 +165,23 @@ table { border-collapse: collapse; width: 100%; font-size: 14px; }
 th, td { border-bottom: 1px solid #d0d7de; padding: 6px 8px; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
 footer, .note { font-size: 13px; color: #4a4a4a; }
+.base { font-size: 13px; font-weight: normal; color: #4a4a4a; }
+.tile .base { display: block; }
 """
+
+
+def _breakdown_table(figures: _Figures, metrics: list[tuple[str, str]], dimension: str, labels: dict[str, str], heading: str) -> str:
+    """Categories as rows, one column per measure (figure with its base); empty when nothing is published."""
+    values = sorted(set(figures.frame.loc[(figures.frame["dimension"] == dimension) & (figures.frame["partnership_id"] == "all")
+                                           & figures.frame["metric_id"].isin([m for m, _ in metrics]), "dimension_value"]))
+    if not values:
+        return ""
+    head = "".join(f"<th>{html.escape(label)}</th>" for _, label in metrics)
+    body = "".join(
+        f"<tr><td>{html.escape(labels.get(v) or v.replace('_', ' ').capitalize())}</td>" + "".join(f"<td>{figures.span(m, 'all', dimension, v)}</td>" for m, _ in metrics) + "</tr>"
+        for v in values
+    )
+    return f"<table><thead><tr><th>{html.escape(heading)}</th>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def render_report(
@@ -146,10 +192,22 @@ def render_report(
     programme_name: str,
     run_id: str,
     generated_at: dt.datetime | None = None,
+    notes: list[str] | None = None,
+    not_applicable: dict[str, set[str]] | None = None,
+    footer: str | None = None,
 ) -> str:
-    """The report as one HTML string. `labels` maps dimension → {value: label}."""
-    figures = _Figures(published)
+    """The report as one HTML string. `labels` maps dimension → {value: label}.
+
+    `notes`: the rounding and disclosure notes (from the rules in force); `not_applicable`:
+    {"followup"|"feedback": partnerships without that survey}, shown as [z]; `footer`: replaces
+    the produced-at line (releases pass a fixed one, so the file is byte-identical).
+    """
+    not_applicable = not_applicable or {}
+    published = pres.mark_not_applicable(published, not_applicable)
+    na_pairs = {(m, p) for survey, ps in not_applicable.items() for m in pres.SURVEY_METRICS[survey] for p in ps}
+    figures = _Figures(published, na_pairs)
     generated_at = generated_at or dt.datetime.now()
+    question = pres.QUESTIONS
     period_row = figures.row("people_trained")
     period = (
         f"{pd.Timestamp(period_row['period_start']):%B %Y} to {pd.Timestamp(period_row['period_end']):%B %Y}"
@@ -159,35 +217,43 @@ def render_report(
         ("people_trained", "people trained"),
         ("sessions_delivered", "training sessions"),
         ("delivery_months", "months of delivery"),
-        ("feedback_response_rate", "answered the end-of-session feedback"),
-        ("followup_response_rate", "answered the follow-up survey"),
-        ("usefulness_end_mean", "usefulness at the end of a session (out of 10)"),
-        ("usefulness_followup_mean", "usefulness one to four months later (out of 10)"),
-        ("more_conversations_share", "having more conversations about physical activity"),
+        ("feedback_response_rate", "of attendances answered the end-of-session feedback"),
+        ("followup_response_rate", "of attendances answered the follow-up survey"),
+        ("usefulness_end_mean", question["usefulness_end_mean"]),
+        ("usefulness_followup_mean", question["usefulness_followup_mean"]),
+        ("more_conversations_share", question["more_conversations_share"]),
     ]
     tile_html = "".join(
         f'<div class="tile">{figures.span(m)}<span class="caption">{html.escape(c)}</span></div>' for m, c in tiles
     )
-    training = _chart_items(figures.rows("training_type_share", dimension="training_type"), labels.get("training_type", {}), TRAINING_TYPE_ORDER)
-    roles = _chart_items(figures.rows("role_group_share", dimension="role_group"), labels.get("role_group", {}))
+    headline_note = (f"<p class=\"note\">{html.escape(question['knowledge_mean'])}: {figures.span('knowledge_mean')}. "
+                     f"{html.escape(question['confidence_mean'])}: {figures.span('confidence_mean')}. "
+                     f"{figures.span('online_workshop_share')} of attendances were at the one-hour online workshops.</p>")
+    training = _chart_items(figures.rows("training_type_share", dimension="training_type"), labels.get("training_type", {}), TRAINING_TYPE_ORDER, figures)
+    roles = _chart_items(figures.rows("role_group_share", dimension="role_group"), labels.get("role_group", {}), figures=figures)
     monthly = figures.rows("attendances", dimension="month").sort_values("dimension_value")
     month_items = [
         (pd.Timestamp(r["dimension_value"] + "-01").strftime("%b %y"),
-         None if r["observation_status"] == SUPPRESSED or pd.isna(r["value"]) else float(r["value"]),
-         format_value(r["value"], r["unit"], r["observation_status"]))
+         None if not pres.is_shown(r["value"], r["observation_status"]) else float(r["value"]),
+         figures.shown(r))
         for _, r in monthly.iterrows()
     ]
-    ratings = [
-        (label, None if (row := figures.row(metric)) is None or pd.isna(row["value"]) else float(row["value"]),
-         "–" if row is None else format_value(row["value"], row["unit"], row["observation_status"]))
-        for metric, label in (
-            ("usefulness_end_mean", "Usefulness, end of session"),
-            ("usefulness_followup_mean", "Usefulness, follow-up"),
-            ("knowledge_mean", "Importance of conversations (knowledge)"),
-            ("confidence_mean", "Confidence"),
-        )
-    ]
-    settings = _chart_items(figures.rows("more_conversations_share", dimension="setting"), SETTING_LABELS)
+    ratings = []
+    short = {"usefulness_end_mean": "Usefulness, end of session", "usefulness_followup_mean": "Usefulness, follow-up",
+             "knowledge_mean": "Importance of conversations", "confidence_mean": "Confidence"}
+    for metric in short:
+        row = figures.row(metric)
+        if row is None:
+            figures.dash = True
+            ratings.append((short[metric], None, "–"))
+            continue
+        base = format_base(row["base_n"], row["unit"], row["observation_status"])
+        figures.symbols.update(pres.flags_of(base))
+        ratings.append((short[metric], float(row["value"]) if pres.is_shown(row["value"], row["observation_status"]) else None,
+                        f"{figures.shown(row)} ({base})"))
+    questions_asked = "".join(f"<li><b>{html.escape(short[m])}</b>: “{html.escape(question[m])}”</li>" for m in short)
+    settings = _chart_items(figures.rows("more_conversations_share", dimension="setting"), SETTING_LABELS, figures=figures)
+    conversations = figures.span("more_conversations_share")
     physio_value = "physical_activity_in_clinical_care|physiotherapist"
     physio_row = figures.row("profession_share", dimension="training_type|profession", value=physio_value)
     physio_text = ""
@@ -197,22 +263,48 @@ def render_report(
             f"of attendances at the clinical-care workshop "
             f"(<span class=\"count\">{format_value(physio_row['numerator'], 'count', physio_row['observation_status'])}</span> attendances).</p>"
         )
+    rating_metrics = [(m, question[m].split(" (")[0]) for m in ("usefulness_end_mean", "knowledge_mean", "confidence_mean")]
+    profession_labels = labels.get("profession", {})
+    by_profession = _breakdown_table(figures, rating_metrics, "profession", profession_labels, "Profession")
+    by_role = _breakdown_table(figures, rating_metrics, "role_group", labels.get("role_group", {}), "Role group")
+    survey_metrics = [("feedback_response_rate", "End-of-session feedback response rate"),
+                      ("usefulness_end_mean", question["usefulness_end_mean"].split(" (")[0] + " (end of session)"),
+                      ("followup_response_rate", "Follow-up response rate"),
+                      ("usefulness_followup_mean", question["usefulness_followup_mean"].split(" (")[0] + " (follow-up)")]
+    by_type = _breakdown_table(figures, survey_metrics, "training_type", labels.get("training_type", {}), "Training type")
+    breakdowns = ""
+    if by_profession or by_role or by_type:
+        breakdowns = (
+            '<section id="breakdowns"><h2>Ratings by profession, role group and training type</h2>'
+            "<p>End-of-session ratings (means out of 10) by the respondent's profession and role group: their role where the "
+            "response links to a person trained, else the job title the survey asked for.</p>"
+            f"{by_profession}{by_role}<p>Responses by the training type of the session they link to (the latest session the "
+            f"respondent attended before answering).</p>{by_type}</section>"
+        )
     comparison_metrics = [
         ("people_trained", "People trained"), ("attendances", "Attendances"), ("sessions_delivered", "Sessions"),
         ("feedback_response_rate", "Feedback response rate"), ("followup_response_rate", "Follow-up response rate"),
-        ("usefulness_end_mean", "Usefulness (end)"), ("more_conversations_share", "More conversations"),
+        ("usefulness_end_mean", question["usefulness_end_mean"]),
+        ("more_conversations_share", question["more_conversations_share"]),
     ]
     scopes = [p for p in partnerships] + ["all"]
-    header_cells = "".join(f"<th>{html.escape(partnerships.get(s, 'All partnerships'))}</th>" for s in scopes)
+    header_cells = "".join(f"<th>{html.escape(partnerships.get(s, pres.ALL_LABEL))}</th>" for s in scopes)
     body_rows = "".join(
         f"<tr><td>{html.escape(label)}</td>" + "".join(f"<td>{figures.span(metric, s)}</td>" for s in scopes) + "</tr>"
         for metric, label in comparison_metrics
     )
-    legend = "".join(f"<li><b>{html.escape(k)}</b> {html.escape(v)}</li>" for k, v in FLAG_LEGEND.items())
+    key = pres.symbol_key()
+    legend_items = [(s, key[s]) for s in sorted(figures.symbols) if s in key]
+    if figures.dash:
+        legend_items.append(("–", pres.DASH_MEANING))
+    legend_items.append(("n", "The base: how many people, attendances or responses a share or mean rests on (rounded as the notes say)."))
+    legend = "".join(f"<li><b>{html.escape(k)}</b> {html.escape(v)}</li>" for k, v in legend_items)
+    note_items = "".join(f"<li>{html.escape(n)}</li>" for n in (notes or []))
     definition_items = "".join(
         f"<li><b>{html.escape(r['label'])}</b> (<code>{html.escape(r['metric_id'])}</code>): {html.escape(r['definition'])}</li>"
         for _, r in definitions.iterrows()
     )
+    footer = footer or f"Produced {generated_at:%d %B %Y %H:%M} by the amed_pipeline (Dagster run {run_id})."
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(programme_name)}: evaluation report</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>{CSS}</style></head>
@@ -220,17 +312,17 @@ def render_report(
 <header><h1>{html.escape(programme_name)}</h1><div>Evaluation of training delivered {html.escape(period)}</div></header>
 <main>
 <section id="headline"><h2>Headline figures</h2><div class="tiles">{tile_html}</div>
-<p class="note">Knowledge {figures.span('knowledge_mean')} and confidence {figures.span('confidence_mean')} out of 10 at the end of a session;
-{figures.span('online_workshop_share')} of attendances were at the one-hour online workshops.</p></section>
+{headline_note}</section>
 <section id="training-types"><h2>Training types</h2><p>Share of attendances by type of training.</p>{bar_chart(training, "Training types")}{physio_text}</section>
 <section id="role-groups"><h2>Who was trained</h2><p>Share of people trained by role group (their most recent role).</p>{bar_chart(roles, "Role groups")}</section>
 <section id="delivery"><h2>Delivery by month</h2><p>Attendances per month.</p>{bar_chart(month_items, "Attendances by month", percent=False, horizontal=False)}</section>
-<section id="ratings"><h2>Ratings</h2><p>Mean ratings out of 10.</p>{bar_chart(ratings, "Ratings", percent=False)}</section>
+<section id="ratings"><h2>Ratings</h2><p>Mean ratings out of 10.</p>{bar_chart(ratings, "Ratings", percent=False)}<p>The questions asked:</p><ul class="questions">{questions_asked}</ul></section>
 <section id="conversations"><h2>Conversations about physical activity</h2>
-<p>Follow-up respondents having more conversations since the training: {figures.span('more_conversations_share')} overall, by where they work:</p>{bar_chart(settings, "More conversations by setting")}</section>
+<p>{html.escape(question['more_conversations_share'])}: {conversations} overall, by where they work:</p>{bar_chart(settings, "More conversations by setting")}</section>
+{breakdowns}
 <section id="partnerships"><h2>Partnerships compared</h2><table><thead><tr><th></th>{header_cells}</tr></thead><tbody>{body_rows}</tbody></table></section>
-<section id="notes"><h2>Notes</h2><ul>{legend}</ul><p class="note">Counts are rounded to the nearest 5 and counts of 1 to 7 suppressed.</p>
+<section id="notes"><h2>Notes</h2><h3>Symbols</h3><ul class="legend">{legend}</ul><h3>Rounding and disclosure</h3><ul class="notes">{note_items}</ul>
 <details><summary>Definitions</summary><ul>{definition_items}</ul></details></section>
-<footer>Produced {generated_at:%d %B %Y %H:%M} by the amed_pipeline (Dagster run {html.escape(run_id)}).</footer>
+<footer>{html.escape(footer)}</footer>
 </main></body></html>
 """

@@ -24,6 +24,7 @@ from amed_pipeline.privacy.minimisation import DROPPED_AT_BOUNDARY, KEPT_FIELDS
 from amed_pipeline.privacy.redaction import KnownNames, redact_values
 from amed_pipeline.reading.fields import DATASET_FIELDS
 from amed_pipeline.reading.parse import QUARANTINE_COLUMNS, FileLedger
+from amed_pipeline.warehouse.arrivals import record_arrivals
 from amed_pipeline.warehouse.bulk import insert_frame, read_frame
 from amed_pipeline.warehouse.schema import file_ledger_table, metadata
 
@@ -174,6 +175,7 @@ def replace_files(conn: Connection, landings: list[Landing]) -> None:
         _delete_files(conn, table, names)
     ledger = pd.DataFrame([{**f.__dict__, "fingerprint": landing.fingerprint} for landing in landings for f in landing.files])
     insert_frame(conn, landing_file, ledger)
+    record_arrivals(conn, ledger)  # first landing of each file version, for releases "as known at"
     insert_frame(conn, landing_quarantine, _concat([landing.quarantine for landing in landings]))
     for dataset in sorted({landing.dataset for landing in landings}):
         rows = _concat([landing.rows for landing in landings if landing.dataset == dataset])
