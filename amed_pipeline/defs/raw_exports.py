@@ -19,6 +19,8 @@ import dagster as dg
 import pandas as pd
 
 from amed_pipeline.config import ProgrammeConfig, Source
+from amed_pipeline.config.api_sources import is_api_format
+from amed_pipeline.defs.pulls import pull_asset_key
 from amed_pipeline.lib.frames import release_memory
 from amed_pipeline.defs.resources import PseudonymKeyResource
 from amed_pipeline.privacy.erasure import ERASED_RULE, ErasureListResource
@@ -28,7 +30,8 @@ from amed_pipeline.warehouse.landing import Landing, known_files, landed_file_st
 from amed_pipeline.warehouse.prepare import PrepareTask, parallel_workers, prepare_sources
 from amed_pipeline.warehouse.resource import WarehouseResource
 
-FILE_KINDS = {"eventbrite": "csv", "surveymonkey": "csv", "msforms": "excel", "google_forms": "csv", "jisc": "csv", "mapped_csv": "csv"}
+FILE_KINDS = {"eventbrite": "csv", "surveymonkey": "csv", "msforms": "excel", "google_forms": "csv", "jisc": "csv", "mapped_csv": "csv",
+              "eventbrite_api": "json", "surveymonkey_api": "json", "google_forms_api": "json"}
 RAW_EXPORTS_STEP = "raw_exports"
 
 
@@ -73,7 +76,9 @@ def _raw_export_spec(source: Source) -> dg.AssetSpec:
     return dg.AssetSpec(
         raw_export_key(source),
         group_name=source.partnership_id,
-        kinds={"pandas", FILE_KINDS[source.format]},
+        kinds={"pandas", FILE_KINDS[source.options.get("read_as", source.format)]},
+        # An API source's raw export reads the snapshots its pull asset wrote.
+        deps=[pull_asset_key(source)] if is_api_format(source.format) else [],
         owners=["team:data-engineering"],
         tags={"dataset": source.dataset, "format": source.format},
         description=(

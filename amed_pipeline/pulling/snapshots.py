@@ -75,9 +75,17 @@ class SnapshotWriter:
         """Publish the pages written (rename the folder); None when there were none."""
         if not self.pages:
             shutil.rmtree(self.partial_dir, ignore_errors=True)
+            try:
+                self.partial_dir.parent.rmdir()
+            except OSError:
+                pass
             return None
         self.final_dir.parent.mkdir(parents=True, exist_ok=True)
         os.replace(self.partial_dir, self.final_dir)
+        try:
+            self.partial_dir.parent.rmdir()  # only when no other pull is staging there
+        except OSError:
+            pass
         return self.final_dir
 
 
