@@ -11,6 +11,7 @@ optional and derived.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
@@ -46,10 +47,14 @@ API_OPTION_NAMES = (
     "daily_request_budget",  # requests per token per UTC day (all sources sharing the token)
     "overlap_minutes",  # re-read window before the cursor on each pull
     "page_size",
+    "backfill_from",  # the first pull's start (a date); default a year before the programme start
 )
 # SurveyMonkey private apps get 500 requests a day; stay well under by default.
 DEFAULT_DAILY_REQUEST_BUDGET = 400
 DEFAULT_OVERLAP_MINUTES = 30
+# Bookings for the first sessions were made, and last changed, before the programme started: the
+# first pull reaches back this far unless `backfill_from` says otherwise.
+DEFAULT_BACKFILL_DAYS_BEFORE_START = 365
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 SNAPSHOT_GLOB = "*/page-*.json"
 DRIVE_FILES_DIR = "files"
@@ -102,6 +107,12 @@ def check_api_options(options: dict[str, Any], dataset: str, fmt: str, where: st
     overlap = options.get("overlap_minutes")
     if overlap is not None and (not isinstance(overlap, int) or isinstance(overlap, bool) or overlap < 0):
         raise error(f"{where}: key 'options.overlap_minutes': expected a whole number of minutes ≥ 0")
+    backfill = options.get("backfill_from")
+    if backfill is not None:
+        try:
+            dt.date.fromisoformat(str(backfill))
+        except ValueError:
+            raise error(f"{where}: key 'options.backfill_from': {backfill!r} is not a date (YYYY-MM-DD)") from None
     if fmt == "graph_drive" and options.get("read_as") not in FILE_FORMATS_READABLE_FROM_DRIVE:
         raise error(
             f"{where}: key 'options.read_as': {options.get('read_as')!r}; expected one of {', '.join(FILE_FORMATS_READABLE_FROM_DRIVE)}"

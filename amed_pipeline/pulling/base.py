@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from amed_pipeline.config import Source
-from amed_pipeline.config.api_sources import DEFAULT_OVERLAP_MINUTES
+from amed_pipeline.config.api_sources import DEFAULT_BACKFILL_DAYS_BEFORE_START, DEFAULT_OVERLAP_MINUTES
 from amed_pipeline.pulling.errors import PermanentApiError
 from amed_pipeline.pulling.http import ApiClient
 from amed_pipeline.pulling.snapshots import SnapshotWriter
@@ -65,10 +65,13 @@ class PullContext:
         return self.source.options
 
     def since(self) -> dt.datetime:
-        """Changes since the cursor minus the overlap window; the programme start on the first pull."""
+        """Changes since the cursor minus the overlap window; on the first pull, `backfill_from`
+        (default a year before the programme start: its first bookings were made before it began)."""
         cursor = self.state.get("cursor")
         if not cursor:
-            return dt.datetime.combine(self.programme_start, dt.time(0), tzinfo=dt.timezone.utc)
+            backfill = self.options.get("backfill_from")
+            day = dt.date.fromisoformat(str(backfill)) if backfill else self.programme_start - dt.timedelta(days=DEFAULT_BACKFILL_DAYS_BEFORE_START)
+            return dt.datetime.combine(day, dt.time(0), tzinfo=dt.timezone.utc)
         overlap = dt.timedelta(minutes=int(self.options.get("overlap_minutes", DEFAULT_OVERLAP_MINUTES)))
         return parse_time(cursor) - overlap
 

@@ -217,7 +217,7 @@ class ReplayServer:
         self.page_size = page_size
         self.apis = apis or SampleApis(seed)
         self.faults: list[Fault] = []
-        self.requests: list[str] = []  # "GET /path" per request served
+        self.requests: list[str] = []  # "GET /path?query" per request served
         self.day_quota: int | None = None  # SurveyMonkey's X-Ratelimit-App-Global-Day-Limit when set
         self._lock = threading.Lock()
         self._surveys: dict = {}
@@ -248,11 +248,12 @@ class ReplayServer:
         return sum(1 for r in self.requests if r.split(" ", 1)[1].startswith(prefix))
 
     # --- routing
-    def respond(self, path: str, query: dict, authorization: str) -> tuple[int, dict, bytes]:
+    def respond(self, path: str, query: dict, authorization: str, raw_query: str = "") -> tuple[int, dict, bytes]:
         with self._lock:
-            self.requests.append(f"GET {path}")
+            shown = f"{path}?{raw_query}" if raw_query else path
+            self.requests.append(f"GET {shown}")
             for fault in self.faults:
-                if fault.times > 0 and fault.path_contains in path:
+                if fault.times > 0 and fault.path_contains in shown:
                     fault.times -= 1
                     return fault.status, {"Content-Type": "application/json", **fault.headers}, fault.body.encode()
         service = path.split("/")[1] if path.count("/") > 1 else ""
@@ -380,7 +381,7 @@ def _handler(server: ReplayServer):
         def do_GET(self):  # noqa: N802 (http.server's name)
             split = urlsplit(self.path)
             query = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
-            status, headers, body = server.respond(unquote(split.path), query, self.headers.get("Authorization", ""))
+            status, headers, body = server.respond(unquote(split.path), query, self.headers.get("Authorization", ""), split.query)
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)
