@@ -18,7 +18,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from amed_pipeline.config import ProgrammeConfig, Source
+from amed_pipeline.config import DATASETS, ProgrammeConfig, Source
 from amed_pipeline.config.api_sources import is_api_format
 from amed_pipeline.defs.pulls import pull_asset_key
 from amed_pipeline.lib.frames import release_memory
@@ -121,6 +121,21 @@ def _land(conn, pending: list[tuple[Landing | None, dg.MaterializeResult]]):
         yield result
 
 
+def _forget_unconfigured_sources(conn, states: dict, configured: set, log) -> None:
+    """Drop the landed rows of sources no longer in the config (e.g. an export replaced by its API
+    source, or a demo config switched back): they would otherwise be counted beside their successor."""
+    stale = {key: set(files) for key, files in states.items() if key not in configured}
+    if not stale:
+        return
+    conn.commit()  # end the read's implicit transaction
+    with conn.begin():
+        removed = set().union(*stale.values())
+        replace_files(conn, [Landing(dataset, [], pd.DataFrame(), pd.DataFrame(), "", removed) for dataset in DATASETS])
+    for (partnership, name), files in sorted(stale.items()):
+        log.info(f"{partnership}/{name}: no longer configured; its {len(files)} landed files' rows removed")
+        del states[partnership, name]
+
+
 def build_raw_export_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
     sources = config.sources()
     if not sources:
@@ -144,6 +159,7 @@ def build_raw_export_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition
         # sources land together in transactions of about LANDING_BATCH_ROWS rows.
         with warehouse.connect() as conn:
             states = landed_file_states(conn, sorted({s.partnership_id for s in selected}))
+            _forget_unconfigured_sources(conn, states, {(s.partnership_id, s.name) for s in sources}, context.log)
             for source in selected:
                 fingerprint = source_fingerprint(source, max_file_bytes, key_version(key), tokens, reference)
                 source_states = states.get((source.partnership_id, source.name), {})
