@@ -144,11 +144,13 @@ def test_google_forms_repeats_the_filter_on_every_next_page_token_page(replay, a
 
 def test_graph_drive_lands_files_by_delta_and_a_quiet_night_costs_one_request(apis, data_dir):
     server = ReplayServer(token=TOKEN, page_size=1, apis=apis).start()  # one item a page: nextLink paging
+    elsewhere = ("gba-drive", "Finance")  # delta runs on the drive's root: another folder's file is not ours
+    apis.files()[elsewhere] = [("budget.xlsx", b"not ours", dt.datetime(2021, 3, 1))]
     try:
         source = api_source("graph_drive", "feedback", f"{server.url}/graph/v1.0", partnership_id="get_berkshire_active",
                             drive_id="gba-drive", folder_path="Active Medicine/Feedback", read_as="msforms")
         first = pull(source, data_dir)
-        assert (first.files_landed, first.pages, first.requests) == (2, 2, 4)
+        assert (first.files_landed, first.pages, first.requests, first.records) == (2, 4, 6, 2)  # root, 3 files; 2 downloads
         snapshots = snapshot_text(data_dir / "raw")
         assert "downloadUrl" not in snapshots and "tempauth" not in snapshots  # pre-authenticated links never stored
         landed = sorted(p.name for p in source.files(data_dir))
@@ -159,6 +161,7 @@ def test_graph_drive_lands_files_by_delta_and_a_quiet_night_costs_one_request(ap
         assert (quiet.requests, quiet.files_landed, quiet.records) == (1, 0, 0)
         assert load_cursor(data_dir, "get_berkshire_active", source.name)["cursor"].startswith(server.url)
     finally:
+        del apis.files()[elsewhere]
         server.stop()
 
 

@@ -10,7 +10,7 @@ answers the documented shapes of (source-apis.md):
   `start_modified_at`, `page`/`per_page` and `links.next`, plus the `X-Ratelimit-*` headers;
 - Google Forms v1: `/forms/v1/forms/{id}` and `…/responses?filter=timestamp >= …` with
   `nextPageToken`;
-- Microsoft Graph v1.0: `/graph/v1.0/drives/{drive}/root:/{folder}:/delta` with
+- Microsoft Graph v1.0: `/graph/v1.0/drives/{drive}/root/delta` with
   `@odata.nextLink`/`@odata.deltaLink`, and `/drives/{drive}/items/{id}/content`.
 
 The server has a clock (`as_of`, default after the programme): it shows each record as the
@@ -330,16 +330,18 @@ class ReplayServer:
                         if d == drive and _item_id(name) == parts[5]:
                             return 200, data
                 raise KeyError(parts[5])
-            if parts[4].startswith("root:") and path.endswith(":/delta"):
-                folder = "/".join(parts[4:])[len("root:"):-len(":/delta")].strip("/")
-                files = self.apis.files()[(drive, folder)]
+            if parts[4:6] == ["root", "delta"]:  # delta runs on the root (business drives allow no other)
                 since = _parse_utc(query["token"]) if query.get("token") else None
-                visible = [(n, d, m) for n, d, m in files if m <= self.as_of and (since is None or m > since)]
+                visible = [(folder, n, d, m) for (d_id, folder), files in self.apis.files().items() if d_id == drive
+                           for n, d, m in files if m <= self.as_of and (since is None or m > since)]
                 items = [{"id": _item_id(n), "name": n, "size": len(d), "cTag": hashlib.sha256(d).hexdigest()[:16],
                           "eTag": hashlib.sha256(d).hexdigest()[:16], "createdDateTime": utc(m), "lastModifiedDateTime": utc(m),
+                          "parentReference": {"driveId": drive, "path": f"/drives/{drive}/root:/{folder}"},
                           "file": {"mimeType": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"},
-                          "@microsoft.graph.downloadUrl": f"{self.url}{path.split('/root:')[0]}/items/{_item_id(n)}/content?tempauth=secret"}
-                         for n, d, m in visible]
+                          "@microsoft.graph.downloadUrl": f"{self.url}/graph/v1.0/drives/{drive}/items/{_item_id(n)}/content?tempauth=secret"}
+                         for folder, n, d, m in visible]
+                items.insert(0, {"id": "01ROOT", "name": "root", "root": {}, "folder": {"childCount": 1},
+                                 "parentReference": {"driveId": drive}})
                 offset = int(query.get("skiptoken", 0) or 0)
                 body = {"value": items[offset: offset + self.page_size]}
                 if offset + self.page_size < len(items):
