@@ -99,6 +99,9 @@ def test_a_source_without_its_token_fails_alone_and_offline_lands_snapshots_with
         assert pulled["requests used"].value == pulled["pages"].value > 1 and pulled["cursor after"].value.startswith("2021-")
         log = "\n".join(dg.serialize_value(r) for r in instance.all_logs(result.run_id))
         assert TOKEN not in log and "AMED_TEST_UNSET_TOKEN" in log
+        # The instance's own files too: event log database, compute logs, stored outputs.
+        stored = [p for p in Path(instance.root_directory).rglob("*") if p.is_file()]
+        assert stored and not any(TOKEN.encode() in p.read_bytes() for p in stored)
         engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
         with engine.connect() as conn:
             tables = sa.inspect(conn).get_table_names()
