@@ -110,6 +110,17 @@ def test_a_source_without_its_token_fails_alone_and_offline_lands_snapshots_with
         before = len(replay.requests)
         offline = _pull_and_land(data, url, instance, offline=True)
         assert offline.success and len(replay.requests) == before  # no API called
+        # Leap drops its Eventbrite API source (say, back to exports): its landed rows go with it.
+        landed_sources = lambda: set(read_table(url, "landing_file")["source_name"])  # noqa: E731
+        assert "bookings_eventbrite_api" in landed_sources()
+        config = (data / API_CONFIG).read_text(encoding="utf-8")
+        start = config.index("      - dataset: bookings\n        format: eventbrite_api\n        options:\n          base_url", config.index("id: leap"))
+        end = config.index("      - dataset: bookings\n        format: mapped_csv", start)
+        (data / API_CONFIG).write_text(config[:start] + config[end:], encoding="utf-8")
+        assert _pull_and_land(data, url, instance, offline=True).success
+        assert "bookings_eventbrite_api" in landed_sources()  # Get Berkshire Active's is still configured
+        assert not read_table(url, "landing_file").query("partnership_id == 'leap' and source_name == 'bookings_eventbrite_api'").shape[0]
+        assert not read_table(url, "landing_bookings").query("partnership_id == 'leap' and source_name == 'bookings_eventbrite_api'").shape[0]
     assert TOKEN not in "".join(p.read_text(errors="ignore") for p in data.rglob("*.json"))
 
 
