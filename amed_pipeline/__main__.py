@@ -26,14 +26,17 @@ from amed_pipeline import settings
 from amed_pipeline.config import ConfigError, load_programme_config
 from amed_pipeline.definitions import build_definitions, nightly_job
 from amed_pipeline.defs.automation import run_scope
-from amed_pipeline.defs.jobs import all_partnerships_tags
+from amed_pipeline.defs.jobs import all_partnerships_tags, nightly_refresh_job
+from amed_pipeline.defs.pulls import PULL_CHECK, api_sources, pull_asset_key
 from amed_pipeline.defs.metrics import EXPORT_FILES, REPORT_FILE, headline_markdown, read_table
 from amed_pipeline.metrics import tables as metric_tables
 from amed_pipeline.operations.planning import plan_refresh
 
 
-def refresh(everything: bool = False) -> int:
-    """Plan (what changed since the last refresh), then run what is out of date; `everything`: run it all."""
+def refresh(everything: bool = False, offline: bool = False) -> int:
+    """Plan (what changed since the last refresh), then run what is out of date; `everything`: run it all.
+
+    API sources are pulled first; `offline` skips the pulls and lands the snapshots already taken."""
     if not os.environ.get("DAGSTER_HOME"):
         os.environ["DAGSTER_HOME"] = str(settings.default_dagster_home())
     home = os.environ["DAGSTER_HOME"]
@@ -46,12 +49,14 @@ def refresh(everything: bool = False) -> int:
     definitions = build_definitions()
     selection, tags = None, all_partnerships_tags(config.partnership_ids)
     if not everything:
-        plan = plan_refresh_from(definitions, config)
+        plan = plan_refresh_from(definitions, config, pulls=not offline)
         print(plan.describe())
         if plan.nothing_to_do:
             print_current_outputs(definitions)
             return 0
         selection, tags = run_scope(plan, config, definitions.resolve_asset_graph())
+    if offline:
+        selection = without_pulls(definitions, config, selection)
     with dg.DagsterInstance.get() as instance:
         result = dg.execute_job(
             dg.reconstructable(nightly_job),
@@ -63,8 +68,12 @@ def refresh(everything: bool = False) -> int:
         )
         status = "succeeded" if result.success else "FAILED"
         print(f"nightly_refresh run {result.run_id} {status} (DAGSTER_HOME={home})")
+        failed_pulls = pull_failures(result)
+        for line in failed_pulls:
+            print(f"  pull failed: {line}", file=sys.stderr)
         if result.success:
             print_run_summary(result)
+            return 1 if failed_pulls else 0
         else:
             for event in result.all_events:
                 if event.is_step_failure:
@@ -72,13 +81,30 @@ def refresh(everything: bool = False) -> int:
         return 0 if result.success else 1
 
 
-def plan_refresh_from(definitions: dg.Definitions, config):
+def plan_refresh_from(definitions: dg.Definitions, config, pulls: bool = True):
     """The refresh plan, with the code location's own resources (key, erasure list, warehouse, export dir)."""
     names = ("warehouse", "pseudonym_key", "erasure_list", "export_dir")
     with dg.build_resources({name: definitions.resources[name] for name in names}) as resources:
         tokens, _ = resources.erasure_list.load()
         with resources.warehouse.connect() as conn:
-            return plan_refresh(config, conn, resources.pseudonym_key.key_bytes(), tokens, resources.export_dir.directory())
+            return plan_refresh(config, conn, resources.pseudonym_key.key_bytes(), tokens, resources.export_dir.directory(), pulls=pulls)
+
+
+def without_pulls(definitions: dg.Definitions, config, selection):
+    """The run's assets without the API pulls (selection None = the whole job)."""
+    graph = definitions.resolve_asset_graph()
+    keys = selection if selection is not None else sorted(nightly_refresh_job.selection.resolve(graph), key=lambda k: k.to_user_string())
+    pulls = {pull_asset_key(s) for s in api_sources(config)}
+    return [k for k in keys if k not in pulls]
+
+
+def pull_failures(result) -> list[str]:
+    """One line per failed pull (its `pull_ok` check's description: partnership, source, variable)."""
+    return [
+        evaluation.description or evaluation.asset_key.to_user_string()
+        for evaluation in result.get_asset_check_evaluations()
+        if evaluation.check_name == PULL_CHECK and not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR
+    ]
 
 
 def print_current_outputs(definitions: dg.Definitions) -> None:
@@ -196,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     refresh_command = commands.add_parser("refresh", help="run the nightly refresh job through Dagster (what changed since the last refresh)")
     refresh_command.add_argument("--all", action="store_true", help="run every step for every partnership, even when nothing changed")
+    refresh_command.add_argument("--offline", action="store_true", help="call no API: land the API snapshots already taken")
     forget = commands.add_parser("forget", help="forget one person: erasure list, warehouse rows deleted, erasure_log")
     who = forget.add_mutually_exclusive_group(required=True)
     who.add_argument("--email", metavar="ADDRESS", help="their email address; '-' reads it from standard input")
@@ -214,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "release":
         return release_command(args)
     if args.command == "refresh":
-        return refresh(everything=args.all)
+        return refresh(everything=args.all, offline=args.offline)
     if args.command in ("forget", "rekey"):
         from amed_pipeline.privacy import commands as privacy
 

@@ -16,6 +16,7 @@ from amed_pipeline.config import load_programme_config
 from amed_pipeline.defs.automation import build_automation
 from amed_pipeline.defs.jobs import NIGHTLY_JOB_NAME, nightly_refresh_job
 from amed_pipeline.defs.metrics import build_export_dir_resource, build_metric_assets
+from amed_pipeline.defs.pulls import build_api_resources, build_pull_assets
 from amed_pipeline.defs.raw_exports import build_raw_export_assets
 from amed_pipeline.defs.releases import build_release_job
 from amed_pipeline.defs.resources import build_resources
@@ -24,10 +25,14 @@ from amed_pipeline.defs.staging import build_staging_assets
 from amed_pipeline.defs.warehouse import build_warehouse_assets
 
 
-def build_definitions(data_dir: Path | str | None = None, warehouse_url: str | None = None) -> dg.Definitions:
+def build_definitions(
+    data_dir: Path | str | None = None, warehouse_url: str | None = None, config_name: str | None = None
+) -> dg.Definitions:
+    """`config_name`: the config file in the data dir (default `AMED_CONFIG`, else partnerships.yaml)."""
     data_dir = Path(data_dir).resolve() if data_dir else settings.data_dir()
-    config = load_programme_config(data_dir)
+    config = load_programme_config(data_dir, config_name)
     assets = [
+        *build_pull_assets(config),
         *build_raw_export_assets(config),
         *build_staging_assets(config),
         *build_warehouse_assets(config),
@@ -36,7 +41,11 @@ def build_definitions(data_dir: Path | str | None = None, warehouse_url: str | N
     core = dg.Definitions(
         assets=assets,
         jobs=[nightly_refresh_job, build_release_job(config)],
-        resources={**build_resources(data_dir, warehouse_url), "export_dir": build_export_dir_resource(data_dir)},
+        resources={
+            **build_resources(data_dir, warehouse_url),
+            "export_dir": build_export_dir_resource(data_dir),
+            **build_api_resources(config),
+        },
     )
     return dg.Definitions.merge(core, build_automation(config), build_retention_definitions(config))
 

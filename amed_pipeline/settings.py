@@ -18,11 +18,17 @@ PSEUDONYM_KEY_VAR = "AMED_PSEUDONYM_KEY"
 PSEUDONYM_KEY_FILE_VAR = "AMED_PSEUDONYM_KEY_FILE"
 ERASURE_LIST_VAR = "AMED_ERASURE_LIST"
 ERASURE_KEY_VAR = "AMED_ERASURE_KEY"
+CONFIG_VAR = "AMED_CONFIG"
 
 
 def data_dir() -> Path:
     """`AMED_DATA_DIR`, default the project's `data/` folder."""
     return Path(os.environ.get(DATA_DIR_VAR) or PROJECT_ROOT / "data").resolve()
+
+
+def config_name() -> str:
+    """`AMED_CONFIG`: the config file's name inside the data dir, default `partnerships.yaml`."""
+    return os.environ.get(CONFIG_VAR) or "partnerships.yaml"
 
 
 def default_key_file() -> Path:

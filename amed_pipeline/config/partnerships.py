@@ -16,8 +16,11 @@ from typing import Any
 
 import yaml
 
+from amed_pipeline.config.api_sources import API_FORMATS, API_OPTION_NAMES, check_api_options, default_api_path, is_api_format
+
 DATASETS = ("sessions", "bookings", "feedback", "followup")
-FORMATS = ("eventbrite", "surveymonkey", "msforms", "google_forms", "jisc", "mapped_csv")
+FILE_FORMATS = ("eventbrite", "surveymonkey", "msforms", "google_forms", "jisc", "mapped_csv")
+FORMATS = FILE_FORMATS + API_FORMATS  # API sources: config/api_sources.py
 
 # Options every format understands where they apply; each has a documented default in the README.
 OPTION_NAMES = (
@@ -41,6 +44,8 @@ RETENTION_ACTIONS = ("archive", "delete")
 # Where retention moves old raw exports (`<data dir>/archive/...`); never read as an export.
 ARCHIVE_DIR = "archive"
 CONFIG_FILE_NAME = "partnerships.yaml"
+# `AMED_CONFIG` may name another config file inside the data dir (e.g. partnerships.api.yaml).
+CONFIG_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+\.ya?ml$")
 
 
 class ConfigError(ValueError):
@@ -112,10 +117,16 @@ class ProgrammeConfig:
         ]
 
 
-def load_programme_config(data_dir: Path | str) -> ProgrammeConfig:
-    """Read `<data_dir>/partnerships.yaml` and validate it; raise ConfigError on any mistake."""
+def load_programme_config(data_dir: Path | str, config_name: str | None = None) -> ProgrammeConfig:
+    """Read `<data_dir>/partnerships.yaml` (or `config_name`, default `AMED_CONFIG`) and validate it;
+    raise ConfigError on any mistake."""
+    from amed_pipeline import settings  # settings reads the environment when called, never at import
+
     data_dir = Path(data_dir).resolve()
-    config_path = data_dir / CONFIG_FILE_NAME
+    config_name = config_name or settings.config_name()
+    if not CONFIG_NAME_PATTERN.match(config_name):
+        raise ConfigError(f"{config_name!r}: AMED_CONFIG must be a YAML file name inside the data dir, e.g. partnerships.api.yaml")
+    config_path = data_dir / config_name
     if not config_path.is_file():
         raise ConfigError(f"{config_path}: configuration file not found")
     raw = read_config_yaml(config_path)
@@ -325,15 +336,24 @@ def _parse_source(pid: str, raw: Any, index: int, partnership_where: str) -> Sou
         raise ConfigError(f"{where}: key 'dataset': unknown dataset {dataset!r}; expected one of {', '.join(DATASETS)}")
     if fmt not in FORMATS:
         raise ConfigError(f"{where}: key 'format': unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
-    path = _require(raw, "path", where)
-    _check_glob_inside_data_dir(path, where)
     options = raw.get("options") or {}
     if not isinstance(options, dict):
         raise ConfigError(f"{where}: key 'options': expected a mapping")
-    _check_options(options, dataset, fmt, where)
     name = raw.get("name") or f"{dataset}_{fmt}"
     if not isinstance(name, str) or not ID_PATTERN.match(name):
         raise ConfigError(f"{where}: key 'name': {name!r} must match [a-z0-9_]+")
+    if is_api_format(fmt):
+        # An API source reads what its pulls wrote: the path is derived, never configured.
+        if "path" in raw:
+            raise ConfigError(f"{where}: key 'path': {fmt} reads its own snapshots; leave 'path' out")
+        path = default_api_path(fmt, pid, name)
+        check_api_options(options, dataset, fmt, where, ConfigError)
+        read_as = options.get("read_as", fmt)
+        _check_options({k: v for k, v in options.items() if k not in API_OPTION_NAMES}, dataset, read_as, where)
+    else:
+        path = _require(raw, "path", where)
+        _check_options(options, dataset, fmt, where)
+    _check_glob_inside_data_dir(path, where)
     return Source(partnership_id=pid, name=name, dataset=dataset, format=fmt, path=path, options=options)
 
 

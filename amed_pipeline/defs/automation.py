@@ -35,6 +35,8 @@ import dagster as dg
 from amed_pipeline.config import ProgrammeConfig
 from amed_pipeline.defs.jobs import all_partnerships_tags, nightly_refresh_job, partition_tags
 from amed_pipeline.defs.metrics import ExportDirResource
+from amed_pipeline.config.api_sources import is_api_format
+from amed_pipeline.defs.pulls import pull_asset_key
 from amed_pipeline.defs.raw_exports import raw_export_key
 from amed_pipeline.defs.resources import PseudonymKeyResource
 from amed_pipeline.operations.planning import RefreshPlan, plan_refresh
@@ -95,6 +97,8 @@ def run_scope(plan: RefreshPlan, config: ProgrammeConfig, asset_graph) -> tuple[
     if not plan.changed:
         return None, all_partnerships_tags(config.partnership_ids)
     raw_keys = [raw_export_key(s) for p in config.partnerships if p.id in plan.changed for s in p.sources]
+    # API sources: their pulls run first (offline plans mark no partnership for its pulls alone).
+    raw_keys += [pull_asset_key(s) for p in config.partnerships if p.id in plan.changed for s in p.sources if is_api_format(s.format)]
     return with_downstream(asset_graph, raw_keys), partition_tags(config.partnership_ids, plan.changed)
 
 

@@ -18,7 +18,9 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from amed_pipeline.config import ProgrammeConfig, Source
+from amed_pipeline.config import DATASETS, ProgrammeConfig, Source
+from amed_pipeline.config.api_sources import is_api_format
+from amed_pipeline.defs.pulls import pull_asset_key
 from amed_pipeline.lib.frames import release_memory
 from amed_pipeline.defs.resources import PseudonymKeyResource
 from amed_pipeline.privacy.erasure import ERASED_RULE, ErasureListResource
@@ -32,7 +34,8 @@ from amed_pipeline.warehouse.state import record_fingerprint, stored_fingerprint
 from amed_pipeline.warehouse.prepare import PrepareTask, parallel_workers, prepare_sources
 from amed_pipeline.warehouse.resource import WarehouseResource
 
-FILE_KINDS = {"eventbrite": "csv", "surveymonkey": "csv", "msforms": "excel", "google_forms": "csv", "jisc": "csv", "mapped_csv": "csv"}
+FILE_KINDS = {"eventbrite": "csv", "surveymonkey": "csv", "msforms": "excel", "google_forms": "csv", "jisc": "csv", "mapped_csv": "csv",
+              "eventbrite_api": "json", "surveymonkey_api": "json", "google_forms_api": "json"}
 RAW_EXPORTS_STEP = "raw_exports"
 
 
@@ -77,7 +80,9 @@ def _raw_export_spec(source: Source) -> dg.AssetSpec:
     return dg.AssetSpec(
         raw_export_key(source),
         group_name=source.partnership_id,
-        kinds={"pandas", FILE_KINDS[source.format]},
+        kinds={"pandas", FILE_KINDS[source.options.get("read_as", source.format)]},
+        # An API source's raw export reads the snapshots its pull asset wrote.
+        deps=[pull_asset_key(source)] if is_api_format(source.format) else [],
         owners=["team:data-engineering"],
         tags={"dataset": source.dataset, "format": source.format},
         description=(
@@ -120,6 +125,21 @@ def _land(conn, pending: list[tuple[Landing | None, dg.MaterializeResult]]):
         yield result
 
 
+def _forget_unconfigured_sources(conn, states: dict, configured: set, log) -> None:
+    """Drop the landed rows of sources no longer in the config (e.g. an export replaced by its API
+    source, or a demo config switched back): they would otherwise be counted beside their successor."""
+    stale = {key: set(files) for key, files in states.items() if key not in configured}
+    if not stale:
+        return
+    conn.commit()  # end the read's implicit transaction
+    with conn.begin():
+        removed = set().union(*stale.values())
+        replace_files(conn, [Landing(dataset, [], pd.DataFrame(), pd.DataFrame(), "", removed) for dataset in DATASETS])
+    for (partnership, name), files in sorted(stale.items()):
+        log.info(f"{partnership}/{name}: no longer configured; its {len(files)} landed files' rows removed")
+        del states[partnership, name]
+
+
 def build_raw_export_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
     sources = config.sources()
     if not sources:
@@ -143,6 +163,7 @@ def build_raw_export_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition
         # sources land together in transactions of about LANDING_BATCH_ROWS rows.
         with warehouse.connect() as conn:
             states = landed_file_states(conn, sorted({s.partnership_id for s in selected}))
+            _forget_unconfigured_sources(conn, states, {(s.partnership_id, s.name) for s in sources}, context.log)
             known_names = known_name_digests(conn)  # free text is redacted with these (`privacy.redaction`)
             for source in selected:
                 fingerprint = source_fingerprint(source, max_file_bytes, key_version(key), tokens, reference)

@@ -35,6 +35,7 @@ from amed_pipeline.defs.metrics import (
 from amed_pipeline.defs.raw_exports import reference_digest, source_fingerprint
 from amed_pipeline.defs.staging import staging_fingerprint
 from amed_pipeline.defs.warehouse import GLOBAL_STEP, global_fingerprint
+from amed_pipeline.config.api_sources import is_api_format
 from amed_pipeline.reading.parse import source_files
 from amed_pipeline.staging.people import key_version
 from amed_pipeline.warehouse.landing import landed_file_states, staged_fingerprint
@@ -60,14 +61,22 @@ class RefreshPlan:
         return "\n".join(lines)
 
 
-def plan_refresh(config: ProgrammeConfig, conn, key: bytes, erasure_tokens: frozenset[str], export_dir) -> RefreshPlan:
-    """Compare the data dir and config with what the warehouse says it last processed."""
+def plan_refresh(config: ProgrammeConfig, conn, key: bytes, erasure_tokens: frozenset[str], export_dir, pulls: bool = True) -> RefreshPlan:
+    """Compare the data dir and config with what the warehouse says it last processed.
+
+    With `pulls`, a partnership with an API source always has something to do: only its pull can
+    tell whether the system has changes (`pulls=False`: offline, snapshots only)."""
     plan = RefreshPlan()
     states = landed_file_states(conn)
     reference = reference_digest(config.reference_dir)
     version = key_version(key)
     for partnership in config.partnerships:
         reason = ""
+        pulled = [s.name for s in partnership.sources if is_api_format(s.format)] if pulls else []
+        if pulled:
+            plan.changed.append(partnership.id)
+            plan.reasons[partnership.id] = f"pulls from its APIs ({', '.join(pulled)})"
+            continue
         for source in partnership.sources:
             fingerprint = source_fingerprint(source, config.max_file_bytes, version, erasure_tokens, reference)
             landed = states.get((partnership.id, source.name), {})

@@ -22,8 +22,8 @@ from amed_pipeline.config import Source
 from amed_pipeline.config.partnerships import DEFAULT_MAX_FILE_BYTES
 from amed_pipeline.reading.fields import DATASET_FIELDS, REQUIRED_FIELDS, convert_columns
 from amed_pipeline.privacy.redaction import mask_text
-from amed_pipeline.reading.files import MAX_FIELD_CHARS, RawTable, UnreadableFileError, read_raw_table
-from amed_pipeline.reading.formats import ADAPTERS, MissingColumnError
+from amed_pipeline.reading.files import MAX_FIELD_CHARS, RawTable, UnreadableFileError
+from amed_pipeline.reading.formats import MissingColumnError, adapter_for
 from amed_pipeline.reading.guards import file_size, refusal
 
 LINEAGE_COLUMNS = ("partnership_id", "source_name", "source_format", "source_file", "source_row")
@@ -88,7 +88,7 @@ def read_source(
     (hash, duplicate of) is in `current`.
     """
     data_dir = Path(data_dir)
-    adapter = ADAPTERS[source.format]
+    adapter = adapter_for(source)
     frames: list[pd.DataFrame] = []
     result = SourceRead(source=source, rows=pd.DataFrame())
     for path, relative, data, read_error, content_hash, duplicate_of in source_files(source, data_dir, max_file_bytes):
@@ -110,10 +110,7 @@ def read_source(
         try:
             if read_error:
                 raise UnreadableFileError(path, read_error)
-            table = read_raw_table(
-                path, header_rows=adapter.header_rows, sheet=source.options.get("sheet"),
-                is_header=lambda rows: header_fits(rows, source, adapter),
-            )
+            table = adapter.read_file(path, source, is_header=lambda rows: header_fits(rows, source, adapter))
             ledger.rows_read = len(table.rows)
             if table.header_row > 1:
                 ledger.note = f"header found on row {table.header_row}; the {table.header_row - 1} row(s) above it are not data"
@@ -165,7 +162,7 @@ def source_files(source: Source, data_dir: Path, max_file_bytes: int = DEFAULT_M
 def read_table(table: RawTable, source: Source, adapter=None) -> tuple[pd.DataFrame, list[tuple], pd.DataFrame]:
     """Canonical rows of one file, (source_row, column, value, reason, rule) for the rows refused,
     and the name columns of the refused rows."""
-    adapter = adapter or ADAPTERS[source.format]
+    adapter = adapter or adapter_for(source)
     headers = adapter.headers(table)
     located = adapter.locate(headers, source)
     missing = [

@@ -1,4 +1,5 @@
-"""Command line: `python -m amed_pipeline.sample_data --out DIR [--seed N] [--scale K]`."""
+"""Command line: `python -m amed_pipeline.sample_data --out DIR [--seed N] [--scale K]`, or
+`python -m amed_pipeline.sample_data serve-api [--port 8765] [--token sample-token]`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,26 @@ import time
 from .generator import generate
 
 
+def serve_api(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m amed_pipeline.sample_data serve-api",
+        description="Serve the sample programme on 127.0.0.1 through the Eventbrite, SurveyMonkey, "
+        "Google Forms and Microsoft Graph APIs' documented shapes (for data/partnerships.api.yaml).",
+    )
+    parser.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765)")
+    parser.add_argument("--token", default="sample-token", help="the bearer token it accepts (default sample-token)")
+    parser.add_argument("--seed", type=int, default=2020, help="random seed (default 2020, the bundled sample)")
+    args = parser.parse_args(argv)
+    from .api_server import serve
+
+    serve(port=args.port, token=args.token, seed=args.seed)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["serve-api"]:
+        return serve_api(argv[1:])
     parser = argparse.ArgumentParser(
         prog="python -m amed_pipeline.sample_data",
         description="Write deterministic Active Medicine sample exports (raw/, partnerships.yaml, reference/) "

@@ -19,7 +19,7 @@ from amed_pipeline.lib.frames import as_text
 
 from amed_pipeline.config import Source
 from amed_pipeline.reading.fields import DATASET_FIELDS, DEFAULT_QUESTIONS
-from amed_pipeline.reading.files import RawTable
+from amed_pipeline.reading.files import RawTable, read_raw_table
 from amed_pipeline.reading.values import normalise_header, strip_question_number
 
 STATUS_RANK = {"attended": 3, "cancelled": 2, "booked": 1}
@@ -37,6 +37,13 @@ class FormatAdapter:
     aliases: Mapping[str, Sequence[str]] = field(default_factory=dict)
     default_values: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     reads_questions: bool = False
+
+    def read_file(self, path, source: Source, is_header=None) -> RawTable:
+        """The file as a grid of text cells (API snapshot adapters read JSON pages instead).
+
+        `is_header(rows)` tells whether candidate rows are this source's header, so title rows
+        above it can be skipped."""
+        return read_raw_table(path, header_rows=self.header_rows, sheet=source.options.get("sheet"), is_header=is_header)
 
     def headers(self, table: RawTable) -> list[str]:
         """One header text per column (formats with several header rows merge them)."""
