@@ -23,6 +23,7 @@ import argparse
 import math
 import sys
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import pandas as pd
 
@@ -31,6 +32,7 @@ from amed_pipeline.metrics.disclosure import (
     SUPPRESSED,
     DisclosureRules,
     constraints,
+    holds,
     row_quantities,
 )
 
@@ -122,15 +124,20 @@ def tighten(ranges: dict[str, tuple], relations) -> dict[str, tuple]:
     return ranges
 
 
-def _keyed(frame: pd.DataFrame) -> pd.DataFrame:
-    pairs = [row_quantities(*r) for r in zip(frame["metric_id"], frame["partnership_id"], frame["dimension"], frame["dimension_value"])]
-    return frame.assign(num_key=pd.Series([p[0] for p in pairs], index=frame.index, dtype=object),
-                        den_key=pd.Series([p[1] for p in pairs], index=frame.index, dtype=object)).astype({"num_key": object, "den_key": object})
+def _keyed(frame: pd.DataFrame) -> list[SimpleNamespace]:
+    """The rows as plain records, each with the quantities it shows (`num_key`, `den_key`)."""
+    rows = []
+    for record in frame.to_dict("records"):
+        r = SimpleNamespace(**record)
+        r.num_key, r.den_key = row_quantities(r.metric_id, r.partnership_id, r.dimension, r.dimension_value)
+        r.observation_status = record.get("observation_status") or ""
+        rows.append(r)
+    return rows
 
 
 def _truth(exact: pd.DataFrame) -> dict[str, float]:
     truth: dict[str, float] = {}
-    for r in exact.itertuples(index=False):
+    for r in exact:
         if r.num_key and not pd.isna(r.numerator):
             truth[r.num_key] = float(r.numerator)
         if r.den_key and not pd.isna(r.denominator):
@@ -150,7 +157,7 @@ def attack(published: pd.DataFrame, exact: pd.DataFrame, rules: DisclosureRules 
         if interval[0] == interval[1]:
             printed_exactly.add(key)
 
-    for r in published.itertuples(index=False):
+    for r in published:
         status = r.observation_status or ""
         if status == SUPPRESSED:
             continue
@@ -170,7 +177,8 @@ def attack(published: pd.DataFrame, exact: pd.DataFrame, rules: DisclosureRules 
         elif r.unit == "mean_0_10" and r.den_key:
             den = _count_range(float(r.denominator), r.metric_id, r.partnership_id, "", rules)
             ranges[r.den_key] = _intersect(ranges[r.den_key], invert_mean(_intersect(den, ranges[r.den_key]), float(r.value), rules))
-    ranges = tighten(ranges, constraints(set(ranges)))
+    # Only relations true of these figures: a wrong assumption would make the reader's deductions wrong.
+    ranges = tighten(ranges, [c for c in constraints(set(ranges)) if holds(c, truth)])
 
     recovered = set()
     for key, (lo, hi) in ranges.items():
@@ -179,23 +187,23 @@ def attack(published: pd.DataFrame, exact: pd.DataFrame, rules: DisclosureRules 
             report.details.append(f"unsound: {key} in [{lo}, {hi}] but is {truth[key]:g}")
         elif lo == hi and key not in printed_exactly and truth[key] != 0:
             recovered.add(key)
-    exact_by_row = exact.set_index(["metric_id", "partnership_id", "dimension", "dimension_value"])
-    for r in published.itertuples(index=False):
+    exact_by_row = {(r.metric_id, r.partnership_id, r.dimension, r.dimension_value): r for r in exact}
+    for r in published:
         if r.num_key in recovered or r.den_key in recovered:
             report.recoverable += 1
             report.details.append(f"recoverable: {r.metric_id} {r.partnership_id} {r.dimension}={r.dimension_value}")
         status = r.observation_status or ""
         if status in (SUPPRESSED, NOT_APPLICABLE) or r.unit == "months":
             continue
-        source = exact_by_row.loc[(r.metric_id, r.partnership_id, r.dimension, r.dimension_value)]
-        base = source["numerator"] if r.unit == "count" else source["denominator"]
+        source = exact_by_row[r.metric_id, r.partnership_id, r.dimension, r.dimension_value]
+        base = source.numerator if r.unit == "count" else source.denominator
         if r.metric_id in rules.exempt_metrics:
             continue
         if r.unit != "count" and (pd.isna(base) or base == 0 or pd.isna(r.denominator) or float(r.denominator) == 0):
             report.zero_base += 1
             report.details.append(f"zero base: {r.metric_id} {r.partnership_id} {r.dimension}={r.dimension_value}")
         if 1 <= base <= rules.suppress_counts_up_to or (
-            r.unit == "share" and 1 <= source["numerator"] <= rules.suppress_counts_up_to
+            r.unit == "share" and 1 <= source.numerator <= rules.suppress_counts_up_to
         ):
             report.small_base += 1
             report.details.append(f"small base: {r.metric_id} {r.partnership_id} {r.dimension}={r.dimension_value}")

@@ -115,6 +115,11 @@ def _ratio(numerator, denominator):
     return None if not denominator else float(numerator) / float(denominator)
 
 
+def _records(frame: pd.DataFrame) -> list[tuple]:
+    """(index, row as a dict) pairs: what `iterrows` gives, without building a Series per row."""
+    return list(zip(frame.index, frame.to_dict("records")))
+
+
 def metric_rows(aggregates: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Tidy metric rows from the aggregates (pure: testable without a database)."""
     rows: list[dict] = []
@@ -124,7 +129,7 @@ def metric_rows(aggregates: dict[str, pd.DataFrame]) -> pd.DataFrame:
     totals = totals.set_index("scope")
     periods = {
         scope: (pd.Timestamp(r["first_start"]).date(), pd.Timestamp(r["last_start"]).date())
-        for scope, r in totals.iterrows()
+        for scope, r in _records(totals)
     }
 
     def add(metric_id, scope, numerator, denominator=None, dimension="", dimension_value="", period=None, base_n=None):
@@ -150,13 +155,13 @@ def metric_rows(aggregates: dict[str, pd.DataFrame]) -> pd.DataFrame:
             }
         )
 
-    for scope, r in totals.iterrows():
+    for scope, r in _records(totals):
         add("people_trained", scope, r["people"])
         add("attendances", scope, r["attendances"])
         add("sessions_delivered", scope, r["sessions"])
         first, last = periods[scope]
         add("delivery_months", scope, month_span(first, last), base_n=r["sessions"])
-    for _, r in aggregates["monthly"].iterrows():
+    for _, r in _records(aggregates["monthly"]):
         bounds = month_bounds(r["month"])
         add("people_trained", r["scope"], r["people"], dimension="month", dimension_value=r["month"], period=bounds)
         add("attendances", r["scope"], r["attendances"], dimension="month", dimension_value=r["month"], period=bounds)
@@ -165,15 +170,15 @@ def metric_rows(aggregates: dict[str, pd.DataFrame]) -> pd.DataFrame:
     attendances = totals["attendances"]
     people = totals["people"]
     by_type = aggregates["by_training_type"]
-    for _, r in by_type.iterrows():
+    for _, r in _records(by_type):
         add("training_type_share", r["scope"], r["attendances"], attendances[r["scope"]], "training_type", r["training_type"])
     for scope in totals.index:
         online = by_type[(by_type["scope"] == scope) & by_type["training_type"].isin(ONLINE_WORKSHOP_TYPES)]["attendances"].sum()
         add("online_workshop_share", scope, online, attendances[scope])
-    for _, r in aggregates["by_role_group"].iterrows():
+    for _, r in _records(aggregates["by_role_group"]):
         add("role_group_share", r["scope"], r["people"], people[r["scope"]], "role_group", r["role_group"])
     type_totals = by_type.set_index(["scope", "training_type"])["attendances"]
-    for _, r in aggregates["by_profession"].iterrows():
+    for _, r in _records(aggregates["by_profession"]):
         add(
             "profession_share", r["scope"], r["attendances"], type_totals[(r["scope"], r["training_type"])],
             "training_type|profession", f"{r['training_type']}|{r['profession']}",
@@ -185,10 +190,10 @@ def metric_rows(aggregates: dict[str, pd.DataFrame]) -> pd.DataFrame:
             count = int(responses.loc[scope, "responses"]) if scope in responses.index else 0
             add(f"{prefix}_responses", scope, count)
             add(f"{prefix}_response_rate", scope, count, attendances[scope])
-        for _, r in aggregates[f"{survey}_monthly"].iterrows():
+        for _, r in _records(aggregates[f"{survey}_monthly"]):
             if r["scope"] in periods:
                 add(f"{prefix}_responses", r["scope"], r["responses"], dimension="month", dimension_value=r["month"], period=month_bounds(r["month"]))
-        for scope, r in responses.iterrows():
+        for scope, r in _records(responses):
             if scope not in periods:
                 continue
             if survey == "feedback":
@@ -200,7 +205,7 @@ def metric_rows(aggregates: dict[str, pd.DataFrame]) -> pd.DataFrame:
                     add("usefulness_followup_mean", scope, r["usefulness_sum"], r["usefulness_n"])
                 if r["answered_n"]:
                     add("more_conversations_share", scope, r["more_n"], r["answered_n"])
-    for _, r in aggregates["conversations_by_setting"].iterrows():
+    for _, r in _records(aggregates["conversations_by_setting"]):
         if r["answered_n"] and r["scope"] in periods:
             add("more_conversations_share", r["scope"], r["more_n"], r["answered_n"], "setting", r["setting"])
 

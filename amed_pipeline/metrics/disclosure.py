@@ -140,7 +140,8 @@ def constraints(keys: set[str]) -> list[Constraint]:
 
     for k in sorted(present):
         kind, scope, dimension, value = split_key(k)
-        if scope != ALL_PARTNERSHIPS:
+        if scope != ALL_PARTNERSHIPS and dimension != "training_type|profession":
+            # (professions come from each scope's own role rule, so they do not add up across partnerships)
             by_parent.setdefault(("partnerships", kind, dimension, value), []).append(k)
         if dimension == "month":
             by_parent.setdefault(("months", kind, scope), []).append(k)
@@ -172,19 +173,26 @@ def constraints(keys: set[str]) -> list[Constraint]:
     return out
 
 
-def quantities_of(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per quantity with its exact value; `numerator_key`, `denominator_key` per metric row."""
-    pairs = [
+def holds(c: Constraint, exact: dict[str, float]) -> bool:
+    """Whether a relation is true of these figures (it is not when, say, a partnership's responses
+    have no row of their own because it has no attendances yet): only true relations are knowledge."""
+    gap = sum(exact[p] for p in c.parts) - exact[c.total]
+    return c.lower <= gap <= c.upper
+
+
+def quantities_of(frame: pd.DataFrame) -> tuple[list[tuple], dict[str, float]]:
+    """Each row's (numerator, denominator) quantity keys, and every quantity's exact value."""
+    keys = [
         row_quantities(m, s, d, v)
         for m, s, d, v in zip(frame["metric_id"], frame["partnership_id"], frame["dimension"], frame["dimension_value"])
     ]
-    frame = frame.assign(numerator_key=[p[0] for p in pairs], denominator_key=[p[1] for p in pairs])
-    numerators = frame[frame["numerator_key"].notna() & frame["numerator"].notna()][["numerator_key", "numerator"]]
-    denominators = frame[frame["denominator_key"].notna() & frame["denominator"].notna()][["denominator_key", "denominator"]]
-    values = pd.concat(
-        [numerators.set_axis(["key", "exact"], axis=1), denominators.set_axis(["key", "exact"], axis=1)], ignore_index=True
-    ).drop_duplicates("key")
-    return frame, values.set_index("key")["exact"].astype(float)
+    values: dict[str, float] = {}
+    for (num_key, den_key), numerator, denominator in zip(keys, frame["numerator"], frame["denominator"]):
+        if num_key and not pd.isna(numerator):
+            values.setdefault(num_key, float(numerator))
+        if den_key and not pd.isna(denominator):
+            values.setdefault(den_key, float(denominator))
+    return keys, values
 
 
 # --- the reader --------------------------------------------------------------------------------
@@ -232,6 +240,8 @@ def propagate(bounds: dict[str, tuple[float, float]], relations: list[Constraint
                 old_lo, old_hi = bounds[key]
                 new_lo = max(old_lo, math.ceil(lo)) if lo > -INF else old_lo
                 new_hi = min(old_hi, math.floor(hi)) if hi < INF else old_hi
+                if new_lo > new_hi:
+                    raise ValueError(f"inconsistent relations around {key}: {c}")
                 if (new_lo, new_hi) != (old_lo, old_hi):
                     bounds[key] = (new_lo, new_hi)
                     changed = True
@@ -240,13 +250,13 @@ def propagate(bounds: dict[str, tuple[float, float]], relations: list[Constraint
     return bounds
 
 
-def reader_bounds(states: dict[str, str], exact: pd.Series, rules: DisclosureRules, relations: list[Constraint]) -> dict[str, tuple[float, float]]:
+def reader_bounds(states: dict[str, str], exact: dict[str, float], rules: DisclosureRules, relations: list[Constraint]) -> dict[str, tuple[float, float]]:
     published = {k: publish_count(exact[k], states[k], rules) for k in states}
     start = {k: published_interval(states[k], exact[k], published[k], rules) for k in states}
     return propagate(start, relations)
 
 
-def pinned(states: dict[str, str], exact: pd.Series, rules: DisclosureRules, relations: list[Constraint]) -> list[str]:
+def pinned(states: dict[str, str], exact: dict[str, float], rules: DisclosureRules, relations: list[Constraint]) -> list[str]:
     """Quantities meant to be hidden (suppressed, or rounded and not 0) that a reader pins to one value."""
     bounds = reader_bounds(states, exact, rules, relations)
     return sorted(
@@ -266,7 +276,7 @@ def publish_count(exact: float, state: str, rules: DisclosureRules) -> float | N
     return round_to_base(exact, rules.round_counts_to)
 
 
-def primary_states(exact: pd.Series, rules: DisclosureRules) -> dict[str, str]:
+def primary_states(exact: dict[str, float], rules: DisclosureRules) -> dict[str, str]:
     states = {}
     for key, value in exact.items():
         kind, scope, dimension, _ = split_key(key)
@@ -285,7 +295,7 @@ def _policy_exact(key: str, states: dict[str, str], rules: DisclosureRules) -> b
     return states[key] == EXACT and split_key(key)[0] not in rules.exempt_metrics
 
 
-def secondary_suppression(states: dict[str, str], exact: pd.Series, relations: list[Constraint], rules: DisclosureRules) -> dict[str, str]:
+def secondary_suppression(states: dict[str, str], exact: dict[str, float], relations: list[Constraint], rules: DisclosureRules) -> dict[str, str]:
     """The classic rule, then the reader audit, until no hidden or rounded quantity can be pinned."""
     states = dict(states)
     equalities = [c for c in relations if c.lower == 0 and c.upper == 0]
@@ -308,20 +318,24 @@ def secondary_suppression(states: dict[str, str], exact: pd.Series, relations: l
         exposed = pinned(states, exact, rules, relations)
         if not exposed:
             return states
-        for key in exposed:
-            around = [c for c in relations if key == c.total or key in c.parts]
-            exact_totals = [m for c in around for m in (c.total, *c.parts) if _policy_exact(m, states, rules)]
-            if exact_totals:  # an exact programme total would open the cell: round it instead
-                for m in exact_totals:
-                    states[m] = ROUNDED
-            elif states[key] == ROUNDED:
-                states[key] = HIDDEN
-            else:
-                for c in around:
-                    candidates = hideable((c.total, *c.parts), (key,))
-                    if candidates:
-                        states[min(candidates, key=lambda k: (exact[k], k))] = HIDDEN
+        # One remedy at a time, then read again: a remedy often frees other cells too.
+        around = {k: [c for c in relations if k == c.total or k in c.parts] for k in exposed}
+        exact_totals = sorted({m for k in exposed for c in around[k] for m in (c.total, *c.parts) if _policy_exact(m, states, rules)})
+        if exact_totals:  # an exact programme total would open a cell: round it instead
+            for m in exact_totals:
+                states[m] = ROUNDED
             changed = True
+            continue
+        key = exposed[0]
+        if states[key] == ROUNDED:
+            states[key] = HIDDEN
+            changed = True
+        else:
+            for c in around[key]:
+                candidates = hideable((c.total, *c.parts), (key,))
+                if candidates:
+                    states[min(candidates, key=lambda k: (exact[k], k))] = HIDDEN
+                    changed = True
         if not changed:
             break
     raise ValueError(f"disclosure control did not converge: still pinned {pinned(states, exact, rules, relations)[:5]}")
@@ -334,15 +348,13 @@ def publish(exact: pd.DataFrame, rules: DisclosureRules = DisclosureRules()) -> 
     if frame.empty:
         published["observation_status"] = pd.Series([], dtype=object)
         return published
-    frame, quantities = quantities_of(frame)
-    relations = constraints(set(quantities.index))
+    keys, quantities = quantities_of(frame)
+    relations = [c for c in constraints(set(quantities)) if holds(c, quantities)]
     states = secondary_suppression(primary_states(quantities, rules), quantities, relations, rules)
     shown = {k: publish_count(quantities[k], states[k], rules) for k in states}
 
     status, numerators, denominators, values, bases = [], [], [], [], []
-    for row in frame.itertuples(index=False):
-        num_key = row.numerator_key if isinstance(row.numerator_key, str) else None
-        den_key = row.denominator_key if isinstance(row.denominator_key, str) else None
+    for row, (num_key, den_key) in zip(frame.itertuples(index=False), keys):
         num = shown.get(num_key) if num_key else None
         den = shown.get(den_key) if den_key else None
         if row.unit in ("count", "months") and num_key is None:  # a span of months: exact
