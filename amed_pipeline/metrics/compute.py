@@ -22,19 +22,32 @@ METRIC_COLUMNS = [
     "numerator", "denominator", "value", "unit", "base_n",
 ]
 
-# Attended bookings with their session and the person's role, once per partnership and once for 'all'.
+# Attended bookings with their session, once per partnership and once for 'all', each with the
+# person's role *in that scope*: the job title of their most recent attended booking with that
+# partnership (for 'all', anywhere in the programme); on the same start, the larger session key
+# wins. So a partnership's figures depend on its own bookings only (no programme-wide dim_person).
 _ATTENDED = """
 WITH att AS (
     SELECT b.partnership_id, b.person_key, b.session_key, s.start_at, s.start_month, s.training_type,
-           p.profession, p.role_group
+           b.profession, b.role_group
     FROM fact_booking b
     JOIN dim_session s ON s.session_key = b.session_key
-    JOIN dim_person p ON p.person_key = b.person_key
     WHERE b.status = 'attended'
-), scoped AS (
+), booked AS (
     SELECT att.partnership_id AS scope, att.* FROM att
     UNION ALL
     SELECT 'all' AS scope, att.* FROM att
+), roles AS (
+    SELECT scope, person_key, profession, role_group FROM (
+        SELECT scope, person_key, profession, role_group,
+               ROW_NUMBER() OVER (PARTITION BY scope, person_key ORDER BY start_at DESC, session_key DESC) AS recency
+        FROM booked
+    ) ranked
+    WHERE recency = 1
+), scoped AS (
+    SELECT booked.scope, booked.partnership_id, booked.person_key, booked.session_key, booked.start_at,
+           booked.start_month, booked.training_type, roles.profession, roles.role_group
+    FROM booked JOIN roles ON roles.scope = booked.scope AND roles.person_key = booked.person_key
 )
 """
 
