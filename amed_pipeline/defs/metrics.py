@@ -248,7 +248,7 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
     return [metric_tables, data_returns, exports, evaluation_report]
 
 
-METRICS_VERSION = "1"  # bump when metric definitions, disclosure or report code change
+METRICS_VERSION = "2"  # bump when metric definitions, disclosure or report code change
 METRICS_STEP = "metric_tables"
 EXPORTS_STEP = "reports/exports"
 REPORT_STEP = "reports/evaluation_report"

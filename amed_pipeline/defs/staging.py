@@ -84,7 +84,7 @@ def _read_check(asset_key: dg.AssetKey, staged: Staged) -> dg.AssetCheckResult:
 
 
 # Bump when staging semantics change: every partnership is then staged again on the next run.
-SEMANTICS_VERSION = "1"
+SEMANTICS_VERSION = "2"
 
 
 def partnership_partitions(config: ProgrammeConfig) -> dg.StaticPartitionsDefinition:
