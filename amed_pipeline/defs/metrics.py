@@ -38,9 +38,13 @@ OWNERS = ["team:data-engineering"]
 # What the metric queries read (metrics/compute.py): the staged facts and the people's roles.
 METRIC_TABLES = (tables.metric_values, tables.metric_values_published, tables.metric_definitions, tables.metrics_headline)
 REPORT_NOTES = [
-    "Counts of 1 to 7 are suppressed ([c]); other counts are rounded to the nearest 5.",
+    "Counts of 1 to 7 are suppressed ([c]); other counts are rounded to the nearest 5. Sessions, months of "
+    "delivery and the programme totals of people trained, attendances and sessions are exact.",
+    "Shares are computed from the rounded counts shown beside them; a share or mean on 1 to 7 people or "
+    "responses is suppressed ([c]); one with nothing to count is not applicable ([z]).",
     "Shares and means resting on fewer than 30 people or responses are flagged [u] (low reliability).",
-    "Where one cell of a breakdown is suppressed, the next smallest is suppressed too (secondary suppression).",
+    "Where a suppressed cell could be worked out from a total and the other cells (across categories, months, "
+    "partnerships or the programme row), further cells are suppressed (secondary suppression).",
     "'all' rows are computed over the merged data: a person trained by two partnerships counts once.",
     "Definitions of every metric are in the metric_definitions sheet.",
 ]
@@ -88,8 +92,9 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
                          description="Exact metric values (restricted, for the evaluator): one row per metric × partnership "
                          "× dimension value × period. Definitions in metrics/metric_definitions."),
             dg.AssetSpec(metric_key("metric_values_published"), group_name=METRICS_GROUP, kinds={"sql"}, owners=OWNERS, deps=warehouse_deps,
-                         description="metric_values with disclosure control: counts 1–7 [c], counts rounded to 5, "
-                         "small bases [u], secondary suppression."),
+                         description="metric_values with disclosure control: counts 1–7 [c], counts rounded to 5 "
+                         "(programme totals of people, attendances and sessions exact), shares from the rounded counts, "
+                         "bases of 1–7 [c], 0/0 [z], small bases [u], secondary suppression audited against differencing."),
             dg.AssetSpec(metric_key("metric_definitions"), group_name=METRICS_GROUP, kinds={"sql"}, owners=OWNERS,
                          description="The definition of every metric: id, unit, dimension, label, definition."),
             dg.AssetSpec(metric_key("metrics_headline"), group_name=METRICS_GROUP, kinds={"sql"}, owners=OWNERS, deps=warehouse_deps,

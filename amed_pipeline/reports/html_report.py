@@ -15,7 +15,7 @@ import html
 
 import pandas as pd
 
-from amed_pipeline.metrics.disclosure import FLAG_LEGEND, SUPPRESSED
+from amed_pipeline.metrics.disclosure import FLAG_LEGEND, NOT_APPLICABLE, SUPPRESSED
 
 PALETTE = ("#00558c", "#e07a10", "#2a9d8f", "#8e5ea2", "#c0392b", "#7f8c8d")
 TRAINING_TYPE_ORDER = (
@@ -38,6 +38,8 @@ SETTING_LABELS = {
 
 
 def format_value(value, unit: str, status: str) -> str:
+    if status == NOT_APPLICABLE:
+        return NOT_APPLICABLE
     if status == SUPPRESSED or value is None or pd.isna(value):
         return SUPPRESSED
     if unit == "share":
