@@ -299,6 +299,10 @@ def secondary_suppression(states: dict[str, str], exact: dict[str, float], relat
     """The classic rule, then the reader audit, until no hidden or rounded quantity can be pinned."""
     states = dict(states)
     equalities = [c for c in relations if c.lower == 0 and c.upper == 0]
+    relations_of: dict[str, list[Constraint]] = {}
+    for c in relations:
+        for member in (c.total, *c.parts):
+            relations_of.setdefault(member, []).append(c)
 
     def hideable(keys, but=()):
         return [k for k in keys if k not in but and states[k] == ROUNDED and exact[k] > 0]
@@ -318,24 +322,24 @@ def secondary_suppression(states: dict[str, str], exact: dict[str, float], relat
         exposed = pinned(states, exact, rules, relations)
         if not exposed:
             return states
-        # One remedy at a time, then read again: a remedy often frees other cells too.
-        around = {k: [c for c in relations if k == c.total or k in c.parts] for k in exposed}
+        # Exact totals first (rounding one frees every cell it pinned), then every exposed cell.
+        around = {k: relations_of.get(k, []) for k in exposed}
         exact_totals = sorted({m for k in exposed for c in around[k] for m in (c.total, *c.parts) if _policy_exact(m, states, rules)})
         if exact_totals:  # an exact programme total would open a cell: round it instead
             for m in exact_totals:
                 states[m] = ROUNDED
             changed = True
             continue
-        key = exposed[0]
-        if states[key] == ROUNDED:
-            states[key] = HIDDEN
-            changed = True
-        else:
-            for c in around[key]:
-                candidates = hideable((c.total, *c.parts), (key,))
-                if candidates:
-                    states[min(candidates, key=lambda k: (exact[k], k))] = HIDDEN
-                    changed = True
+        for key in exposed:
+            if states[key] == ROUNDED:
+                states[key] = HIDDEN
+                changed = True
+            else:
+                for c in around[key]:
+                    candidates = hideable((c.total, *c.parts), (key,))
+                    if candidates:
+                        states[min(candidates, key=lambda k: (exact[k], k))] = HIDDEN
+                        changed = True
         if not changed:
             break
     raise ValueError(f"disclosure control did not converge: still pinned {pinned(states, exact, rules, relations)[:5]}")
