@@ -127,7 +127,9 @@ def tighten(ranges: dict[str, tuple], relations) -> dict[str, tuple]:
 def _keyed(frame: pd.DataFrame) -> list[SimpleNamespace]:
     """The rows as plain records, each with the quantities it shows (`num_key`, `den_key`)."""
     rows = []
-    for record in frame.to_dict("records"):
+    columns = list(frame.columns)
+    for values in zip(*(frame[c].tolist() for c in columns)):
+        record = dict(zip(columns, values))
         r = SimpleNamespace(**record)
         r.num_key, r.den_key = row_quantities(r.metric_id, r.partnership_id, r.dimension, r.dimension_value)
         r.observation_status = record.get("observation_status") or ""

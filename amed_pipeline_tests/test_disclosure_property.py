@@ -37,10 +37,10 @@ def programmes(draw):
         st.tuples(st.sampled_from(PARTNERSHIPS), st.sampled_from(MONTHS), st.sampled_from(TYPES), st.integers(1, 28)),
         min_size=1, max_size=6,
     ))
-    people = draw(st.integers(1, 40))
+    people = draw(st.integers(1, 30))
     bookings = draw(st.lists(
         st.tuples(st.integers(0, len(sessions) - 1), st.integers(0, people - 1), st.sampled_from(sorted(PROFESSIONS))),
-        min_size=1, max_size=60, unique_by=lambda b: (b[0], b[1]),
+        min_size=1, max_size=30, unique_by=lambda b: (b[0], b[1]),
     ))
     # Sessions can be big: a share of everyone at once keeps the counts above the suppression range.
     if draw(st.booleans()):
@@ -48,12 +48,12 @@ def programmes(draw):
         bookings += [(crowd, p, "nurse") for p in range(people) if (crowd, p) not in {(b[0], b[1]) for b in bookings}]
     feedback = draw(st.lists(
         st.tuples(st.sampled_from(PARTNERSHIPS), st.sampled_from(MONTHS + ("",)), st.one_of(st.none(), st.integers(0, 10))),
-        max_size=40,
+        max_size=25,
     ))
     followup = draw(st.lists(
         st.tuples(st.sampled_from(PARTNERSHIPS), st.sampled_from(MONTHS + ("",)), st.sampled_from(CONVERSATIONS),
                   st.sampled_from(SETTINGS), st.one_of(st.none(), st.integers(0, 10))),
-        max_size=40,
+        max_size=25,
     ))
     # Responses come from partnerships that delivered (a partnership without attendances has no rows).
     delivering = {sessions[b[0]][0] for b in bookings}

@@ -130,7 +130,9 @@ def _ratio(numerator, denominator):
 
 def _records(frame: pd.DataFrame) -> list[tuple]:
     """(index, row as a dict) pairs: what `iterrows` gives, without building a Series per row."""
-    return list(zip(frame.index, frame.to_dict("records")))
+    columns = list(frame.columns)
+    rows = zip(*(frame[c].tolist() for c in columns)) if columns else iter(())
+    return [(index, dict(zip(columns, row))) for index, row in zip(frame.index.tolist(), rows)]
 
 
 def metric_rows(aggregates: dict[str, pd.DataFrame]) -> pd.DataFrame:
