@@ -204,9 +204,9 @@ def published_interval(state: str, exact: float, published: float | None, rules:
         return exact, exact
     if state == HIDDEN:
         return 1, INF  # a suppressed cell is never 0 (zeros are shown)
-    if published == 0:
-        return 0, 0
     half = rules.round_counts_to // 2 if rules.round_counts_to > 1 else 0
+    if published == 0:  # 0, or a count above the suppression range that still rounds to 0
+        return 0, (half if rules.suppress_counts_up_to < half else 0)
     return max(published - half, rules.suppress_counts_up_to + 1), published + half
 
 
