@@ -303,6 +303,14 @@ def _stored_table(stored: pd.DataFrame, dataset: str, rule: str) -> pd.DataFrame
     })
 
 
+def _last_failure_detail(stored: pd.DataFrame, dataset: str, rule: str) -> str | None:
+    """What a rule said when it last failed for a partnership not evaluated again (None if it passed)."""
+    if stored.empty:
+        return None
+    failed = stored[(stored["dataset"] == dataset) & (stored["rule"] == rule) & ~stored["passed"].astype(bool)]
+    return str(failed["detail"].iloc[0]) if len(failed) and str(failed["detail"].iloc[0]) else None
+
+
 def _check_results(batches: list[BatchSummary], unchanged: list[str], stored: pd.DataFrame | None = None):
     """One result per rule, over every partnership; per-partnership counts in metadata.
 
@@ -328,9 +336,7 @@ def _check_results(batches: list[BatchSummary], unchanged: list[str], stored: pd
                 metadata[name] = dg.MetadataValue.int(sum(r.metadata[name].value for r in results) + stored_counts.get(name, 0))
             description = first_failure.description if first_failure else None
             if first_failure is None or first_failure.passed:
-                failed_before = stored[(stored.get("dataset") == dataset) & (stored.get("rule") == rule) & ~stored.get("passed").astype(bool)] if len(stored) else stored
-                if len(failed_before) and str(failed_before["detail"].iloc[0]):
-                    description = str(failed_before["detail"].iloc[0])
+                description = _last_failure_detail(stored, dataset, rule) or description
             yield dg.AssetCheckResult(
                 asset_key=key,
                 check_name=rule,
