@@ -57,6 +57,9 @@ def _error(raw, tmp_path) -> str:
         (lambda c: c["partnerships"][0]["sources"][0].update(dataset="attendance"),
          ["key 'dataset'", "attendance"]),
         (lambda c: c.pop("programme"), ["key 'programme': missing"]),
+        (lambda c: c["partnerships"][2].update(id="all"), ["partnership #3", "key 'id'", "'all'", "reserved"]),
+        (lambda c: c.update(disclosure={"exact_programme_totals": ["people_trained", "role_group_share"]}),
+         ["disclosure", "exact_programme_totals", "role_group_share"]),
     ],
 )
 def test_config_errors_name_partnership_source_and_key(raw_config, tmp_path, mutate, expected):

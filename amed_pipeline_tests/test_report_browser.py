@@ -90,7 +90,7 @@ def test_report_renders_in_chromium_with_the_published_figures(chromium, report_
         row = rows.iloc[0]
         assert figure["text"].strip() == format_value(row["value"], row["unit"], row["observation_status"]), figure
     people = [f for f in dom.figures if f["data-metric"] == "people_trained" and f["data-partnership"] == "all"]
-    assert people and people[0]["text"].strip() == "1,300"  # 1,301 published rounded to the nearest 5
+    assert people and people[0]["text"].strip() == "1,301"  # programme totals are published exactly (policy)
     sessions = [f for f in dom.figures if f["data-metric"] == "sessions_delivered" and f["data-partnership"] == "all"]
     assert sessions[0]["text"].strip() == "68"
 

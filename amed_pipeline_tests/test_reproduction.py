@@ -14,12 +14,16 @@ from amed_pipeline_tests.pipeline_runs import SAMPLE_DATA_DIR, metric, read_tabl
 
 
 @pytest.fixture(scope="module")
-def values(tmp_path_factory):
+def run_dir(tmp_path_factory):
     base = tmp_path_factory.mktemp("reproduction")
-    url = f"duckdb:///{base}/warehouse.duckdb"
-    result = run_nightly_in_process(SAMPLE_DATA_DIR, url, base / "exports")
+    result = run_nightly_in_process(SAMPLE_DATA_DIR, f"duckdb:///{base}/warehouse.duckdb", base / "exports")
     assert result.success
-    return read_table(url, "metric_values")
+    return base
+
+
+@pytest.fixture(scope="module")
+def values(run_dir):
+    return read_table(f"duckdb:///{run_dir}/warehouse.duckdb", "metric_values")
 
 
 def pct(row) -> int:
@@ -110,3 +114,30 @@ def test_shares_of_a_breakdown_sum_to_one(values):
     for metric_id, dimension in (("training_type_share", "training_type"), ("role_group_share", "role_group")):
         rows = values[(values["metric_id"] == metric_id) & (values["partnership_id"] == "all") & (values["dimension"] == dimension)]
         assert rows["value"].sum() == pytest.approx(1.0)
+
+
+def test_the_report_shows_the_exact_programme_total(run_dir):
+    """The evaluation says 1,301 people trained: programme totals are published exactly (policy)."""
+    published = read_table(f"duckdb:///{run_dir}/warehouse.duckdb", "metric_values_published")
+    exact = read_table(f"duckdb:///{run_dir}/warehouse.duckdb", "metric_values")
+    people = metric(exact, "people_trained")["value"]
+    assert metric(published, "people_trained")["value"] == people
+    page = (run_dir / "exports" / "evaluation_report.html").read_text(encoding="utf-8")
+    assert f"{people:,.0f}" in page
+
+
+def test_exports_write_counts_as_integers_and_clean_labels(run_dir):
+    """`1385`, not `1385.0`; no label with stray spaces (the old `" (and month)"`)."""
+    import csv
+
+    for name in ("metric_values.csv", "metric_definitions.csv"):
+        with (run_dir / "exports" / name).open(encoding="utf-8-sig", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        assert rows, name
+        for row in rows:
+            for column, cell in row.items():
+                assert cell == cell.strip() and "  " not in cell, (name, column, cell)
+                if name == "metric_values.csv" and column in ("numerator", "denominator", "base_n"):
+                    assert not cell.endswith(".0"), (column, cell)
+                if name == "metric_values.csv" and column == "value" and row["unit"] == "count":
+                    assert cell == "" or cell.isdigit(), cell

@@ -489,3 +489,28 @@ def test_classify_series_keeps_length_and_order(reference_tables):
     assert reference_tables.classify_professions(titles).tolist() == [
         "psychological_wellbeing_practitioner", "unclassified", "nurse", "psychological_wellbeing_practitioner",
     ]
+
+
+def test_identical_rows_in_one_download_are_separate_responses(
+    write_export, data_dir, make_source, raw_export, reference_tables
+):
+    """Two colleagues trained the same day, gave the same answers, wrote nothing, left no email.
+
+    Each download has them twice: two responses. The later download repeats both (and adds a
+    third copy, a third colleague): the k-th identical row of one file is the k-th of the other.
+    """
+    same = "14/06/2021 00:00:00,,8,Much more often,GP practice,Practice Nurse\n"
+    other = "15/06/2021 11:00:00,fin@example.org,6,About the same,Hospital,Band 6 Physio\n"
+    write_export("gf/download-2021-06-16.csv", GOOGLE_HEADER + same + other + same)
+    write_export("gf/download-2021-06-30.csv", GOOGLE_HEADER + same + same + other + same)
+    export = raw_export(make_source("followup", "google_forms", "gf/*.csv"), data_dir)
+    staged = stage_survey("followup", [export], reference_tables)
+    assert sorted(staged.rows["conversations"]) == ["much_more", "much_more", "much_more", "same"]
+    assert sorted(staged.duplicates[["source_file", "source_row", "kept_file", "kept_row"]].values.tolist()) == [
+        ["gf/download-2021-06-16.csv", 2, "gf/download-2021-06-30.csv", 2],  # 1st copy ↔ 1st copy
+        ["gf/download-2021-06-16.csv", 3, "gf/download-2021-06-30.csv", 4],  # fin ↔ fin
+        ["gf/download-2021-06-16.csv", 4, "gf/download-2021-06-30.csv", 3],  # 2nd copy ↔ 2nd copy
+    ]
+    accounting = assert_balanced(staged)
+    assert accounting["rows_loaded"].tolist() == [0, 4]
+    assert accounting["rows_duplicate"].tolist() == [3, 0]

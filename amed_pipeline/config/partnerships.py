@@ -34,8 +34,11 @@ OPTION_NAMES = (
 )
 SURVEY_DATASETS = ("feedback", "followup")
 # Optional top-level `disclosure:` overrides of the published outputs' disclosure-control rules.
-DISCLOSURE_KEYS = ("suppress_counts_up_to", "round_counts_to", "low_reliability_base")
+DISCLOSURE_KEYS = ("suppress_counts_up_to", "round_counts_to", "low_reliability_base", "exact_programme_totals")
+# Programme-wide totals that may be published unrounded (`exact_programme_totals`, a list).
+EXACT_TOTAL_METRICS = ("people_trained", "attendances", "sessions_delivered", "feedback_responses", "followup_responses")
 ID_PATTERN = re.compile(r"^[a-z0-9_]+$")
+RESERVED_ID = "all"  # metrics.catalogue.ALL_PARTNERSHIPS: the programme-wide scope of every metric
 # Optional top-level `limits:`: the largest export file the reader opens (on disk, and an xlsx uncompressed).
 DEFAULT_MAX_FILE_MB = 200
 DEFAULT_MAX_FILE_BYTES = DEFAULT_MAX_FILE_MB * 1024 * 1024
@@ -96,7 +99,7 @@ class ProgrammeConfig:
     end: dt.date
     partnerships: tuple[Partnership, ...]
     data_dir: Path
-    disclosure: dict[str, int] = field(default_factory=dict, hash=False, compare=False)
+    disclosure: dict[str, int | tuple[str, ...]] = field(default_factory=dict, hash=False, compare=False)
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     retention: RetentionPolicy = field(default_factory=RetentionPolicy)
 
@@ -241,8 +244,15 @@ def parse_programme_config(raw: Any, data_dir: Path, origin: str = CONFIG_FILE_N
     retention = _parse_retention(raw.get("retention"), origin)
     disclosure = raw.get("disclosure") or {}
     _reject_unknown(disclosure, set(DISCLOSURE_KEYS), f"{origin}: disclosure")
+    disclosure = dict(disclosure)
     for key, value in disclosure.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        if key == "exact_programme_totals":
+            if not isinstance(value, list) or any(v not in EXACT_TOTAL_METRICS for v in value):
+                raise ConfigError(
+                    f"{origin}: disclosure: key '{key}': {value!r}: expected a list of {', '.join(EXACT_TOTAL_METRICS)}"
+                )
+            disclosure[key] = tuple(value)
+        elif not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise ConfigError(f"{origin}: disclosure: key '{key}': expected a whole number ≥ 0")
     programme = _require(raw, "programme", origin)
     _reject_unknown(programme, {"name", "start", "end"}, f"{origin}: programme")
@@ -306,6 +316,8 @@ def _parse_partnership(entry: Any, index: int, origin: str) -> Partnership:
     pid = _require(entry, "id", where)
     if not isinstance(pid, str) or not ID_PATTERN.match(pid):
         raise ConfigError(f"{where}: key 'id': {pid!r} must match [a-z0-9_]+")
+    if pid == RESERVED_ID:
+        raise ConfigError(f"{where}: key 'id': {pid!r} is reserved for the programme-wide rows of the metric tables")
     where = f"{origin}: partnership '{pid}'"
     _reject_unknown(entry, {"id", "name", "area", "sources"}, where)
     sources_raw = _require(entry, "sources", where)

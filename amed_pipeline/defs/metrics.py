@@ -46,11 +46,16 @@ METRIC_TABLES = (tables.metric_values, tables.metric_values_published, tables.me
 
 def report_notes(rules: DisclosureRules) -> list[str]:
     """The notes every export and the report carry, from the disclosure rules in force."""
+    exact_totals = ", ".join(m.replace("_", " ") for m in rules.exact_programme_totals) or "none"
     return [
         presentation.rounding_note(rules),
-        f"Counts of 1 to {rules.suppress_counts_up_to} are suppressed ([c]); shares and means resting on fewer than "
-        f"{rules.low_reliability_base} people or responses are flagged [u] (low reliability).",
-        "Where one cell of a breakdown is suppressed, the next smallest is suppressed too (secondary suppression).",
+        f"Counts of 1 to {rules.suppress_counts_up_to} are suppressed ([c]); so is a share or mean resting on 1 to "
+        f"{rules.suppress_counts_up_to} people or responses. One with nothing to count is not applicable ([z]).",
+        f"Programme-wide totals published exactly (unless that would reveal a suppressed cell): {exact_totals}.",
+        f"Shares and means resting on fewer than {rules.low_reliability_base} people or responses are flagged [u] "
+        "(low reliability).",
+        "Where a suppressed cell could be worked out from a total and the other cells (across categories, months, "
+        "partnerships or the programme row), further cells are suppressed (secondary suppression).",
         "'All partnerships' figures are computed over the merged data: a person trained by two partnerships counts once.",
         "Follow-up measures of a partnership that runs no follow-up survey are not applicable ([z]), not 0 %.",
         "Definitions of every measure are on the Definitions sheet and in metric_definitions.csv.",
@@ -90,6 +95,8 @@ def read_table(conn, table) -> pd.DataFrame:
 
 def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
     # The tables the metric queries read (metrics/compute.py), so the lineage shows what feeds the figures.
+    # Roles come from each scope's own bookings, not from dim_person; the dependency on the warehouse
+    # load stays so its blocking checks (facts reference dimensions, keys unique) guard the figures.
     warehouse_deps = [*(staged_key(d) for d in STAGED_DATASETS), warehouse_key("dim_person")]
 
     @dg.multi_asset(
@@ -98,8 +105,9 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
                          description="Exact metric values (restricted, for the evaluator): one row per metric × partnership "
                          "× dimension value × period. Definitions in metrics/metric_definitions."),
             dg.AssetSpec(metric_key("metric_values_published"), group_name=METRICS_GROUP, kinds={"sql"}, owners=OWNERS, deps=warehouse_deps,
-                         description="metric_values with disclosure control: counts 1–7 [c], counts rounded to 5, "
-                         "small bases [u], secondary suppression."),
+                         description="metric_values with disclosure control: counts 1–7 [c], counts rounded to 5 "
+                         "(programme totals of people, attendances and sessions exact), shares from the rounded counts, "
+                         "bases of 1–7 [c], 0/0 [z], small bases [u], secondary suppression audited against differencing."),
             dg.AssetSpec(metric_key("metric_definitions"), group_name=METRICS_GROUP, kinds={"sql"}, owners=OWNERS,
                          description="The definition of every metric: id, unit, dimension, label, definition."),
             dg.AssetSpec(metric_key("metrics_headline"), group_name=METRICS_GROUP, kinds={"sql"}, owners=OWNERS, deps=warehouse_deps,
@@ -270,7 +278,7 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
     return [metric_tables, data_returns, exports, evaluation_report]
 
 
-METRICS_VERSION = "2"  # bump when metric definitions, disclosure or report code change
+METRICS_VERSION = "3"  # bump when metric definitions, disclosure or report code change
 METRICS_STEP = "metric_tables"
 EXPORTS_STEP = "reports/exports"
 REPORT_STEP = "reports/evaluation_report"

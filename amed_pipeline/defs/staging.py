@@ -28,7 +28,7 @@ import pandas as pd
 from amed_pipeline.config import ProgrammeConfig
 from amed_pipeline.lib.frames import release_memory
 from amed_pipeline.defs.raw_exports import raw_export_key
-from amed_pipeline.quality.checks import dq_history_rows, dq_results, examples_markdown, rule_check_result
+from amed_pipeline.quality.checks import dq_history_rows, dq_results, examples_markdown, latest_outcomes, rule_check_result
 from amed_pipeline.quality.staged import DATASETS, ValidatedDataset, stage_and_validate
 from amed_pipeline.quality.suites import SUITES
 from amed_pipeline.quality.validation import GreatExpectationsResource
@@ -84,7 +84,7 @@ def _read_check(asset_key: dg.AssetKey, staged: Staged) -> dg.AssetCheckResult:
 
 
 # Bump when staging semantics change: every partnership is then staged again on the next run.
-SEMANTICS_VERSION = "1"
+SEMANTICS_VERSION = "2"
 
 
 def partnership_partitions(config: ProgrammeConfig) -> dg.StaticPartitionsDefinition:
@@ -219,6 +219,7 @@ def build_staging_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
                     unchanged.append(partnership_id)
                 else:
                     fingerprints[partnership_id] = fingerprint
+            stored = latest_outcomes(conn, unchanged)  # what the checks last found for them
             sizes = landed_rows_by_partnership(conn, list(fingerprints))
             for batch in staging_batches(sizes, STAGING_BATCH_ROWS):
                 exports = {d: _exports_by_partnership(d, batch, *read_landed(conn, d, batch)) for d in DATASETS}
@@ -242,7 +243,7 @@ def build_staging_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
             context.log.info(f"unchanged since last staged, not staged again: {', '.join(unchanged)}")
         for dataset in DATASETS:
             yield dg.MaterializeResult(asset_key=staged_key(dataset), metadata=_staged_metadata(batches, dataset, unchanged))
-        yield from _check_results(batches, unchanged)
+        yield from _check_results(batches, unchanged, stored)
 
     return [staging]
 
@@ -290,37 +291,61 @@ def _staged_metadata(batches: list[BatchSummary], dataset: str, unchanged: list[
     return metadata
 
 
-def _check_results(batches: list[BatchSummary], unchanged: list[str]):
-    """One result per rule, over the partnerships staged in this run; per-partnership counts in metadata.
+def _stored_table(stored: pd.DataFrame, dataset: str, rule: str) -> pd.DataFrame:
+    """The last outcome of one rule for the partnerships not evaluated again, as a 'by partnership' table."""
+    mine = stored[(stored["dataset"] == dataset) & (stored["rule"] == rule)] if len(stored) else stored
+    return pd.DataFrame({
+        "partnership": mine.get("partnership_id", pd.Series(dtype=object)).to_numpy(),
+        "passed": mine.get("passed", pd.Series(dtype=bool)).astype(bool).to_numpy(),
+        "failing rows": mine.get("failing_rows", pd.Series(dtype=int)).astype(int).to_numpy(),
+        "evaluated rows": mine.get("evaluated_rows", pd.Series(dtype=int)).astype(int).to_numpy(),
+        "evaluated in run": mine.get("run_id", pd.Series(dtype=object)).to_numpy(),
+    })
 
-    Partnerships left unchanged are not validated again: their latest results stand in `dq_results`.
+
+def _last_failure_detail(stored: pd.DataFrame, dataset: str, rule: str) -> str | None:
+    """What a rule said when it last failed for a partnership not evaluated again (None if it passed)."""
+    if stored.empty:
+        return None
+    failed = stored[(stored["dataset"] == dataset) & (stored["rule"] == rule) & ~stored["passed"].astype(bool)]
+    return str(failed["detail"].iloc[0]) if len(failed) and str(failed["detail"].iloc[0]) else None
+
+
+def _check_results(batches: list[BatchSummary], unchanged: list[str], stored: pd.DataFrame | None = None):
+    """One result per rule, over every partnership; per-partnership counts in metadata.
+
+    Partnerships left unchanged are not validated again: their latest results in `dq_results` stand,
+    and count here. A rule that last quarantined rows of an unchanged partnership is still a WARN
+    with those rows, so the UI never turns a standing finding into a pass.
     """
+    stored = stored if stored is not None else pd.DataFrame(columns=["partnership_id", "dataset", "rule"])
     for dataset in DATASETS:
         key = staged_key(dataset)
         for rule in [r.name for r in SUITES[dataset]] + [READ_CHECK]:
-            if not batches:
-                yield dg.AssetCheckResult(
-                    asset_key=key, check_name=rule, passed=True, severity=dg.AssetCheckSeverity.WARN,
-                    metadata={"not evaluated again: input unchanged for": dg.MetadataValue.text(", ".join(unchanged))},
-                )
-                continue
+            kept = _stored_table(stored, dataset, rule)
             results = [b.checks[dataset, rule][0] for b in batches]
             tables = [b.checks[dataset, rule][1] for b in batches]
-            first_failure = next((r for r in results if not r.passed), results[0])
-            totals = {
-                name: dg.MetadataValue.int(sum(r.metadata[name].value for r in results))
-                for name in first_failure.metadata if isinstance(first_failure.metadata[name], dg.IntMetadataValue)
-            }
+            by_partnership = pd.concat([*tables, kept], ignore_index=True) if tables or len(kept) else kept
+            if "evaluated in run" in by_partnership:
+                by_partnership["evaluated in run"] = by_partnership["evaluated in run"].fillna("this run")
+            first_failure = next((r for r in results if not r.passed), results[0] if results else None)
+            metadata = dict(first_failure.metadata) if first_failure else {}
+            names = [n for n, v in metadata.items() if isinstance(v, dg.IntMetadataValue)] or ["failing rows (quarantined)", "evaluated rows"]
+            stored_counts = {"failing rows (quarantined)": int(kept["failing rows"].sum()), "evaluated rows": int(kept["evaluated rows"].sum())}
+            for name in names:
+                metadata[name] = dg.MetadataValue.int(sum(r.metadata[name].value for r in results) + stored_counts.get(name, 0))
+            description = first_failure.description if first_failure else None
+            if first_failure is None or first_failure.passed:
+                description = _last_failure_detail(stored, dataset, rule) or description
             yield dg.AssetCheckResult(
                 asset_key=key,
                 check_name=rule,
-                passed=all(r.passed for r in results),
+                passed=all(r.passed for r in results) and bool(kept["passed"].all()),
                 severity=dg.AssetCheckSeverity.WARN,
-                description=first_failure.description,
+                description=description,
                 metadata={
-                    **first_failure.metadata,
-                    **totals,
-                    "by partnership": dg.MetadataValue.md(pd.concat(tables, ignore_index=True).to_markdown(index=False)),
+                    **metadata,
+                    "by partnership": dg.MetadataValue.md(by_partnership.to_markdown(index=False) if len(by_partnership) else "_none_"),
                     "unchanged (not evaluated again)": dg.MetadataValue.text(", ".join(unchanged) or "none"),
                 },
             )

@@ -56,18 +56,21 @@ METRICS: tuple[MetricDefinition, ...] = (
     MetricDefinition(
         "role_group_share", "share", "role_group", "Share of people trained by role group",
         "People trained in that role group / people trained. A person's role is the job title on their "
-        "most recent attended booking (by session start), classified by reference/job_title_rules.csv "
-        "and reference/professions.csv.",
+        "most recent attended booking (by session start) with that partnership; for 'all', anywhere in the "
+        "programme; on the same start, the booking of the larger session key. Classified by "
+        "reference/job_title_rules.csv and reference/professions.csv.",
     ),
     MetricDefinition(
         "profession_share", "share", "training_type|profession", "Share of a training type's attendances by profession",
         "Attendances by people of that profession within that training type / attendances of that type; "
-        "the numerator is the count. Profession is the person's role (most recent attended booking).",
+        "the numerator is the count. Profession is the person's role (most recent attended booking with that "
+        "partnership; for 'all', in the programme).",
     ),
     MetricDefinition(
         "feedback_responses", "count", "", "Feedback responses",
-        "End-of-session feedback responses, one per response (the survey tool's response id, else identical "
-        "rows in overlapping downloads counted once). Monthly rows count by month of submission.", monthly=True,
+        "End-of-session feedback responses, one per response (the survey tool's response id; without one, "
+        "identical rows in one download are separate responses and the k-th copy in an overlapping download "
+        "is the same response). Monthly rows count by month of submission.", monthly=True,
     ),
     MetricDefinition(
         "feedback_response_rate", "share", "", "Feedback response rate",

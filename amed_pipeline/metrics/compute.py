@@ -22,19 +22,32 @@ METRIC_COLUMNS = [
     "numerator", "denominator", "value", "unit", "base_n",
 ]
 
-# Attended bookings with their session and the person's role, once per partnership and once for 'all'.
+# Attended bookings with their session, once per partnership and once for 'all', each with the
+# person's role *in that scope*: the job title of their most recent attended booking with that
+# partnership (for 'all', anywhere in the programme); on the same start, the larger session key
+# wins. So a partnership's figures depend on its own bookings only (no programme-wide dim_person).
 _ATTENDED = """
 WITH att AS (
     SELECT b.partnership_id, b.person_key, b.session_key, s.start_at, s.start_month, s.training_type,
-           p.profession, p.role_group
+           b.profession, b.role_group
     FROM fact_booking b
     JOIN dim_session s ON s.session_key = b.session_key
-    JOIN dim_person p ON p.person_key = b.person_key
     WHERE b.status = 'attended'
-), scoped AS (
+), booked AS (
     SELECT att.partnership_id AS scope, att.* FROM att
     UNION ALL
     SELECT 'all' AS scope, att.* FROM att
+), roles AS (
+    SELECT scope, person_key, profession, role_group FROM (
+        SELECT scope, person_key, profession, role_group,
+               ROW_NUMBER() OVER (PARTITION BY scope, person_key ORDER BY start_at DESC, session_key DESC) AS recency
+        FROM booked
+    ) ranked
+    WHERE recency = 1
+), scoped AS (
+    SELECT booked.scope, booked.partnership_id, booked.person_key, booked.session_key, booked.start_at,
+           booked.start_month, booked.training_type, roles.profession, roles.role_group
+    FROM booked JOIN roles ON roles.scope = booked.scope AND roles.person_key = booked.person_key
 )
 """
 
@@ -115,6 +128,13 @@ def _ratio(numerator, denominator):
     return None if not denominator else float(numerator) / float(denominator)
 
 
+def _records(frame: pd.DataFrame) -> list[tuple]:
+    """(index, row as a dict) pairs: what `iterrows` gives, without building a Series per row."""
+    columns = list(frame.columns)
+    rows = zip(*(frame[c].tolist() for c in columns)) if columns else iter(())
+    return [(index, dict(zip(columns, row))) for index, row in zip(frame.index.tolist(), rows)]
+
+
 def metric_rows(aggregates: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Tidy metric rows from the aggregates (pure: testable without a database)."""
     rows: list[dict] = []
@@ -124,7 +144,7 @@ def metric_rows(aggregates: dict[str, pd.DataFrame]) -> pd.DataFrame:
     totals = totals.set_index("scope")
     periods = {
         scope: (pd.Timestamp(r["first_start"]).date(), pd.Timestamp(r["last_start"]).date())
-        for scope, r in totals.iterrows()
+        for scope, r in _records(totals)
     }
 
     def add(metric_id, scope, numerator, denominator=None, dimension="", dimension_value="", period=None, base_n=None):
@@ -150,13 +170,13 @@ def metric_rows(aggregates: dict[str, pd.DataFrame]) -> pd.DataFrame:
             }
         )
 
-    for scope, r in totals.iterrows():
+    for scope, r in _records(totals):
         add("people_trained", scope, r["people"])
         add("attendances", scope, r["attendances"])
         add("sessions_delivered", scope, r["sessions"])
         first, last = periods[scope]
         add("delivery_months", scope, month_span(first, last), base_n=r["sessions"])
-    for _, r in aggregates["monthly"].iterrows():
+    for _, r in _records(aggregates["monthly"]):
         bounds = month_bounds(r["month"])
         add("people_trained", r["scope"], r["people"], dimension="month", dimension_value=r["month"], period=bounds)
         add("attendances", r["scope"], r["attendances"], dimension="month", dimension_value=r["month"], period=bounds)
@@ -165,15 +185,15 @@ def metric_rows(aggregates: dict[str, pd.DataFrame]) -> pd.DataFrame:
     attendances = totals["attendances"]
     people = totals["people"]
     by_type = aggregates["by_training_type"]
-    for _, r in by_type.iterrows():
+    for _, r in _records(by_type):
         add("training_type_share", r["scope"], r["attendances"], attendances[r["scope"]], "training_type", r["training_type"])
     for scope in totals.index:
         online = by_type[(by_type["scope"] == scope) & by_type["training_type"].isin(ONLINE_WORKSHOP_TYPES)]["attendances"].sum()
         add("online_workshop_share", scope, online, attendances[scope])
-    for _, r in aggregates["by_role_group"].iterrows():
+    for _, r in _records(aggregates["by_role_group"]):
         add("role_group_share", r["scope"], r["people"], people[r["scope"]], "role_group", r["role_group"])
     type_totals = by_type.set_index(["scope", "training_type"])["attendances"]
-    for _, r in aggregates["by_profession"].iterrows():
+    for _, r in _records(aggregates["by_profession"]):
         add(
             "profession_share", r["scope"], r["attendances"], type_totals[(r["scope"], r["training_type"])],
             "training_type|profession", f"{r['training_type']}|{r['profession']}",
@@ -185,10 +205,10 @@ def metric_rows(aggregates: dict[str, pd.DataFrame]) -> pd.DataFrame:
             count = int(responses.loc[scope, "responses"]) if scope in responses.index else 0
             add(f"{prefix}_responses", scope, count)
             add(f"{prefix}_response_rate", scope, count, attendances[scope])
-        for _, r in aggregates[f"{survey}_monthly"].iterrows():
+        for _, r in _records(aggregates[f"{survey}_monthly"]):
             if r["scope"] in periods:
                 add(f"{prefix}_responses", r["scope"], r["responses"], dimension="month", dimension_value=r["month"], period=month_bounds(r["month"]))
-        for scope, r in responses.iterrows():
+        for scope, r in _records(responses):
             if scope not in periods:
                 continue
             if survey == "feedback":
@@ -200,7 +220,7 @@ def metric_rows(aggregates: dict[str, pd.DataFrame]) -> pd.DataFrame:
                     add("usefulness_followup_mean", scope, r["usefulness_sum"], r["usefulness_n"])
                 if r["answered_n"]:
                     add("more_conversations_share", scope, r["more_n"], r["answered_n"])
-    for _, r in aggregates["conversations_by_setting"].iterrows():
+    for _, r in _records(aggregates["conversations_by_setting"]):
         if r["answered_n"] and r["scope"] in periods:
             add("more_conversations_share", r["scope"], r["more_n"], r["answered_n"], "setting", r["setting"])
 

@@ -57,14 +57,23 @@ metrics_headline = Table(
 )
 
 
+def published_dimensions(metric) -> str:
+    """The breakdowns a metric is published by besides its overall row, e.g. `month` or `setting`."""
+    dimensions = [metric.dimension] if metric.dimension else []
+    if metric.monthly:
+        dimensions.append("month")
+    if metric.metric_id == "more_conversations_share":
+        dimensions.append("setting")
+    return ", ".join(dimensions)
+
+
 def definitions_frame() -> pd.DataFrame:
-    dimension_note = {m.metric_id: m.dimension + (" (and month)" if m.monthly else "") for m in METRICS}
     return pd.DataFrame(
         [
             {
                 "metric_id": m.metric_id,
                 "unit": m.unit,
-                "dimension": dimension_note[m.metric_id] or ("setting" if m.metric_id == "more_conversations_share" else ""),
+                "dimension": published_dimensions(m),
                 "label": m.label,
                 "definition": m.definition,
             }

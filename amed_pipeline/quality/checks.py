@@ -128,6 +128,22 @@ def dq_history_rows(
     )
 
 
+def latest_outcomes(conn, partnership_ids: list[str]) -> pd.DataFrame:
+    """Each (partnership, dataset, rule)'s most recent result in `dq_results`, for these partnerships.
+
+    What a check shows for partnerships a run did not evaluate again (their input did not change):
+    their last real outcome, not a pass.
+    """
+    columns = [c.name for c in dq_results.columns]
+    if not partnership_ids:
+        return pd.DataFrame(columns=columns)
+    history = pd.DataFrame(
+        conn.execute(select(dq_results).where(dq_results.c.partnership_id.in_(partnership_ids))).mappings().all(),
+        columns=columns,
+    )
+    return history.sort_values("evaluated_at", kind="stable").groupby(["partnership_id", "dataset", "rule"]).tail(1)
+
+
 def latest_blocking_failures(conn) -> pd.DataFrame:
     """The blocking rules whose most recent evaluation failed (what the metric guard refuses)."""
     history = pd.DataFrame(

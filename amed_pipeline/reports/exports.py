@@ -47,8 +47,30 @@ def _atomic_write(path: Path, write) -> Path:
     return path
 
 
+def whole_numbers_as_integers(frame: pd.DataFrame) -> pd.DataFrame:
+    """Write 1385, not 1385.0: whole numbers in numeric columns become integers, fractions stay.
+
+    Counts sit in float columns beside shares (`value`), and the warehouse returns every number
+    as a float; a count printed with `.0` reads as a measured quantity, not a count.
+    """
+    out = frame.copy()
+    for column in out.columns:
+        series = out[column]
+        if pd.api.types.is_float_dtype(series) or series.dtype == object:
+            out[column] = pd.Series(
+                [int(v) if isinstance(v, float) and not pd.isna(v) and v.is_integer() else v for v in series.tolist()],
+                index=series.index, dtype=object,
+            )
+    return out
+
+
 def write_csv(frame: pd.DataFrame, path: Path) -> Path:
-    """UTF-8 with a byte-order mark, so that Excel opens "0–10" and "Café" as written; LF line ends."""
+    """UTF-8 with a byte-order mark, so that Excel opens "0–10" and "Café" as written; LF line ends.
+
+    Whole numbers are written as integers (1385, not 1385.0)."""
     return _atomic_write(
-        Path(path), lambda p: safe_for_spreadsheets(frame).to_csv(p, index=False, encoding="utf-8-sig", lineterminator="\n")
+        Path(path),
+        lambda p: whole_numbers_as_integers(safe_for_spreadsheets(frame)).to_csv(
+            p, index=False, encoding="utf-8-sig", lineterminator="\n"
+        ),
     )

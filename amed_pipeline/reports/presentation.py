@@ -273,8 +273,8 @@ def rounding_note(rules) -> str:
         )
     parts.append(f"Counts of the service itself are exact, not rounded: {exempt}.")
     parts.append(
-        "Shares and means are computed from the exact counts, then published as the disclosure rules set "
-        "(a rounded numerator divided by a rounded base need not give the published share). "
+        "Shares are computed from the rounded counts published beside them, so a share never reveals more than "
+        "its numerator and base; means are the exact mean over the records, beside a rounded base. "
         "Shares are displayed as whole percentages and means to one decimal place; "
         "the workbook's cells hold the published value, only the display is rounded."
     )

@@ -8,7 +8,9 @@ Raw rows arrive pseudonymised (`people.attach_person_keys`). Here they become:
   Checked In > any cancellation > Attending); several records of one person for one session
   are one booking with precedence attended > cancelled > booked;
 - feedback / follow-up: one row per response, identified by the tool's response id, else by the
-  whole row (identical rows in overlapping downloads are one response).
+  whole row and its occurrence in its file (the k-th identical row of one download is the k-th
+  identical row of an overlapping download; identical rows within one download are separate
+  responses).
 Every raw row ends up in exactly one place: the output rows, `quarantine` (with a reason) or
 `duplicates`; the counts add up per file. Nothing here touches the database.
 """
@@ -281,15 +283,31 @@ SURVEY_COLUMNS = {
 }
 
 
+def occurrences(rows: pd.DataFrame, identity: pd.Series) -> pd.Series:
+    """1 for the first row of a file with this identity, 2 for the second identical row, and so on (by row)."""
+    order = pd.DataFrame({"file": rows["source_file"].to_numpy(), "row": rows["source_row"].astype(int).to_numpy(),
+                          "identity": identity.to_numpy()}, index=rows.index)
+    order = order.sort_values(["file", "row"], kind="stable")
+    return (order.groupby(["file", "identity"], sort=False).cumcount() + 1).reindex(rows.index)
+
+
 def response_keys(rows: pd.DataFrame, dataset: str) -> pd.Series:
-    """The tool's response id within its source; without one, the whole row's content."""
+    """The tool's response id within its source; without one, the row's content and its occurrence.
+
+    Without an id (Google Forms, JISC without a Unique Response Number, registers), identical rows in
+    one download are separate responses (two colleagues who trained the same day and answered
+    alike); only across overlapping downloads of a source is the k-th identical row of one file the
+    same response as the k-th identical row of another.
+    """
     answers = as_text(rows["submitted_at"])
     for name in ANSWER_FIELDS[dataset]:
         # Landed rows carry a keyed digest of the comment and the title's classification instead.
         name = name if name in rows else LANDED_SUBSTITUTES[name]
         answers = answers + "\x1f" + as_text(rows[name])
     answers = answers + "\x1f" + as_text(rows["person_key"])
-    identity = ("id:" + as_text(rows["response_id"])).where(as_text(rows["response_id"]) != "", "row:" + answers)
+    has_id = as_text(rows["response_id"]) != ""
+    by_content = "row:" + answers + "\x1f#" + occurrences(rows, answers).astype(str)
+    identity = ("id:" + as_text(rows["response_id"])).where(has_id, by_content)
     text = rows["partnership_id"] + "|" + rows["source_name"] + "|" + identity
     return text.map(lambda t: hashlib.sha256(t.encode("utf-8")).hexdigest()[:24])
 
