@@ -25,6 +25,7 @@ from amed_pipeline.pulling.snapshots import MalformedPage, read_page
 from amed_pipeline.reading.files import RawTable, UnreadableFileError
 from amed_pipeline.reading.formats.base import FormatAdapter
 from amed_pipeline.reading.formats.eventbrite import EVENTBRITE, EventbriteAdapter
+from amed_pipeline.reading.formats.google_forms import GOOGLE_FORMS
 
 
 def snapshot_table(path: Path, rows_of) -> RawTable:
@@ -83,5 +84,7 @@ GOOGLE_FORMS_API = _snapshot_adapter(
     google_forms.rows,
     name="google_forms_api",
     reads_questions=True,
-    aliases={"submitted_at": ["Timestamp"], "email": ["Email address", "Email"], "response_id": ["Response ID"]},
+    # As the download: `respondentEmail` (the address Google collects) is `respondent_email`; the
+    # optional "Email address (optional)" question stays `email` through `options.questions`.
+    aliases={**GOOGLE_FORMS.aliases, "response_id": ["Response ID"]},
 )
