@@ -9,7 +9,8 @@ cursor minus the overlap; an attendee that goes Attending → Checked In → Not
 booking in its latest state; 429 with `Retry-After` (seconds and HTTP date); the budget and the
 service's quota running out mid-pull, then a resume with no gap and no duplicate; 401; 500 then
 success, and 500 for ever; a malformed page (snapshotted, quarantined, resumed); the token
-appearing nowhere. Also the config rules for API sources.
+appearing nowhere; the respondent's identity (Google's collected address, SurveyMonkey's email
+collector contact) read as the exports' identity columns. Also the config rules for API sources.
 """
 
 from __future__ import annotations
@@ -28,9 +29,12 @@ from amed_pipeline.config.partnerships import parse_programme_config
 from amed_pipeline.pulling import ApiAuthError, PermanentApiError, TransientApiError, pull_source
 from amed_pipeline.pulling.http import redact_url, retry_after_seconds
 from amed_pipeline.pulling.state import load_cursor
+from amed_pipeline.privacy.erasure import drop_erased, email_identity, erasure_token
+from amed_pipeline.privacy.redaction import name_digest, name_digest_column, name_words
 from amed_pipeline.reading.parse import read_source
 from amed_pipeline.sample_data.api_server import DEFAULT_AS_OF, ReplayServer, SampleApis
 from amed_pipeline.staging.datasets import file_accounting, stage_bookings, stage_sessions
+from amed_pipeline.staging.people import identity_texts
 from amed_pipeline_tests.conftest import TEST_PARTNERSHIP
 
 TOKEN = "tok-SECRET-4f9a2c-never-log-me"
@@ -140,6 +144,51 @@ def test_google_forms_repeats_the_filter_on_every_next_page_token_page(replay, a
     read = read_source(source, data_dir)
     assert read.quarantine == [] and len(read.rows) == len(responses) and (read.rows["response_id"] != "").all()
     assert sorted(read.rows["submitted_at"]) == sorted(pd.Timestamp(r.submitted) for r in responses)
+    # The address Google collects is the respondent's own (`respondent_email`, as in the download);
+    # the optional "Email address" question stays `email`.
+    rows = read.rows.set_index("response_id")
+    by_time = {pd.Timestamp(r.submitted): r for r in responses}
+    assert any(r.collected_email for r in responses) and any(not r.collected_email for r in responses)
+    for _, row in rows.iterrows():
+        response = by_time[row["submitted_at"]]
+        assert row["respondent_email"] == response.collected_email and row["email"] == response.email
+    identities = identity_texts(read.rows, "leap")
+    assert (identities != "").sum() >= sum(1 for r in responses if r.collected_email)
+
+
+def test_api_responses_carry_the_respondent_identity_and_names_the_exports_would(replay, apis, data_dir):
+    """SurveyMonkey's email collectors record the respondent (`email_address`, `first_name`,
+    `last_name`, or `metadata.contact`): read from the API they are the same identity, erasure and
+    known-name inputs as the export's `Email Address`/`First Name`/`Last Name`."""
+    source = api_source("surveymonkey_api", "feedback", f"{replay.url}/surveymonkey/v3", survey_id="405001", page_size=50)
+    pull(source, data_dir)
+    pages = sorted(p for p in data_dir.rglob("*.json") if json.loads(p.read_text(encoding="utf-8")).get("kind") == "responses")
+    document = json.loads(pages[0].read_text(encoding="utf-8"))
+    first, second, third = document["body"]["data"][:3]
+    first.update(email_address=" Meg.Ross@Example.org ", first_name="Meg", last_name="Ross")
+    second["metadata"] = {"contact": {"email": {"type": "string", "value": "kay.lee@example.org"},
+                                      "first_name": {"type": "string", "value": "Kay"}, "last_name": {"type": "string", "value": "Lee"}}}
+    third.update(email_address="", first_name="Ann", last_name="Lee")
+    pages[0].write_text(json.dumps(document), encoding="utf-8")
+    read = read_source(source, data_dir)
+    assert read.quarantine == []
+    rows = read.rows.set_index("response_id")
+    picked = rows.loc[[first["id"], second["id"], third["id"]]]
+    assert picked["respondent_email"].tolist() == ["Meg.Ross@Example.org", "kay.lee@example.org", ""]
+    assert picked["first_name"].tolist() == ["Meg", "Kay", "Ann"] and picked["last_name"].tolist() == ["Ross", "Lee", "Lee"]
+    assert identity_texts(picked, "p").tolist() == ["email:meg.ross@example.org", "email:kay.lee@example.org", "name:p:ann lee"]
+    others = rows.drop(index=[first["id"], second["id"], third["id"]])
+    assert len(others) and (others["respondent_email"] == "").all() and (others["first_name"] == "").all()  # a web link: nobody
+    # The names are known names (free text elsewhere loses them) and erasure finds the response by its address.
+    digests = name_digest_column(b"k", picked)
+    assert digests.tolist() == [name_digest(b"k", name_words("Meg", "Ross")), name_digest(b"k", name_words("Kay", "Lee")),
+                                name_digest(b"k", name_words("Ann", "Lee"))]
+    erasure_key = b"erasure"
+    tokens = frozenset({erasure_token(erasure_key, email_identity("KAY.LEE@example.org"))})
+    kept, erased = drop_erased(read.rows.assign(partnership_id="active_oxfordshire"), tokens, erasure_key, "active_oxfordshire", "feedback")
+    assert erased["source_row"].tolist() == [int(rows.loc[second["id"], "source_row"])] and set(erased["rule"]) == {"erased"}
+    assert second["id"] not in set(kept["response_id"]) and len(kept) == len(read.rows) - 1
+    assert "kay.lee" not in erased.astype(str).to_csv().casefold()  # the record carries no identity
 
 
 def test_graph_drive_lands_files_by_delta_and_a_quiet_night_costs_one_request(apis, data_dir):

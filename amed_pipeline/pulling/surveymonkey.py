@@ -7,7 +7,10 @@ following `links.next` until it is missing. `start_modified_at` takes no UTC off
 Private apps get 500 requests a day and 120 a minute; the quota headers are read after every call.
 
 Read: each response becomes the row a "all responses" export would hold: `Respondent ID`,
-`Collector ID`, `Start Date`, `End Date` (= `date_modified`), then one column per question headed
+`Collector ID`, `Start Date`, `End Date` (= `date_modified`), `Email Address`, `First Name`,
+`Last Name` (what an email-invitation collector knows of the respondent: the response's
+`email_address`/`first_name`/`last_name`, else its `metadata.contact.{email,first_name,last_name}.value`;
+blank for a web link, as in the export), then one column per question headed
 by its heading (a matrix row: `heading [row text]`), with choice ids resolved to the choice texts
 from the details page of the same pull. The `surveymonkey` adapter's question matching
 (`options.questions`) then works unchanged.
@@ -21,7 +24,8 @@ from amed_pipeline.pulling.base import Listing, PullContext, Request, follow_lis
 from amed_pipeline.pulling.snapshots import sibling_bodies
 
 SERVICE = "SurveyMonkey"
-META = ("Respondent ID", "Collector ID", "Start Date", "End Date")
+META = ("Respondent ID", "Collector ID", "Start Date", "End Date", "Email Address", "First Name", "Last Name")
+CONTACT = (("email_address", "email"), ("first_name", "first_name"), ("last_name", "last_name"))
 RECORD_KIND = "responses"
 MAX_PER_PAGE = 100
 
@@ -95,6 +99,19 @@ def rows(path: Path, document: dict) -> tuple[list[str], list[list[str]]]:
                     cells[where] = f"{cells[where]}; {value}" if cells[where] and value else (cells[where] or str(value or ""))
         out.append([
             str(response.get("id") or ""), str(response.get("collector_id") or ""),
-            str(response.get("date_created") or ""), str(response.get("date_modified") or ""), *cells,
+            str(response.get("date_created") or ""), str(response.get("date_modified") or ""), *contact(response), *cells,
         ])
     return headers, out
+
+
+def contact(response: dict) -> list[str]:
+    """The respondent's email, first and last name as an email collector records them ('' otherwise)."""
+    known = ((response.get("metadata") or {}).get("contact") or {}) if isinstance(response.get("metadata"), dict) else {}
+    out = []
+    for field, in_metadata in CONTACT:
+        value = response.get(field)
+        if not value:
+            entry = known.get(in_metadata) if isinstance(known, dict) else None
+            value = entry.get("value") if isinstance(entry, dict) else entry
+        out.append(str(value or "").strip())
+    return out

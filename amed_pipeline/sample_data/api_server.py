@@ -180,7 +180,10 @@ def survey_response(survey_id: str, dataset: str, r: Response, choice_ids: dict)
         answer = {"text": text} if scale is None else {"choice_id": choice_ids[(qid, text)]}
         answers.append({"id": qid, "answers": [answer]})
     return {"id": r.response_id, "survey_id": survey_id, "collector_id": r.collector_id, "date_created": utc(r.started),
-            "date_modified": utc(r.submitted), "response_status": "completed", "pages": [{"id": f"9{survey_id}", "questions": answers}]}
+            "date_modified": utc(r.submitted), "response_status": "completed",
+            # A web link collector knows nothing of the respondent: blank, as the export's columns.
+            "email_address": "", "first_name": "", "last_name": "", "custom_variables": {}, "metadata": {},
+            "pages": [{"id": f"9{survey_id}", "questions": answers}]}
 
 
 GF_ATTRIBUTES = ("usefulness", "how_often", "doing_differently", "setting", "email")

@@ -26,6 +26,7 @@ from amed_pipeline.reading.files import RawTable, UnreadableFileError
 from amed_pipeline.reading.formats.base import FormatAdapter
 from amed_pipeline.reading.formats.eventbrite import EVENTBRITE, EventbriteAdapter
 from amed_pipeline.reading.formats.google_forms import GOOGLE_FORMS
+from amed_pipeline.reading.formats.surveymonkey import SURVEYMONKEY
 
 
 def snapshot_table(path: Path, rows_of) -> RawTable:
@@ -78,7 +79,7 @@ SURVEYMONKEY_API = _snapshot_adapter(
     surveymonkey.rows,
     name="surveymonkey_api",
     reads_questions=True,
-    aliases={"response_id": ["Respondent ID"], "submitted_at": ["End Date", "Start Date"]},
+    aliases=SURVEYMONKEY.aliases,  # incl. the email collector's `Email Address`/`First Name`/`Last Name`
 )
 GOOGLE_FORMS_API = _snapshot_adapter(
     google_forms.rows,
