@@ -8,6 +8,10 @@ runs everything. The run is recorded in `DAGSTER_HOME` (default: the project's
 fails. Whatever data dir, warehouse and export dir the `AMED_*` variables name is what it
 refreshes.
 
+Errors are one line naming the thing and the fix (`operations.errors`); `--verbose` adds the full
+traceback, which the run's log in the UI always has. A partnership with a mistake in its own
+config entry is skipped (the others are refreshed) and the command exits non-zero naming it.
+
 `forget` (an erasure request for one person) and `rekey` (rotate the pseudonym key) are the
 privacy commands of `amed_pipeline.privacy.commands`; SECURITY.md says when to use them.
 """
@@ -17,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 
 import dagster as dg
 
@@ -27,11 +32,17 @@ from amed_pipeline.defs.automation import run_scope
 from amed_pipeline.defs.jobs import all_partnerships_tags
 from amed_pipeline.defs.metrics import EXPORT_FILES, REPORT_FILE, headline_markdown, read_table
 from amed_pipeline.metrics import tables as metric_tables
+from amed_pipeline.defs.config_errors import CONFIG_ASSET_NAME, skipped_message
+from amed_pipeline.operations.errors import explain
+from amed_pipeline.operations.failures import innermost_message
 from amed_pipeline.operations.planning import plan_refresh
+from amed_pipeline.privacy.key_guard import REKEY_TAG, check_pseudonym_key
 
 
-def refresh(everything: bool = False) -> int:
-    """Plan (what changed since the last refresh), then run what is out of date; `everything`: run it all."""
+def refresh(everything: bool = False, rekey: bool = False) -> int:
+    """Plan (what changed since the last refresh), then run what is out of date; `everything`: run it all.
+
+    `rekey`: the pseudonym key changed on purpose (the `rekey` command): not refused."""
     if not os.environ.get("DAGSTER_HOME"):
         os.environ["DAGSTER_HOME"] = str(settings.default_dagster_home())
     home = os.environ["DAGSTER_HOME"]
@@ -41,15 +52,21 @@ def refresh(everything: bool = False) -> int:
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
+    for disabled in config.disabled:
+        print(skipped_message(disabled), file=sys.stderr)
     definitions = build_definitions()
     selection, tags = None, all_partnerships_tags(config.partnership_ids)
     if not everything:
-        plan = plan_refresh_from(definitions, config)
+        plan = plan_refresh_from(definitions, config, check_key=not rekey)
         print(plan.describe())
         if plan.nothing_to_do:
             print_current_outputs(definitions)
             return 0
         selection, tags = run_scope(plan, config, definitions.resolve_asset_graph())
+    elif not rekey:
+        plan_refresh_from(definitions, config, check_key=True, plan=False)
+    if rekey:
+        tags = {**tags, REKEY_TAG: "true"}
     with dg.DagsterInstance.get() as instance:
         result = dg.execute_job(
             dg.reconstructable(nightly_job),
@@ -59,24 +76,40 @@ def refresh(everything: bool = False) -> int:
             # Step-by-step DEBUG events stay in the run's event log (the UI); the console gets INFO.
             run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
         )
-        status = "succeeded" if result.success else "FAILED"
+        failures = [e for e in result.all_events if e.is_step_failure]
+        # Failing only on partnerships skipped for their config: the rest of the run did its work.
+        only_skipped = bool(failures) and all(CONFIG_ASSET_NAME in (e.step_key or "") for e in failures)
+        status = "succeeded" if result.success else ("finished with skipped partnerships" if only_skipped else "FAILED")
         print(f"nightly_refresh run {result.run_id} {status} (DAGSTER_HOME={home})")
-        if result.success:
+        if result.success or only_skipped:
             print_run_summary(result)
-        else:
-            for event in result.all_events:
-                if event.is_step_failure:
-                    print(f"  step {event.step_key} failed: {event.step_failure_data.error.message.strip()}", file=sys.stderr)
-        return 0 if result.success else 1
+        for event in failures:
+            message = innermost_message(event.step_failure_data.error) or event.step_failure_data.error.message
+            print(f"  step {event.step_key} failed: {explain_text(message)}", file=sys.stderr)
+        if config.disabled:
+            print(f"skipped {len(config.disabled)} partnership(s) with configuration errors: "
+                  f"{', '.join(d.id for d in config.disabled)} (see above; the others were refreshed)", file=sys.stderr)
+        return 0 if result.success and not config.disabled else 1
 
 
-def plan_refresh_from(definitions: dg.Definitions, config):
-    """The refresh plan, with the code location's own resources (key, erasure list, warehouse, export dir)."""
+def explain_text(message: str) -> str:
+    return next((line.strip() for line in message.splitlines() if line.strip()), "(no message)")
+
+
+def plan_refresh_from(definitions: dg.Definitions, config, check_key: bool = True, plan: bool = True):
+    """The refresh plan, with the code location's own resources (key, erasure list, warehouse, export dir).
+
+    `check_key`: refuse a pseudonym key that is missing or changed without `rekey` first."""
     names = ("warehouse", "pseudonym_key", "erasure_list", "export_dir")
     with dg.build_resources({name: definitions.resources[name] for name in names}) as resources:
         tokens, _ = resources.erasure_list.load()
+        export_dir = resources.export_dir.directory()
         with resources.warehouse.connect() as conn:
-            return plan_refresh(config, conn, resources.pseudonym_key.key_bytes(), tokens, resources.export_dir.directory())
+            if check_key:
+                check_pseudonym_key(conn, resources.pseudonym_key.existing_key_bytes(), resources.pseudonym_key.key_file)
+            if not plan:
+                return None
+            return plan_refresh(config, conn, resources.pseudonym_key.key_bytes(), tokens, export_dir)
 
 
 def print_current_outputs(definitions: dg.Definitions) -> None:
@@ -115,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     refresh_command = commands.add_parser("refresh", help="run the nightly refresh job through Dagster (what changed since the last refresh)")
     refresh_command.add_argument("--all", action="store_true", help="run every step for every partnership, even when nothing changed")
+    parser.add_argument("--verbose", "-v", action="store_true", help="on an error, print the full traceback too")
+    refresh_command.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help="on an error, print the full traceback too")
     forget = commands.add_parser("forget", help="forget one person: erasure list, warehouse rows deleted, erasure_log")
     who = forget.add_mutually_exclusive_group(required=True)
     who.add_argument("--email", metavar="ADDRESS", help="their email address; '-' reads it from standard input")
@@ -124,13 +159,26 @@ def main(argv: list[str] | None = None) -> int:
     rekey = commands.add_parser("rekey", help="rebuild the warehouse from the raw files under the current pseudonym key")
     rekey.add_argument("--generate-key", action="store_true", help="first replace the generated key file with a new random key")
     args = parser.parse_args(argv)
+    try:
+        return _run_command(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.verbose:
+            traceback.print_exc()
+        print(f"error: {explain(exc)}" + ("" if args.verbose else " (--verbose shows the traceback)"), file=sys.stderr)
+        return 2
+
+
+def _run_command(args) -> int:
     if args.command == "refresh":
         return refresh(everything=args.all)
     if args.command in ("forget", "rekey"):
         from amed_pipeline.privacy import commands as privacy
 
         if args.command == "rekey":
-            return privacy.rekey(refresh, generate_key=args.generate_key)
+            return privacy.rekey(lambda: refresh(rekey=True), generate_key=args.generate_key)
         try:
             identity = privacy.identity_from_arguments(args.email, args.name, args.partnership)
         except ValueError as exc:

@@ -14,6 +14,7 @@ import dagster as dg
 from amed_pipeline import settings
 from amed_pipeline.config import load_programme_config
 from amed_pipeline.defs.automation import build_automation
+from amed_pipeline.defs.config_errors import build_config_error_assets
 from amed_pipeline.defs.jobs import NIGHTLY_JOB_NAME, nightly_refresh_job
 from amed_pipeline.defs.metrics import build_export_dir_resource, build_metric_assets
 from amed_pipeline.defs.raw_exports import build_raw_export_assets
@@ -31,6 +32,7 @@ def build_definitions(data_dir: Path | str | None = None, warehouse_url: str | N
         *build_staging_assets(config),
         *build_warehouse_assets(config),
         *build_metric_assets(config),
+        *build_config_error_assets(config),
     ]
     core = dg.Definitions(
         assets=assets,

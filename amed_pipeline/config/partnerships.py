@@ -2,8 +2,15 @@
 
 Adding a partnership or an export is an edit to that file, never a code change, so this module
 is strict: any mistake (unknown format or option, missing key, a glob that leaves the data dir,
-a duplicate id) fails at load time with a message that names the partnership, the source and the
+a duplicate id) is found at load time with a message that names the partnership, the source and the
 key, before any file is read. It must not read the exports themselves.
+
+One partnership's mistake stays its own: `load_programme_config` (what the code location and the
+command line use) sets a partnership whose entry is wrong aside as a `DisabledPartnership`, with
+the message, and loads the others; the code location then shows it as a failing asset in its group
+(`defs/config_errors.py`). Mistakes in the file as a whole (not YAML, a bad `programme:` block,
+duplicate ids, no valid partnership at all) still fail the load. `parse_programme_config` is strict
+by default: it raises on the first mistake, partnership or not.
 """
 
 from __future__ import annotations
@@ -77,6 +84,15 @@ class Partnership:
 
 
 @dataclass(frozen=True)
+class DisabledPartnership:
+    """A partnership left out because its own entry in partnerships.yaml is wrong."""
+
+    id: str  # its id, or `partnership_<n>` when the id itself is the mistake
+    name: str
+    error: str  # the ConfigError text: partnership, source, key and what is expected
+
+
+@dataclass(frozen=True)
 class RetentionPolicy:
     """How long raw exports are kept: `raw_exports_days` None = for ever (the default)."""
 
@@ -94,6 +110,7 @@ class ProgrammeConfig:
     disclosure: dict[str, int] = field(default_factory=dict, hash=False, compare=False)
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     retention: RetentionPolicy = field(default_factory=RetentionPolicy)
+    disabled: tuple[DisabledPartnership, ...] = ()
 
     @property
     def partnership_ids(self) -> list[str]:
@@ -112,8 +129,11 @@ class ProgrammeConfig:
         ]
 
 
-def load_programme_config(data_dir: Path | str) -> ProgrammeConfig:
-    """Read `<data_dir>/partnerships.yaml` and validate it; raise ConfigError on any mistake."""
+def load_programme_config(data_dir: Path | str, isolate_partnerships: bool = True) -> ProgrammeConfig:
+    """Read `<data_dir>/partnerships.yaml` and validate it.
+
+    A mistake in one partnership's entry disables that partnership (`ProgrammeConfig.disabled`);
+    any other mistake raises ConfigError. `isolate_partnerships=False`: raise on every mistake."""
     data_dir = Path(data_dir).resolve()
     config_path = data_dir / CONFIG_FILE_NAME
     if not config_path.is_file():
@@ -122,10 +142,12 @@ def load_programme_config(data_dir: Path | str) -> ProgrammeConfig:
         raw = yaml.safe_load(config_path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ConfigError(f"{config_path}: not valid YAML: {exc}") from exc
-    return parse_programme_config(raw, data_dir, origin=str(config_path))
+    return parse_programme_config(raw, data_dir, origin=str(config_path), isolate_partnerships=isolate_partnerships)
 
 
-def parse_programme_config(raw: Any, data_dir: Path, origin: str = CONFIG_FILE_NAME) -> ProgrammeConfig:
+def parse_programme_config(
+    raw: Any, data_dir: Path, origin: str = CONFIG_FILE_NAME, isolate_partnerships: bool = False
+) -> ProgrammeConfig:
     if not isinstance(raw, dict):
         raise ConfigError(f"{origin}: expected a mapping with 'programme' and 'partnerships'")
     _reject_unknown(raw, {"programme", "partnerships", "disclosure", "limits", "retention"}, origin)
@@ -146,13 +168,26 @@ def parse_programme_config(raw: Any, data_dir: Path, origin: str = CONFIG_FILE_N
     if not isinstance(entries, list) or not entries:
         raise ConfigError(f"{origin}: 'partnerships' must be a non-empty list")
     partnerships: list[Partnership] = []
+    disabled: list[DisabledPartnership] = []
     seen_ids: set[str] = set()
     for index, entry in enumerate(entries, start=1):
-        partnership = _parse_partnership(entry, index, origin)
+        try:
+            partnership = _parse_partnership(entry, index, origin)
+        except ConfigError as exc:
+            if not isolate_partnerships:
+                raise
+            broken = _disabled_partnership(entry, index, str(exc))
+            if broken.id in seen_ids:
+                raise ConfigError(f"{origin}: partnership '{broken.id}': key 'id': duplicate id") from exc
+            seen_ids.add(broken.id)
+            disabled.append(broken)
+            continue
         if partnership.id in seen_ids:
             raise ConfigError(f"{origin}: partnership '{partnership.id}': key 'id': duplicate id")
         seen_ids.add(partnership.id)
         partnerships.append(partnership)
+    if not partnerships:
+        raise ConfigError("; ".join(d.error for d in disabled) or f"{origin}: no partnership")
     return ProgrammeConfig(
         name=str(programme.get("name", "Active Medicine")),
         start=start,
@@ -162,7 +197,16 @@ def parse_programme_config(raw: Any, data_dir: Path, origin: str = CONFIG_FILE_N
         disclosure=dict(disclosure),
         max_file_bytes=max_file_bytes,
         retention=retention,
+        disabled=tuple(disabled),
     )
+
+
+def _disabled_partnership(entry: Any, index: int, error: str) -> DisabledPartnership:
+    pid = entry.get("id") if isinstance(entry, dict) else None
+    if not isinstance(pid, str) or not ID_PATTERN.match(pid):
+        pid = f"partnership_{index}"
+    name = entry.get("name") if isinstance(entry, dict) else None
+    return DisabledPartnership(id=pid, name=name if isinstance(name, str) and name else pid, error=error)
 
 
 def _parse_limits(raw: Any, origin: str) -> int:

@@ -33,6 +33,7 @@ from pathlib import Path
 import dagster as dg
 
 from amed_pipeline.config import ProgrammeConfig
+from amed_pipeline.defs.config_errors import config_error_keys
 from amed_pipeline.defs.jobs import all_partnerships_tags, nightly_refresh_job, partition_tags
 from amed_pipeline.defs.metrics import ExportDirResource
 from amed_pipeline.defs.raw_exports import raw_export_key
@@ -92,10 +93,14 @@ def run_scope(plan: RefreshPlan, config: ProgrammeConfig, asset_graph) -> tuple[
     """The assets and partition tags of a planned refresh: the changed partnerships' raw exports,
     their partitions and everything after them; every asset and partition when only what comes
     after staging is out of date (None: the whole job)."""
+    broken = config_error_keys(config)  # a partnership with a config mistake: its failing asset, every time
     if not plan.changed:
+        if broken and not plan.downstream_stale:
+            return broken, {}
         return None, all_partnerships_tags(config.partnership_ids)
     raw_keys = [raw_export_key(s) for p in config.partnerships if p.id in plan.changed for s in p.sources]
-    return with_downstream(asset_graph, raw_keys), partition_tags(config.partnership_ids, plan.changed)
+    selected = with_downstream(asset_graph, raw_keys) + broken
+    return selected, partition_tags(config.partnership_ids, plan.changed)
 
 
 def hash_file(path: Path) -> str:

@@ -8,6 +8,7 @@ file paths in the UI; none shows personal data.
 
 import datetime as dt
 import os
+import tempfile
 from pathlib import Path
 
 import dagster as dg
@@ -21,6 +22,7 @@ from amed_pipeline.defs.warehouse import warehouse_key
 from amed_pipeline.quality.staged import DATASETS as STAGED_DATASETS
 from amed_pipeline.metrics import tables
 from amed_pipeline.metrics.compute import metric_rows, run_queries
+from amed_pipeline.operations.errors import ExportDirError
 from amed_pipeline.metrics.disclosure import DisclosureRules, publish
 from amed_pipeline.quality.checks import latest_blocking_failures
 from amed_pipeline.quality.metric_checks import shares_not_summing_to_one, values_out_of_range
@@ -31,6 +33,7 @@ from amed_pipeline.warehouse.bulk import replace_rows
 from amed_pipeline.warehouse.landing import staging_state
 from amed_pipeline.warehouse.state import fingerprint_of, record_fingerprint, stored_fingerprint
 from amed_pipeline.warehouse.resource import WarehouseResource
+from amed_pipeline.operations.retries import retry_only_transient
 
 METRICS_GROUP = "metrics"
 REPORTS_GROUP = "reports"
@@ -52,8 +55,17 @@ class ExportDirResource(dg.ConfigurableResource):
     path: str
 
     def directory(self) -> Path:
+        """The export dir, created if missing; ExportDirError (one line) when it cannot be written."""
         directory = Path(self.path)
-        directory.mkdir(parents=True, exist_ok=True)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=directory, prefix=".write-test-"):
+                pass
+        except OSError as exc:
+            raise ExportDirError(
+                f"export dir {directory} cannot be written ({exc.strerror or type(exc).__name__}): set "
+                f"{settings.EXPORT_DIR_VAR} to a folder this user can write, or fix its permissions"
+            ) from exc
         return directory
 
 
@@ -102,6 +114,7 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
         can_subset=False,
         name="metric_tables",
     )
+    @retry_only_transient
     def metric_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         with warehouse.begin() as conn:
             refuse_over_blocking_failures(conn)
@@ -153,6 +166,7 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
         "datasets, so it is written even when a blocking check stops the warehouse load; rebuilt every run, "
         "so once a corrected file replaces a bad one, its entries are gone.",
     )
+    @retry_only_transient
     def data_returns(warehouse: WarehouseResource, export_dir: ExportDirResource):
         with warehouse.connect() as conn:
             quarantine = read_table(conn, schema.quarantine).sort_values(["source_file", "source_row", "column_name", "rule"])
@@ -180,6 +194,7 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
         description="Published exports under the export dir: metric_values.csv (disclosure-controlled), "
         "metric_definitions.csv and an Excel workbook (cover, notes, flags, one sheet per table).",
     )
+    @retry_only_transient
     def exports(context: dg.AssetExecutionContext, warehouse: WarehouseResource, export_dir: ExportDirResource):
         directory = export_dir.directory()
         paths = {name: directory / name for name in EXPORT_FILES}
@@ -219,6 +234,7 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
         description="Self-contained HTML report in the evaluation's layout (headline figures, training types, "
         "role groups, delivery by month, ratings, conversations by setting, partnerships compared).",
     )
+    @retry_only_transient
     def evaluation_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource, export_dir: ExportDirResource):
         path = export_dir.directory() / REPORT_FILE
         metadata = {"report": dg.MetadataValue.path(str(path)), "open": dg.MetadataValue.url(path.resolve().as_uri())}

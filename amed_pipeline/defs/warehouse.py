@@ -25,6 +25,7 @@ from amed_pipeline.warehouse.load import global_frames, load_global
 from amed_pipeline.warehouse.landing import staging_state
 from amed_pipeline.warehouse.resource import WarehouseResource
 from amed_pipeline.warehouse.state import fingerprint_of, record_fingerprint, stored_fingerprint
+from amed_pipeline.operations.retries import retry_only_transient
 
 WAREHOUSE_GROUP = "warehouse"
 TABLE_DESCRIPTIONS = {
@@ -81,6 +82,7 @@ def build_warehouse_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]
         can_subset=False,
         name="warehouse_load",
     )
+    @retry_only_transient
     def warehouse_load(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         reference = load_reference_tables(config.reference_dir)
         with warehouse.begin() as conn:
@@ -127,7 +129,7 @@ def global_fingerprint(conn, config: ProgrammeConfig) -> str:
     """What the tables across partnerships are computed from: every partnership's staged slice,
     the partnerships and the reference tables."""
     staged = sorted(tuple(r) for r in conn.execute(select(staging_state)).all())
-    partnerships = [(p.id, p.name, p.area) for p in config.partnerships]
+    partnerships = [(p.id, p.name, p.area) for p in config.partnerships] + [(d.id, d.name, "") for d in config.disabled]
     return fingerprint_of({"staged": staged, "reference": reference_digest(config.reference_dir), "partnerships": partnerships})
 
 

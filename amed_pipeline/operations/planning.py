@@ -46,15 +46,21 @@ class RefreshPlan:
     changed: list[str] = field(default_factory=list)  # partnerships, in config order
     reasons: dict[str, str] = field(default_factory=dict)
     downstream_stale: list[str] = field(default_factory=list)  # steps after staging that are out of date
+    # Partnerships left out for a mistake in their own config entry: {id: message}. Not "nothing
+    # to do": the run includes their failing config asset, so the failure is reported every time.
+    disabled: dict[str, str] = field(default_factory=dict)
 
     @property
     def nothing_to_do(self) -> bool:
-        return not self.changed and not self.downstream_stale
+        return not self.changed and not self.downstream_stale and not self.disabled
 
     def describe(self) -> str:
         if self.nothing_to_do:
             return "nothing changed since the last refresh: every table and export is up to date"
         lines = [f"{p}: {self.reasons[p]}" for p in self.changed]
+        lines += [f"partnership {p} skipped: configuration error: {error}" for p, error in self.disabled.items()]
+        if not self.changed and not self.downstream_stale:
+            lines.append("nothing else changed since the last refresh: the other partnerships' tables and exports are up to date")
         if self.downstream_stale:
             lines.append(f"out of date after staging: {', '.join(self.downstream_stale)}")
         return "\n".join(lines)
@@ -62,20 +68,19 @@ class RefreshPlan:
 
 def plan_refresh(config: ProgrammeConfig, conn, key: bytes, erasure_tokens: frozenset[str], export_dir) -> RefreshPlan:
     """Compare the data dir and config with what the warehouse says it last processed."""
-    plan = RefreshPlan()
+    plan = RefreshPlan(disabled={d.id: d.error for d in config.disabled})
     states = landed_file_states(conn)
     reference = reference_digest(config.reference_dir)
     version = key_version(key)
     for partnership in config.partnerships:
-        reason = ""
-        for source in partnership.sources:
+        source_reasons = []
+        for source in partnership.sources:  # every changed source is named, not only the first
             fingerprint = source_fingerprint(source, config.max_file_bytes, version, erasure_tokens, reference)
             landed = states.get((partnership.id, source.name), {})
             current = {relative: (content_hash, duplicate_of)
                        for _, relative, _, _, content_hash, duplicate_of in source_files(source, config.data_dir, config.max_file_bytes)}
-            reason = _source_change(source.name, current, landed, fingerprint)
-            if reason:
-                break
+            source_reasons.append(_source_change(source.name, current, landed, fingerprint))
+        reason = "; ".join(r for r in source_reasons if r)
         if not reason and staged_fingerprint(conn, partnership.id) != staging_fingerprint(conn, config, partnership.id, config.reference_dir):
             reason = "its staged datasets are out of date (config, reference tables or staging code changed)"
         if reason:
