@@ -49,6 +49,7 @@ from amed_pipeline.operations.failures import (
     record_failure,
 )
 from amed_pipeline.warehouse.resource import WarehouseResource
+from amed_pipeline.watchdog import record_nothing_to_do
 
 NIGHTLY_SCHEDULE_NAME = "nightly_refresh_schedule"
 NEW_EXPORT_SENSOR_NAME = "new_export_sensor"
@@ -79,6 +80,10 @@ def build_nightly_schedule(config: ProgrammeConfig) -> dg.ScheduleDefinition:
         with warehouse.connect() as conn:
             plan = plan_refresh(config, conn, pseudonym_key.key_bytes(), tokens, export_dir.directory())
         if plan.nothing_to_do:
+            try:  # a quiet night is a good night for the watchdog (amed_pipeline.watchdog)
+                record_nothing_to_do(context.instance)
+            except dg.DagsterInvariantViolationError:  # evaluated without an instance (tests, a dry run)
+                pass
             return dg.SkipReason(plan.describe())
         if context.repository_def is None:
             raise dg.DagsterInvariantViolationError(f"{NIGHTLY_SCHEDULE_NAME} needs its code location's asset graph")
