@@ -111,6 +111,9 @@ class ProgrammeConfig:
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     retention: RetentionPolicy = field(default_factory=RetentionPolicy)
     disabled: tuple[DisabledPartnership, ...] = ()
+    # Optional `publishing: {programme_row_while_blocked: false}`: whether the programme-wide `all`
+    # rows are published while a partnership's metrics are blocked (an unreadable file). Off by default.
+    programme_row_while_blocked: bool = False
 
     @property
     def partnership_ids(self) -> list[str]:
@@ -150,7 +153,8 @@ def parse_programme_config(
 ) -> ProgrammeConfig:
     if not isinstance(raw, dict):
         raise ConfigError(f"{origin}: expected a mapping with 'programme' and 'partnerships'")
-    _reject_unknown(raw, {"programme", "partnerships", "disclosure", "limits", "retention"}, origin)
+    _reject_unknown(raw, {"programme", "partnerships", "disclosure", "limits", "retention", "publishing"}, origin)
+    programme_row_while_blocked = _parse_publishing(raw.get("publishing"), origin)
     max_file_bytes = _parse_limits(raw.get("limits"), origin)
     retention = _parse_retention(raw.get("retention"), origin)
     disclosure = raw.get("disclosure") or {}
@@ -198,7 +202,20 @@ def parse_programme_config(
         max_file_bytes=max_file_bytes,
         retention=retention,
         disabled=tuple(disabled),
+        programme_row_while_blocked=programme_row_while_blocked,
     )
+
+
+def _parse_publishing(raw: Any, origin: str) -> bool:
+    publishing = raw or {}
+    where = f"{origin}: publishing"
+    if not isinstance(publishing, dict):
+        raise ConfigError(f"{where}: expected a mapping, e.g. {{programme_row_while_blocked: false}}")
+    _reject_unknown(publishing, {"programme_row_while_blocked"}, where)
+    value = publishing.get("programme_row_while_blocked", False)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: key 'programme_row_while_blocked': expected true or false")
+    return value
 
 
 def _disabled_partnership(entry: Any, index: int, error: str) -> DisabledPartnership:

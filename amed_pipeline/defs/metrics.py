@@ -7,6 +7,7 @@ file paths in the UI; none shows personal data.
 """
 
 import datetime as dt
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -25,6 +26,7 @@ from amed_pipeline.metrics.compute import metric_rows, run_queries
 from amed_pipeline.operations.errors import ExportDirError
 from amed_pipeline.metrics.disclosure import DisclosureRules, publish
 from amed_pipeline.quality.checks import latest_blocking_failures
+from amed_pipeline.quality.warehouse_checks import PER_PARTNERSHIP_CHECKS, blocked_partnerships
 from amed_pipeline.quality.metric_checks import shares_not_summing_to_one, values_out_of_range
 from amed_pipeline.reports.exports import write_csv, write_workbook
 from amed_pipeline.reports.html_report import render_report
@@ -127,7 +129,7 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
                 headline = read_table(conn, tables.metrics_headline)
                 written = {t.name: int(conn.execute(select(func.count()).select_from(t)).scalar()) for t in METRIC_TABLES}
             else:
-                exact = metric_rows(run_queries(conn))
+                exact = withhold_blocked(metric_rows(run_queries(conn)), blocked_partnerships(conn), config)
                 stamp = {"run_id": context.run_id, "computed_at": dt.datetime.now().replace(microsecond=0)}
                 exact = exact.assign(**stamp)
                 published = publish(exact, DisclosureRules(**config.disclosure)).assign(**stamp)
@@ -141,7 +143,10 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
                 }
                 written = {t.name: replace_rows(conn, t, frames[t.name]) for t in METRIC_TABLES}
                 record_fingerprint(conn, METRICS_STEP, fingerprint)
+            blocked = blocked_partnerships(conn)
         headline_md = headline_markdown(headline) if len(headline) else "_no attended sessions yet_"
+        if blocked:
+            context.log.warning(" ".join(blocked_notes(blocked, config)))
         for table in METRIC_TABLES:
             metadata = {"dagster/row_count": dg.MetadataValue.int(written[table.name])}
             if table.name in ("metric_values", "metrics_headline"):
@@ -204,6 +209,7 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
             published = read_table(conn, tables.metric_values_published)
             if not unchanged:
                 definitions = read_table(conn, tables.metric_definitions)
+                notes = [*blocked_notes(blocked_partnerships(conn), config), *REPORT_NOTES]
         if unchanged:
             context.log.info("metric tables unchanged since these exports were written: files kept")
         else:
@@ -212,7 +218,7 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
             write_csv(definitions, paths["metric_definitions.csv"])
             write_workbook(
                 paths["amed_metrics.xlsx"], {"metric_values": published, "metric_definitions": definitions},
-                config.name, period, context.run_id, REPORT_NOTES,
+                config.name, period, context.run_id, notes,
             )
             with warehouse.begin() as conn:
                 record_fingerprint(conn, EXPORTS_STEP, outputs_fingerprint(conn, config, list(paths.values())))
@@ -246,12 +252,14 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
             published = read_table(conn, tables.metric_values_published)
             definitions = read_table(conn, tables.metric_definitions)
             training_types = read_table(conn, schema.ref_training_type)
+            withheld = blocked_notes(blocked_partnerships(conn), config)
             role_groups = read_table(conn, schema.ref_role_group)
         labels = {
             "training_type": dict(zip(training_types["training_type"], training_types["label"])),
             "role_group": dict(zip(role_groups["role_group"], role_groups["label"])),
         }
-        page = render_report(published, definitions, labels, {p.id: p.name for p in config.partnerships}, config.name, context.run_id)
+        page = render_report(published, definitions, labels, {p.id: p.name for p in config.partnerships}, config.name,
+                             context.run_id, warnings=withheld)
         temporary = path.with_suffix(".html.tmp")
         temporary.write_text(page, encoding="utf-8")
         os.replace(temporary, path)
@@ -271,14 +279,47 @@ REPORT_FILE = "evaluation_report.html"
 
 
 def metrics_fingerprint(conn, config: ProgrammeConfig) -> str:
-    """Every partnership's staged fingerprint, the disclosure rules and the metric code version."""
+    """Every partnership's staged fingerprint, the disclosure rules, the partnerships blocked by an
+    unreadable file and the publishing policy, and the metric code version."""
     staged = sorted(tuple(r) for r in conn.execute(select(staging_state)).all())
     return fingerprint_of({"staged": staged, "disclosure": config.disclosure, "partnerships": config.partnership_ids,
+                           "blocked": blocked_partnerships(conn), "all_while_blocked": config.programme_row_while_blocked,
                            "version": METRICS_VERSION})
 
 
+def withhold_blocked(values: pd.DataFrame, blocked: dict[str, list[str]], config: ProgrammeConfig) -> pd.DataFrame:
+    """Leave out the metric rows of partnerships with an unreadable file, and the programme-wide `all`
+    rows too unless `publishing.programme_row_while_blocked` allows them (they would count the
+    blocked partnership's readable files only)."""
+    if not blocked:
+        return values
+    withheld = set(blocked) | (set() if config.programme_row_while_blocked else {"all"})
+    return values[~values["partnership_id"].isin(withheld)].reset_index(drop=True)
+
+
+def blocked_notes(blocked: dict[str, list[str]], config: ProgrammeConfig) -> list[str]:
+    """The note exports, the report and the log carry while a partnership is blocked (no personal data)."""
+    if not blocked:
+        return []
+    names = {p.id: p.name for p in config.partnerships}
+    notes = []
+    for partnership, files in blocked.items():
+        shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+        notes.append(f"Not published: {names.get(partnership, partnership)} ({partnership}): an export file could not be "
+                     f"read ({shown}); its figures return once the file is replaced (see its data return).")
+    if config.programme_row_while_blocked:
+        notes.append("The programme-wide 'all' figures are published without the unreadable files "
+                     "(publishing.programme_row_while_blocked: true).")
+    else:
+        notes.append("The programme-wide 'all' figures are withheld while a partnership is blocked "
+                     "(publishing.programme_row_while_blocked: false).")
+    return notes
+
+
 def outputs_fingerprint(conn, config: ProgrammeConfig, paths: list[Path]) -> str | None:
-    """What a report's files are made from: the metric tables' inputs, the partnerships' names, the files' places.
+    """What a report's files are made from (the metric tables' inputs, the partnerships' names, the
+    files' places) and the files' bytes as written, so a file missing, cut short by a crash or
+    replaced no longer matches the fingerprint recorded after writing it.
 
     None when a file is missing (it must be written whatever the fingerprint says).
     """
@@ -286,7 +327,15 @@ def outputs_fingerprint(conn, config: ProgrammeConfig, paths: list[Path]) -> str
         return None
     return fingerprint_of({"metrics": stored_fingerprint(conn, METRICS_STEP), "version": METRICS_VERSION,
                            "partnerships": [(p.id, p.name) for p in config.partnerships], "name": config.name,
-                           "paths": [str(p) for p in paths]})
+                           "paths": [str(p) for p in paths], "bytes": [_file_digest(p) for p in paths]})
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def refuse_over_blocking_failures(conn) -> None:
@@ -296,7 +345,8 @@ def refuse_over_blocking_failures(conn) -> None:
     that materialises the metrics alone.
     """
     failures = latest_blocking_failures(conn)
-    failures = failures[failures["dataset"] != "metrics"] if len(failures) else failures
+    # An unreadable file blocks its own partnership only (withhold_blocked), not every metric.
+    failures = failures[(failures["dataset"] != "metrics") & ~failures["rule"].isin(PER_PARTNERSHIP_CHECKS)] if len(failures) else failures
     if len(failures):
         rules = ", ".join(sorted(set(failures["dataset"] + "." + failures["rule"])))
         raise dg.Failure(

@@ -17,7 +17,7 @@ from amed_pipeline.config import ProgrammeConfig
 from amed_pipeline.defs.raw_exports import reference_digest
 from amed_pipeline.defs.staging import staged_key
 from amed_pipeline.quality.checks import dq_history_rows, dq_results, examples_markdown
-from amed_pipeline.quality.warehouse_checks import WAREHOUSE_CHECKS, run_warehouse_check
+from amed_pipeline.quality.warehouse_checks import PER_PARTNERSHIP_CHECKS, WAREHOUSE_CHECKS, run_warehouse_check
 from amed_pipeline.staging.classification import load_reference_tables
 from amed_pipeline.warehouse import schema
 from amed_pipeline.warehouse.bulk import insert_frame
@@ -76,7 +76,9 @@ def build_warehouse_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]
             for name in WAREHOUSE_ASSETS
         ],
         check_specs=[
-            dg.AssetCheckSpec(c.name, asset=warehouse_key(CHECK_ASSET[c.name]), description=c.description, blocking=True)
+            # An unreadable file blocks only its partnership's metrics (defs/metrics.py), not the run.
+            dg.AssetCheckSpec(c.name, asset=warehouse_key(CHECK_ASSET[c.name]), description=c.description,
+                              blocking=c.name not in PER_PARTNERSHIP_CHECKS)
             for c in WAREHOUSE_CHECKS
         ],
         can_subset=False,
@@ -137,7 +139,8 @@ def _history(run_id: str, failures: dict[str, pd.DataFrame], ledger: pd.DataFram
     evaluated = ledger.groupby("partnership_id")["rows_read"].sum() if len(ledger) else pd.Series(dtype=int)
     return pd.concat(
         [
-            dq_history_rows(run_id, "warehouse", check.name, "ERROR", True, failures[check.name].empty,
+            # Passed or failed per partnership: one partnership's unreadable file is not the others' failure.
+            dq_history_rows(run_id, "warehouse", check.name, "ERROR", True, True,
                             failures[check.name].groupby("partnership_id").size() if len(failures[check.name]) else pd.Series(dtype=int),
                             evaluated, check.description)
             for check in WAREHOUSE_CHECKS

@@ -6,7 +6,7 @@ bytes) or removed since it landed, when the way its files are read changed (conf
 key, erasure list, reference tables or parser version: the raw exports' fingerprint), or when
 its staged slice is out of date (its staging fingerprint). The tables across partnerships, the
 metric tables, the exports and the report are out of date when their own fingerprints
-(`warehouse.state`) differ or a file is missing.
+(`warehouse.state`) differ, or an export file is missing or not the bytes last written.
 
 - Nothing changed: no run is needed; every table and file already reflects the inputs.
 - Some partnerships changed: one run of their raw exports, their partitions of the staged
@@ -92,10 +92,14 @@ def plan_refresh(config: ProgrammeConfig, conn, key: bytes, erasure_tokens: froz
         plan.downstream_stale.append("tables across partnerships")
     if stored_fingerprint(conn, METRICS_STEP) != metrics_fingerprint(conn, config):
         plan.downstream_stale.append("metric tables")
-    exports = [export_dir / name for name in EXPORT_FILES]
-    if stored_fingerprint(conn, EXPORTS_STEP) != outputs_fingerprint(conn, config, exports):
+    # Exports and the report must exist and be the bytes written from the current metric tables: a
+    # crash between the metric tables and the exports (even on a first run, with nothing recorded),
+    # or a file cut short or replaced since, makes them out of date.
+    exports = outputs_fingerprint(conn, config, [export_dir / name for name in EXPORT_FILES])
+    if exports is None or stored_fingerprint(conn, EXPORTS_STEP) != exports:
         plan.downstream_stale.append("exports")
-    if stored_fingerprint(conn, REPORT_STEP) != outputs_fingerprint(conn, config, [export_dir / REPORT_FILE]):
+    report = outputs_fingerprint(conn, config, [export_dir / REPORT_FILE])
+    if report is None or stored_fingerprint(conn, REPORT_STEP) != report:
         plan.downstream_stale.append("report")
     return plan
 

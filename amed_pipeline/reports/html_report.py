@@ -10,6 +10,8 @@ the table.
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import datetime as dt
 import html
 
@@ -146,8 +148,10 @@ def render_report(
     programme_name: str,
     run_id: str,
     generated_at: dt.datetime | None = None,
+    warnings: Sequence[str] = (),
 ) -> str:
-    """The report as one HTML string. `labels` maps dimension → {value: label}."""
+    """The report as one HTML string. `labels` maps dimension → {value: label}; `warnings`: what is
+    not published and why (e.g. a partnership blocked by an unreadable file), shown first."""
     figures = _Figures(published)
     generated_at = generated_at or dt.datetime.now()
     period_row = figures.row("people_trained")
@@ -213,13 +217,17 @@ def render_report(
         f"<li><b>{html.escape(r['label'])}</b> (<code>{html.escape(r['metric_id'])}</code>): {html.escape(r['definition'])}</li>"
         for _, r in definitions.iterrows()
     )
+    withheld_html = (
+        '<section id="withheld" class="note"><h2>Not published</h2><ul>'
+        + "".join(f"<li>{html.escape(w)}</li>" for w in warnings) + "</ul></section>\n"
+    ) if warnings else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(programme_name)}: evaluation report</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>{CSS}</style></head>
 <body>
 <header><h1>{html.escape(programme_name)}</h1><div>Evaluation of training delivered {html.escape(period)}</div></header>
 <main>
-<section id="headline"><h2>Headline figures</h2><div class="tiles">{tile_html}</div>
+{withheld_html}<section id="headline"><h2>Headline figures</h2><div class="tiles">{tile_html}</div>
 <p class="note">Knowledge {figures.span('knowledge_mean')} and confidence {figures.span('confidence_mean')} out of 10 at the end of a session;
 {figures.span('online_workshop_share')} of attendances were at the one-hour online workshops.</p></section>
 <section id="training-types"><h2>Training types</h2><p>Share of attendances by type of training.</p>{bar_chart(training, "Training types")}{physio_text}</section>
