@@ -82,7 +82,7 @@ def refresh(everything: bool = False, rekey: bool = False) -> int:
         status = "succeeded" if result.success else ("finished with skipped partnerships" if only_skipped else "FAILED")
         print(f"nightly_refresh run {result.run_id} {status} (DAGSTER_HOME={home})")
         if result.success or only_skipped:
-            print_run_summary(result)
+            print_current_outputs(definitions)
         for event in failures:
             message = innermost_message(event.step_failure_data.error) or event.step_failure_data.error.message
             print(f"  step {event.step_key} failed: {explain_text(message)}", file=sys.stderr)
@@ -113,34 +113,47 @@ def plan_refresh_from(definitions: dg.Definitions, config, check_key: bool = Tru
 
 
 def print_current_outputs(definitions: dg.Definitions) -> None:
-    """When no run was needed: the headline figures and exports as they stand."""
+    """The headline figures and where the exports and data returns are, as the warehouse holds them now
+    (after a run, or when no run was needed)."""
     with dg.build_resources({name: definitions.resources[name] for name in ("warehouse", "export_dir")}) as resources:
         with resources.warehouse.connect() as conn:
             headline = read_table(conn, metric_tables.metrics_headline)
-        if len(headline):
-            print("\nHeadline figures (exact, restricted; published versions are disclosure-controlled):")
-            print(headline_markdown(headline))
         directory = resources.export_dir.directory()
-        for name in (*EXPORT_FILES, REPORT_FILE):
-            if (directory / name).exists():
-                print(f"exports: {name} -> {directory / name}")
+    if len(headline):
+        print("\nHeadline figures (exact, restricted; published versions are disclosure-controlled):")
+        print(headline_for_terminal(headline, directory))
+    for name in (*EXPORT_FILES, REPORT_FILE):
+        if (directory / name).exists():
+            print(f"exports: {name} -> {directory / name}")
+    returns = directory / "data_returns"
+    if returns.is_dir():
+        count = len(list(returns.glob("*_data_return.csv")))
+        print(f"data returns: {count} partnership file(s) of quarantined rows to send back -> {returns}")
 
 
-def print_run_summary(result) -> None:
-    """The headline figures and the paths of the exports, from the run's own materializations."""
-    for event in result.all_events:
-        if not event.is_step_materialization:
-            continue
-        materialization = event.event_specific_data.materialization
-        key = materialization.asset_key.to_user_string()
-        metadata = materialization.metadata
-        if key == "metrics/metrics_headline" and "headline" in metadata:
-            print("\nHeadline figures (exact, restricted; published versions are disclosure-controlled):")
-            print(metadata["headline"].value)
-        if key.startswith("reports/"):
-            for name, value in metadata.items():
-                if isinstance(value, dg.PathMetadataValue):
-                    print(f"{key}: {name} -> {value.value}")
+# Beyond this many partnerships the terminal gets the programme row and a bounded table, not one
+# column per partnership (300 partnerships would print a 300-column table).
+TERMINAL_PARTNERSHIP_COLUMNS = 6
+TERMINAL_PARTNERSHIP_ROWS = 10
+TERMINAL_METRICS = ("people_trained", "attendances", "sessions_delivered", "feedback_response_rate", "usefulness_end_mean")
+
+
+def headline_for_terminal(headline, export_dir) -> str:
+    """The headline table as the terminal shows it: as it is for a few partnerships; for many, the
+    programme-wide column, the largest partnerships as rows, and where the full table is."""
+    partnerships = headline[headline["partnership_id"] != "all"]
+    if len(partnerships) <= TERMINAL_PARTNERSHIP_COLUMNS:
+        return headline_markdown(headline)
+    programme = headline_markdown(headline[headline["partnership_id"] == "all"]) if (headline["partnership_id"] == "all").any() else ""
+    largest = partnerships.sort_values(["people_trained", "partnership_id"], ascending=[False, True], na_position="last")
+    shown = largest.head(TERMINAL_PARTNERSHIP_ROWS)[["partnership_id", *TERMINAL_METRICS]]
+    table = shown.set_index("partnership_id").map(
+        lambda v: "" if v is None or v != v else (f"{v:,.0f}" if float(v).is_integer() else f"{v:.3f}")
+    ).to_markdown()
+    more = len(partnerships) - len(shown)
+    pointer = (f"\n... and {more} more partnerships (the {len(shown)} largest by people trained are shown); every "
+               f"partnership and metric is in\n  {export_dir / 'metric_values.csv'}\n  {export_dir / 'amed_metrics.xlsx'}")
+    return "\n".join(part for part in (programme, f"\n{len(partnerships)} partnerships:", table + pointer) if part)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -350,3 +350,37 @@ def test_a_transient_error_is_retried_and_a_data_error_fails_at_once():
     assert attempts == 1 and not result.success
     (failure,) = [e for e in result.all_events if e.is_step_failure]
     assert failure.step_failure_data.user_failure_data.description == "ValueError: column 'Course' is not in the file"
+
+
+# --- 6. readable at any size ------------------------------------------------------------------------
+
+
+def test_the_terminal_summary_stays_readable_with_300_partnerships(tmp_path):
+    import pandas as pd
+
+    from amed_pipeline.__main__ import headline_for_terminal
+    from amed_pipeline.metrics.tables import HEADLINE_METRICS
+
+    ids = [f"partnership_{n:03d}" for n in range(300)] + ["all"]
+    headline = pd.DataFrame({"partnership_id": ids, "period_start": pd.Timestamp("2020-07-01"), "period_end": pd.Timestamp("2021-07-31"),
+                             **{m: [float(n % 97 + 1) for n in range(301)] for m in HEADLINE_METRICS}})
+    headline.loc[headline["partnership_id"] == "all", "people_trained"] = 14_000.0
+    text = headline_for_terminal(headline, tmp_path)
+    lines = text.splitlines()
+    assert len(lines) <= 40 and max(len(line) for line in lines) <= 160, text
+    assert "14,000" in text and "300 partnerships" in text and "290 more partnerships" in text
+    assert str(tmp_path / "metric_values.csv") in text
+
+
+@pytest.mark.slow
+def test_warehouse_load_logs_the_rows_it_actually_wrote(tmp_path):
+    url, exports = f"duckdb:///{tmp_path}/warehouse.duckdb", tmp_path / "exports"
+    from amed_pipeline_tests.pipeline_runs import run_nightly_in_process
+
+    with dg.instance_for_test() as instance:
+        runs = [run_nightly_in_process(SAMPLE_DATA_DIR, url, exports, instance=instance) for _ in range(2)]
+        logs = [[r.user_message for r in instance.all_logs(run.run_id) if r.step_key == "warehouse_load"] for run in runs]
+    first = next(m for m in logs[0] if "tables across partnerships" in m)
+    second = next(m for m in logs[1] if "tables across partnerships" in m)
+    assert first.startswith("wrote ") and not first.startswith("wrote 0 ")
+    assert "kept" in second and "0 rows written" in second

@@ -156,3 +156,18 @@ def test_an_export_cut_short_or_replaced_is_out_of_date(refreshed):
         path.write_bytes(original)
     assert result.downstream_stale == ["exports"]
     assert plan(refreshed).nothing_to_do
+
+
+def test_the_plan_names_every_changed_source_of_a_partnership(refreshed):
+    paths = [refreshed[0] / LEAP_FILE, next((refreshed[0] / "raw/leap/eventbrite").glob("*.csv"))]
+    originals = [p.read_bytes() for p in paths]
+    for path, original in zip(paths, originals):
+        path.write_bytes(original + b"\n")
+    try:
+        result = plan(refreshed)
+    finally:
+        for path, original in zip(paths, originals):
+            path.write_bytes(original)
+    assert result.changed == ["leap"]
+    assert "sessions_mapped_csv: changed file" in result.reasons["leap"]
+    assert "bookings_eventbrite: changed file" in result.reasons["leap"]

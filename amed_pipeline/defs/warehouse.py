@@ -90,15 +90,16 @@ def build_warehouse_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]
         with warehouse.begin() as conn:
             fingerprint = global_fingerprint(conn, config)
             if stored_fingerprint(conn, GLOBAL_STEP) == fingerprint:
-                context.log.info("no partnership staged again and no config change: tables across partnerships kept")
                 written = {t.name: int(conn.execute(select(func.count()).select_from(t)).scalar()) for t in schema.GLOBAL_TABLES}
+                context.log.info(f"no partnership staged again and no config change: tables across partnerships kept "
+                                 f"({sum(written.values())} rows), 0 rows written to {warehouse.display_url}")
             else:
                 written = load_global(conn, global_frames(config, reference))
                 record_fingerprint(conn, GLOBAL_STEP, fingerprint)
+                context.log.info(f"wrote {sum(written.values())} rows of the tables across partnerships to {warehouse.display_url}")
             failures = {c.name: run_warehouse_check(conn, c) for c in WAREHOUSE_CHECKS}
             ledger = pd.read_sql_query(select(schema.ingest_ledger), conn)
             insert_frame(conn, dq_results, _history(context.run_id, failures, ledger))
-        context.log.info(f"loaded {sum(written.values())} rows into {warehouse.display_url}")
         written["ingest_ledger"] = len(ledger)
         for name in WAREHOUSE_ASSETS:
             metadata = {"dagster/row_count": dg.MetadataValue.int(written[name]), "table": name}
