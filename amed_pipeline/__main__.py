@@ -34,7 +34,7 @@ from amed_pipeline.defs.metrics import EXPORT_FILES, REPORT_FILE, headline_markd
 from amed_pipeline.metrics import tables as metric_tables
 from amed_pipeline.defs.config_errors import CONFIG_ASSET_NAME, skipped_message
 from amed_pipeline.operations.errors import explain
-from amed_pipeline.operations.failures import innermost_message
+from amed_pipeline.operations.failures import CODE_LOCATION, innermost_message
 from amed_pipeline.operations.planning import plan_refresh
 from amed_pipeline.privacy.key_guard import REKEY_TAG, check_pseudonym_key
 
@@ -68,9 +68,8 @@ def refresh(everything: bool = False, rekey: bool = False) -> int:
     if rekey:
         tags = {**tags, REKEY_TAG: "true"}
     with dg.DagsterInstance.get() as instance:
-        result = dg.execute_job(
-            dg.reconstructable(nightly_job),
-            instance=instance,
+        result = execute_as_code_location_run(
+            instance,
             asset_selection=selection,
             tags={"trigger": "cli", **tags},
             # Step-by-step DEBUG events stay in the run's event log (the UI); the console gets INFO.
@@ -90,6 +89,36 @@ def refresh(everything: bool = False, rekey: bool = False) -> int:
             print(f"skipped {len(config.disabled)} partnership(s) with configuration errors: "
                   f"{', '.join(d.id for d in config.disabled)} (see above; the others were refreshed)", file=sys.stderr)
         return 0 if result.success and not config.disabled else 1
+
+
+def code_location_origin(job_name: str):
+    """The origin of a run the code location `amed_pipeline` (workspace.yaml) launched: with it, a run
+    started here is listed under Jobs → nightly_refresh and in the Overview timeline, and the UI (or
+    its GraphQL API, with the run id alone) can re-execute it in that location. Only the location and
+    repository names are used to find it again."""
+    from dagster._core.definitions.repository_definition import SINGLETON_REPOSITORY_NAME
+    from dagster._core.remote_origin import RegisteredCodeLocationOrigin, RemoteJobOrigin, RemoteRepositoryOrigin
+
+    repository = RemoteRepositoryOrigin(RegisteredCodeLocationOrigin(CODE_LOCATION), SINGLETON_REPOSITORY_NAME)
+    return RemoteJobOrigin(repository, job_name)
+
+
+def execute_as_code_location_run(instance: dg.DagsterInstance, asset_selection, tags: dict, run_config: dict):
+    """`dagster.execute_job` in this process, but the run carries the code location's origin
+    (`execute_job` leaves it empty, so the UI could neither place nor re-execute the run)."""
+    from dagster._core.execution.api import execute_run
+
+    job = dg.reconstructable(nightly_job)
+    definition = job.get_definition()
+    run = instance.create_run_for_job(
+        job_def=definition,
+        run_config=run_config,
+        tags=tags,
+        asset_selection=frozenset(asset_selection) if asset_selection else None,
+        remote_job_origin=code_location_origin(definition.name),
+        job_code_origin=job.get_python_origin(),
+    )
+    return execute_run(job, run, instance, raise_on_error=False)
 
 
 def explain_text(message: str) -> str:
