@@ -55,6 +55,13 @@ def refresh(everything: bool = False, rekey: bool = False) -> int:
     for disabled in config.disabled:
         print(skipped_message(disabled), file=sys.stderr)
     definitions = build_definitions()
+    # One refresh at a time per warehouse: a second one waits for the first, and says so in one line.
+    with dg.build_resources({"warehouse": definitions.resources["warehouse"]}) as resources:
+        with resources.warehouse.refresh_lock(on_wait=lambda message: print(message, file=sys.stderr, flush=True)):
+            return _refresh(definitions, config, home, everything, rekey)
+
+
+def _refresh(definitions: dg.Definitions, config, home: str, everything: bool, rekey: bool) -> int:
     selection, tags = None, all_partnerships_tags(config.partnership_ids)
     if not everything:
         plan = plan_refresh_from(definitions, config, check_key=not rekey)

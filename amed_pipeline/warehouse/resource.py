@@ -19,10 +19,10 @@ import time
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import dagster as dg
-from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool, StaticPool
 
@@ -30,6 +30,8 @@ from amed_pipeline.operations.errors import warehouse_error
 from amed_pipeline.warehouse.schema import metadata
 
 DEFAULT_WAREHOUSE_FILE = "warehouse/amed.duckdb"
+# The PostgreSQL advisory lock one refresh holds (any bigint; this one spells "amedrefr").
+REFRESH_LOCK_KEY = 0x616D656472656672
 
 
 def default_warehouse_url(data_dir: Path | str) -> str:
@@ -101,6 +103,49 @@ class WarehouseResource(dg.ConfigurableResource):
                 with conn.begin():
                     metadata.create_all(conn, checkfirst=True)
                 yield conn
+
+    @contextmanager
+    def refresh_lock(self, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+        """Held for a whole refresh (plan and run) by `python -m amed_pipeline refresh`: a second refresh of
+        the same warehouse waits until the first has finished, after saying so once through `on_wait`.
+
+        DuckDB: an exclusive lock on `<file>.refresh.lock`; PostgreSQL: a session advisory lock on a
+        connection of its own. Both are released by the operating system or the server when the
+        process dies (kill -9 included), so a crashed refresh never leaves the warehouse locked."""
+        try:
+            parsed = make_url(self.url)
+        except Exception as exc:
+            raise warehouse_error(exc, self.url) from exc
+        message = f"another refresh is running on the warehouse {self.display_url}: waiting for it to finish (Ctrl-C stops waiting)"
+        if parsed.get_backend_name() == "duckdb" and parsed.database not in (None, "", ":memory:"):
+            lock_path = Path(parsed.database + ".refresh.lock")
+            lock_path.parent.mkdir(parents=True, exist_ok=True)
+            with open(lock_path, "w") as handle:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    if on_wait:
+                        on_wait(message)
+                    fcntl.flock(handle, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+            return
+        if parsed.get_backend_name() == "postgresql":
+            with self._open() as conn:
+                if not conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": REFRESH_LOCK_KEY}).scalar():
+                    if on_wait:
+                        on_wait(message)
+                    conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": REFRESH_LOCK_KEY})
+                conn.commit()
+                try:
+                    yield
+                finally:
+                    conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": REFRESH_LOCK_KEY})
+                    conn.commit()
+            return
+        yield
 
     @contextmanager
     def _exclusive(self):
