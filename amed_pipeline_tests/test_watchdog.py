@@ -134,3 +134,25 @@ def location_statuses(port: int) -> dict[str, str]:
     except (urllib.error.URLError, ConnectionError, OSError, KeyError, TypeError):
         return {}
     return {e["name"]: (e["locationOrLoadError"] or {}).get("__typename", "") for e in entries if e["loadStatus"] == "LOADED"}
+
+
+def test_the_cron_check_alerts_and_exits_1_when_the_refresh_is_overdue(tmp_path):
+    """`python -m amed_pipeline.watchdog`, for machines where no daemon runs."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copyfile(PROJECT_ROOT / "deploy" / "local.dagster.yaml", home / "dagster.yaml")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        record_nothing_to_do(instance, dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=30))
+    with Webhook() as webhook:
+        environment = {**{k: v for k, v in os.environ.items() if not k.startswith(("AMED_", "DAGSTER_"))},
+                       "DAGSTER_HOME": str(home), "AMED_ALERT_WEBHOOK_URL": webhook.url}
+        completed = subprocess.run([sys.executable, "-m", "amed_pipeline.watchdog"], cwd=PROJECT_ROOT, env=environment,
+                                   capture_output=True, text=True, timeout=120)
+        assert completed.returncode == 1, completed.stdout + completed.stderr
+        assert "no successful nightly refresh" in completed.stdout
+        (post,) = webhook.received
+        assert post["json"]["event"] == "missed_refresh"
+        environment["AMED_WATCHDOG_SILENCE_UNTIL"] = (dt.date.today() + dt.timedelta(days=2)).isoformat()
+        silenced = subprocess.run([sys.executable, "-m", "amed_pipeline.watchdog"], cwd=PROJECT_ROOT, env=environment,
+                                  capture_output=True, text=True, timeout=120)
+        assert silenced.returncode == 0 and "silenced" in silenced.stdout and len(webhook.received) == 1
