@@ -198,10 +198,10 @@ def test_a_missing_postgres_database_or_role_is_one_line(cli, postgres_url):
     server = sa.engine.make_url(postgres_url)
     code, lines = cli(AMED_WAREHOUSE_URL=server.set(database="amed_no_such_db").render_as_string(hide_password=False))
     line = one_line(lines)
-    assert code == 2 and "PostgreSQL database amed_no_such_db does not exist" in line and "CREATE DATABASE" in line
+    assert code == 2 and "PostgreSQL database amed_no_such_db does not exist" in line and "createdb -O postgres amed_no_such_db" in line
     code, lines = cli(AMED_WAREHOUSE_URL=server.set(username="amed_no_such_role").render_as_string(hide_password=False))
     line = one_line(lines)
-    assert code == 2 and "PostgreSQL role amed_no_such_role does not exist" in line and "CREATE ROLE" in line
+    assert code == 2 and "PostgreSQL role amed_no_such_role does not exist" in line and "createuser --login" in line
 
 
 def test_a_damaged_duckdb_file_is_one_line(cli, tmp_path):

@@ -77,14 +77,15 @@ def warehouse_error(exc: BaseException, url: str) -> WarehouseError:
     found = re.search(r'database "([^"]+)" does not exist', message)
     if found:
         return WarehouseError(
-            f"PostgreSQL database {found.group(1)} does not exist on {where}: create it (CREATE DATABASE "
-            f"{found.group(1)} OWNER {user or '<role>'}) or fix the database name in AMED_WAREHOUSE_URL"
+            f"PostgreSQL database {found.group(1)} does not exist on {where}: create it as a superuser "
+            f"(createdb -O {user or '<role>'} {found.group(1)}) or fix the database name in AMED_WAREHOUSE_URL"
         )
     found = re.search(r'role "([^"]+)" does not exist', message)
     if found:
         return WarehouseError(
-            f"PostgreSQL role {found.group(1)} does not exist on {where}: create it (CREATE ROLE {found.group(1)} LOGIN "
-            "PASSWORD '…') with the privileges the README's PostgreSQL section lists, or fix the user in AMED_WAREHOUSE_URL"
+            f"PostgreSQL role {found.group(1)} does not exist on {where}: create it as a superuser "
+            f"(createuser --login --pwprompt {found.group(1)}) with the privileges the README's PostgreSQL section "
+            "lists, or fix the user in AMED_WAREHOUSE_URL"
         )
     if "password authentication failed" in message or "no password supplied" in message:
         return WarehouseError(f"PostgreSQL refused the login of role {user} on {where}: fix the password in AMED_WAREHOUSE_URL")
