@@ -39,7 +39,7 @@ from amed_pipeline.operations.planning import plan_refresh
 from amed_pipeline.privacy.key_guard import REKEY_TAG, check_pseudonym_key
 
 
-def refresh(everything: bool = False, rekey: bool = False) -> int:
+def refresh(everything: bool = False, rekey: bool = False, verbose: bool = False) -> int:
     """Plan (what changed since the last refresh), then run what is out of date; `everything`: run it all.
 
     `rekey`: the pseudonym key changed on purpose (the `rekey` command): not refused."""
@@ -58,10 +58,10 @@ def refresh(everything: bool = False, rekey: bool = False) -> int:
     # One refresh at a time per warehouse: a second one waits for the first, and says so in one line.
     with dg.build_resources({"warehouse": definitions.resources["warehouse"]}) as resources:
         with resources.warehouse.refresh_lock(on_wait=lambda message: print(message, file=sys.stderr, flush=True)):
-            return _refresh(definitions, config, home, everything, rekey)
+            return _refresh(definitions, config, home, everything, rekey, verbose)
 
 
-def _refresh(definitions: dg.Definitions, config, home: str, everything: bool, rekey: bool) -> int:
+def _refresh(definitions: dg.Definitions, config, home: str, everything: bool, rekey: bool, verbose: bool = False) -> int:
     selection, tags = None, all_partnerships_tags(config.partnership_ids)
     if not everything:
         plan = plan_refresh_from(definitions, config, check_key=not rekey)
@@ -80,7 +80,8 @@ def _refresh(definitions: dg.Definitions, config, home: str, everything: bool, r
             asset_selection=selection,
             tags={"trigger": "cli", **tags},
             # Step-by-step DEBUG events stay in the run's event log (the UI); the console gets INFO.
-            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+            # One line per record (operations.console); --verbose prints records whole, stack traces included.
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO", "verbose": verbose}}}},
         )
         failures = [e for e in result.all_events if e.is_step_failure]
         # Failing only on partnerships skipped for their config: the rest of the run did its work.
@@ -222,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run_command(args) -> int:
     if args.command == "refresh":
-        return refresh(everything=args.all)
+        return refresh(everything=args.all, verbose=args.verbose)
     if args.command in ("forget", "rekey"):
         from amed_pipeline.privacy import commands as privacy
 

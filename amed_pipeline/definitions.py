@@ -22,6 +22,7 @@ from amed_pipeline.defs.resources import build_resources
 from amed_pipeline.defs.retention import build_retention_definitions
 from amed_pipeline.defs.staging import build_staging_assets
 from amed_pipeline.defs.warehouse import build_warehouse_assets
+from amed_pipeline.operations.console import one_line_console
 
 
 def build_definitions(data_dir: Path | str | None = None, warehouse_url: str | None = None) -> dg.Definitions:
@@ -37,6 +38,7 @@ def build_definitions(data_dir: Path | str | None = None, warehouse_url: str | N
     core = dg.Definitions(
         assets=assets,
         jobs=[nightly_refresh_job],
+        loggers={"console": one_line_console},  # one line per record on the terminal, no stack traces
         resources={**build_resources(data_dir, warehouse_url), "export_dir": build_export_dir_resource(data_dir)},
     )
     return dg.Definitions.merge(core, build_automation(config), build_retention_definitions(config))
