@@ -8,6 +8,10 @@ runs everything. The run is recorded in `DAGSTER_HOME` (default: the project's
 fails. Whatever data dir, warehouse and export dir the `AMED_*` variables name is what it
 refreshes.
 
+Errors are one line naming the thing and the fix (`operations.errors`); `--verbose` adds the full
+traceback, which the run's log in the UI always has. A partnership with a mistake in its own
+config entry is skipped (the others are refreshed) and the command exits non-zero naming it.
+
 `forget` (an erasure request for one person) and `rekey` (rotate the pseudonym key) are the
 privacy commands of `amed_pipeline.privacy.commands`; SECURITY.md says when to use them.
 `release` freezes an evaluation release as at a date (a Dagster run of `evaluation_release`) and
@@ -19,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 
 import dagster as dg
 
@@ -30,13 +35,18 @@ from amed_pipeline.defs.jobs import all_partnerships_tags, nightly_refresh_job
 from amed_pipeline.defs.pulls import PULL_CHECK, api_sources, pull_asset_key
 from amed_pipeline.defs.metrics import EXPORT_FILES, REPORT_FILE, headline_markdown, read_table
 from amed_pipeline.metrics import tables as metric_tables
+from amed_pipeline.defs.config_errors import CONFIG_ASSET_NAME, skipped_message
+from amed_pipeline.operations.errors import explain
+from amed_pipeline.operations.failures import CODE_LOCATION, innermost_message
 from amed_pipeline.operations.planning import plan_refresh
+from amed_pipeline.privacy.key_guard import REKEY_TAG, check_pseudonym_key
 
 
-def refresh(everything: bool = False, offline: bool = False) -> int:
+def refresh(everything: bool = False, offline: bool = False, rekey: bool = False, verbose: bool = False) -> int:
     """Plan (what changed since the last refresh), then run what is out of date; `everything`: run it all.
 
-    API sources are pulled first; `offline` skips the pulls and lands the snapshots already taken."""
+    API sources are pulled first; `offline` skips the pulls and lands the snapshots already taken.
+    `rekey`: the pseudonym key changed on purpose (the `rekey` command): not refused."""
     if not os.environ.get("DAGSTER_HOME"):
         os.environ["DAGSTER_HOME"] = str(settings.default_dagster_home())
     home = os.environ["DAGSTER_HOME"]
@@ -46,48 +56,109 @@ def refresh(everything: bool = False, offline: bool = False) -> int:
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
+    for disabled in config.disabled:
+        print(skipped_message(disabled), file=sys.stderr)
     definitions = build_definitions()
+    # One refresh at a time per warehouse: a second one waits for the first, and says so in one line.
+    with dg.build_resources({"warehouse": definitions.resources["warehouse"]}) as resources:
+        with resources.warehouse.refresh_lock(on_wait=lambda message: print(message, file=sys.stderr, flush=True)):
+            return _refresh(definitions, config, home, everything, rekey, verbose, offline)
+
+
+def _refresh(
+    definitions: dg.Definitions, config, home: str, everything: bool, rekey: bool, verbose: bool = False, offline: bool = False
+) -> int:
     selection, tags = None, all_partnerships_tags(config.partnership_ids)
     if not everything:
-        plan = plan_refresh_from(definitions, config, pulls=not offline)
+        plan = plan_refresh_from(definitions, config, pulls=not offline, check_key=not rekey)
         print(plan.describe())
         if plan.nothing_to_do:
             print_current_outputs(definitions)
             return 0
         selection, tags = run_scope(plan, config, definitions.resolve_asset_graph())
+    elif not rekey:
+        plan_refresh_from(definitions, config, check_key=True, plan=False)
     if offline:
         selection = without_pulls(definitions, config, selection)
+    if rekey:
+        tags = {**tags, REKEY_TAG: "true"}
     with dg.DagsterInstance.get() as instance:
-        result = dg.execute_job(
-            dg.reconstructable(nightly_job),
-            instance=instance,
+        result = execute_as_code_location_run(
+            instance,
             asset_selection=selection,
             tags={"trigger": "cli", **tags},
             # Step-by-step DEBUG events stay in the run's event log (the UI); the console gets INFO.
-            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+            # One line per record (operations.console); --verbose prints records whole, stack traces included.
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO", "verbose": verbose}}}},
         )
-        status = "succeeded" if result.success else "FAILED"
+        failures = [e for e in result.all_events if e.is_step_failure]
+        # Failing only on partnerships skipped for their config: the rest of the run did its work.
+        only_skipped = bool(failures) and all(CONFIG_ASSET_NAME in (e.step_key or "") for e in failures)
+        status = "succeeded" if result.success else ("finished with skipped partnerships" if only_skipped else "FAILED")
         print(f"nightly_refresh run {result.run_id} {status} (DAGSTER_HOME={home})")
         failed_pulls = pull_failures(result)
         for line in failed_pulls:
             print(f"  pull failed: {line}", file=sys.stderr)
-        if result.success:
-            print_run_summary(result)
-            return 1 if failed_pulls else 0
-        else:
-            for event in result.all_events:
-                if event.is_step_failure:
-                    print(f"  step {event.step_key} failed: {event.step_failure_data.error.message.strip()}", file=sys.stderr)
-        return 0 if result.success else 1
+        if result.success or only_skipped:
+            print_current_outputs(definitions)
+        for event in failures:
+            message = innermost_message(event.step_failure_data.error) or event.step_failure_data.error.message
+            print(f"  step {event.step_key} failed: {explain_text(message)}", file=sys.stderr)
+        if config.disabled:
+            print(f"skipped {len(config.disabled)} partnership(s) with configuration errors: "
+                  f"{', '.join(d.id for d in config.disabled)} (see above; the others were refreshed)", file=sys.stderr)
+        return 0 if result.success and not config.disabled and not failed_pulls else 1
 
 
-def plan_refresh_from(definitions: dg.Definitions, config, pulls: bool = True):
-    """The refresh plan, with the code location's own resources (key, erasure list, warehouse, export dir)."""
+def code_location_origin(job_name: str):
+    """The origin of a run the code location `amed_pipeline` (workspace.yaml) launched: with it, a run
+    started here is listed under Jobs → nightly_refresh and in the Overview timeline, and the UI (or
+    its GraphQL API, with the run id alone) can re-execute it in that location. Only the location and
+    repository names are used to find it again."""
+    from dagster._core.definitions.repository_definition import SINGLETON_REPOSITORY_NAME
+    from dagster._core.remote_origin import RegisteredCodeLocationOrigin, RemoteJobOrigin, RemoteRepositoryOrigin
+
+    repository = RemoteRepositoryOrigin(RegisteredCodeLocationOrigin(CODE_LOCATION), SINGLETON_REPOSITORY_NAME)
+    return RemoteJobOrigin(repository, job_name)
+
+
+def execute_as_code_location_run(instance: dg.DagsterInstance, asset_selection, tags: dict, run_config: dict):
+    """`dagster.execute_job` in this process, but the run carries the code location's origin
+    (`execute_job` leaves it empty, so the UI could neither place nor re-execute the run)."""
+    from dagster._core.execution.api import execute_run
+
+    job = dg.reconstructable(nightly_job)
+    definition = job.get_definition()
+    run = instance.create_run_for_job(
+        job_def=definition,
+        run_config=run_config,
+        tags=tags,
+        asset_selection=frozenset(asset_selection) if asset_selection else None,
+        remote_job_origin=code_location_origin(definition.name),
+        job_code_origin=job.get_python_origin(),
+    )
+    return execute_run(job, run, instance, raise_on_error=False)
+
+
+def explain_text(message: str) -> str:
+    return next((line.strip() for line in message.splitlines() if line.strip()), "(no message)")
+
+
+def plan_refresh_from(definitions: dg.Definitions, config, pulls: bool = True, check_key: bool = True, plan: bool = True):
+    """The refresh plan, with the code location's own resources (key, erasure list, warehouse, export dir).
+
+    `pulls=False`: offline (API snapshots only). `check_key`: refuse a pseudonym key that is missing
+    or changed without `rekey` first; `plan=False`: only that check."""
     names = ("warehouse", "pseudonym_key", "erasure_list", "export_dir")
     with dg.build_resources({name: definitions.resources[name] for name in names}) as resources:
         tokens, _ = resources.erasure_list.load()
+        export_dir = resources.export_dir.directory()
         with resources.warehouse.connect() as conn:
-            return plan_refresh(config, conn, resources.pseudonym_key.key_bytes(), tokens, resources.export_dir.directory(), pulls=pulls)
+            if check_key:
+                check_pseudonym_key(conn, resources.pseudonym_key.existing_key_bytes(), resources.pseudonym_key.key_file)
+            if not plan:
+                return None
+            return plan_refresh(config, conn, resources.pseudonym_key.key_bytes(), tokens, export_dir, pulls=pulls)
 
 
 def without_pulls(definitions: dg.Definitions, config, selection):
@@ -108,41 +179,53 @@ def pull_failures(result) -> list[str]:
 
 
 def print_current_outputs(definitions: dg.Definitions) -> None:
-    """When no run was needed: the headline figures and exports as they stand."""
+    """The headline figures and where the exports and data returns are, as the warehouse holds them now
+    (after a run, or when no run was needed)."""
     with dg.build_resources({name: definitions.resources[name] for name in ("warehouse", "export_dir")}) as resources:
         with resources.warehouse.connect() as conn:
             headline = read_table(conn, metric_tables.metrics_headline)
-        if len(headline):
-            print("\nHeadline figures (exact, restricted; published versions are disclosure-controlled):")
-            print(headline_markdown(headline))
         directory = resources.export_dir.directory()
-        for name in (*EXPORT_FILES, REPORT_FILE):
-            if (directory / name).exists():
-                print(f"exports: {name} -> {directory / name}")
+    if len(headline):
+        print("\nHeadline figures (exact, restricted; published versions are disclosure-controlled):")
+        print(headline_for_terminal(headline, directory))
+    for name in (*EXPORT_FILES, REPORT_FILE):
+        if (directory / name).exists():
+            print(f"exports: {name} -> {directory / name}")
+    returns = directory / "data_returns"
+    if returns.is_dir():
+        count = len(list(returns.glob("*_data_return.csv")))
+        print(f"data returns: {count} partnership file(s) of quarantined rows to send back -> {returns}")
 
 
-def print_run_summary(result) -> None:
-    """The headline figures and the paths of the exports, from the run's own materializations."""
-    for event in result.all_events:
-        if not event.is_step_materialization:
-            continue
-        materialization = event.event_specific_data.materialization
-        key = materialization.asset_key.to_user_string()
-        metadata = materialization.metadata
-        if key == "metrics/metrics_headline" and "headline" in metadata:
-            print("\nHeadline figures (exact, restricted; published versions are disclosure-controlled):")
-            print(metadata["headline"].value)
-        if key.startswith("reports/"):
-            for name, value in metadata.items():
-                if isinstance(value, dg.PathMetadataValue):
-                    print(f"{key}: {name} -> {value.value}")
+# Beyond this many partnerships the terminal gets the programme row and a bounded table, not one
+# column per partnership (300 partnerships would print a 300-column table).
+TERMINAL_PARTNERSHIP_COLUMNS = 6
+TERMINAL_PARTNERSHIP_ROWS = 10
+TERMINAL_METRICS = ("people_trained", "attendances", "sessions_delivered", "feedback_response_rate", "usefulness_end_mean")
+
+
+def headline_for_terminal(headline, export_dir) -> str:
+    """The headline table as the terminal shows it: as it is for a few partnerships; for many, the
+    programme-wide column, the largest partnerships as rows, and where the full table is."""
+    partnerships = headline[headline["partnership_id"] != "all"]
+    if len(partnerships) <= TERMINAL_PARTNERSHIP_COLUMNS:
+        return headline_markdown(headline)
+    programme = headline_markdown(headline[headline["partnership_id"] == "all"]) if (headline["partnership_id"] == "all").any() else ""
+    largest = partnerships.sort_values(["people_trained", "partnership_id"], ascending=[False, True], na_position="last")
+    shown = largest.head(TERMINAL_PARTNERSHIP_ROWS)[["partnership_id", *TERMINAL_METRICS]]
+    table = shown.set_index("partnership_id").map(
+        lambda v: "" if v is None or v != v else (f"{v:,.0f}" if float(v).is_integer() else f"{v:.3f}")
+    ).to_markdown()
+    more = len(partnerships) - len(shown)
+    pointer = (f"\n... and {more} more partnerships (the {len(shown)} largest by people trained are shown); every "
+               f"partnership and metric is in\n  {export_dir / 'metric_values.csv'}\n  {export_dir / 'amed_metrics.xlsx'}")
+    return "\n".join(part for part in (programme, f"\n{len(partnerships)} partnerships:", table + pointer) if part)
 
 
 def release_command(args) -> int:
     """`release --name N --as-at D [--as-known-at D]`, `release diff A B [--csv PATH]`, `release list`."""
     import datetime as dt
 
-    import pandas as pd
 
     from amed_pipeline.defs.releases import RELEASE_JOB_NAME, release_run_config, release_tags
     from amed_pipeline.releases.build import ReleaseRequest, releases_frame
@@ -223,6 +306,8 @@ def main(argv: list[str] | None = None) -> int:
     refresh_command = commands.add_parser("refresh", help="run the nightly refresh job through Dagster (what changed since the last refresh)")
     refresh_command.add_argument("--all", action="store_true", help="run every step for every partnership, even when nothing changed")
     refresh_command.add_argument("--offline", action="store_true", help="call no API: land the API snapshots already taken")
+    parser.add_argument("--verbose", "-v", action="store_true", help="on an error, print the full traceback too")
+    refresh_command.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help="on an error, print the full traceback too")
     forget = commands.add_parser("forget", help="forget one person: erasure list, warehouse rows deleted, erasure_log")
     who = forget.add_mutually_exclusive_group(required=True)
     who.add_argument("--email", metavar="ADDRESS", help="their email address; '-' reads it from standard input")
@@ -238,15 +323,28 @@ def main(argv: list[str] | None = None) -> int:
     release.add_argument("--as-known-at", metavar="YYYY-MM-DD", help="only raw files first landed by this date (the ledger)")
     release.add_argument("--csv", metavar="PATH", help="diff: write every changed figure with its reasons to this CSV")
     args = parser.parse_args(argv)
+    try:
+        return _run_command(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.verbose:
+            traceback.print_exc()
+        print(f"error: {explain(exc)}" + ("" if args.verbose else " (--verbose shows the traceback)"), file=sys.stderr)
+        return 2
+
+
+def _run_command(args) -> int:
     if args.command == "release":
         return release_command(args)
     if args.command == "refresh":
-        return refresh(everything=args.all, offline=args.offline)
+        return refresh(everything=args.all, offline=args.offline, verbose=args.verbose)
     if args.command in ("forget", "rekey"):
         from amed_pipeline.privacy import commands as privacy
 
         if args.command == "rekey":
-            return privacy.rekey(refresh, generate_key=args.generate_key)
+            return privacy.rekey(lambda: refresh(rekey=True), generate_key=args.generate_key)
         try:
             identity = privacy.identity_from_arguments(args.email, args.name, args.partnership)
         except ValueError as exc:

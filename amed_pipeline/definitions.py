@@ -14,6 +14,7 @@ import dagster as dg
 from amed_pipeline import settings
 from amed_pipeline.config import load_programme_config
 from amed_pipeline.defs.automation import build_automation
+from amed_pipeline.defs.config_errors import build_config_error_assets
 from amed_pipeline.defs.jobs import NIGHTLY_JOB_NAME, nightly_refresh_job
 from amed_pipeline.defs.metrics import build_export_dir_resource, build_metric_assets
 from amed_pipeline.defs.pulls import build_api_resources, build_pull_assets
@@ -23,6 +24,7 @@ from amed_pipeline.defs.resources import build_resources
 from amed_pipeline.defs.retention import build_retention_definitions
 from amed_pipeline.defs.staging import build_staging_assets
 from amed_pipeline.defs.warehouse import build_warehouse_assets
+from amed_pipeline.operations.console import one_line_console
 
 
 def build_definitions(
@@ -37,10 +39,12 @@ def build_definitions(
         *build_staging_assets(config),
         *build_warehouse_assets(config),
         *build_metric_assets(config),
+        *build_config_error_assets(config),
     ]
     core = dg.Definitions(
         assets=assets,
         jobs=[nightly_refresh_job, build_release_job(config)],
+        loggers={"console": one_line_console},  # one line per record on the terminal, no stack traces
         resources={
             **build_resources(data_dir, warehouse_url),
             "export_dir": build_export_dir_resource(data_dir),

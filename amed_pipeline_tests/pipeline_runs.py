@@ -37,16 +37,17 @@ def env(**values):
                 os.environ[k] = v
 
 
-def run_nightly_in_process(data_dir: Path, warehouse_url: str, export_dir: Path, instance=None, key: str = TEST_KEY):
+def run_nightly_in_process(data_dir: Path, warehouse_url: str, export_dir: Path, instance=None, key: str = TEST_KEY,
+                           tags: dict[str, str] | None = None):
     """Run the nightly job in this process against the given data dir, warehouse and export dir.
 
     `instance`: a persistent DagsterInstance (event log, compute logs, IO storage on disk), else
-    an ephemeral one; `key`: the pseudonym key.
+    an ephemeral one; `key`: the pseudonym key; `tags`: extra run tags (e.g. the rekey tag).
     """
     with env(AMED_PSEUDONYM_KEY=key, AMED_EXPORT_DIR=export_dir):
         defs = build_definitions(data_dir, warehouse_url)
-        tags = all_partnerships_tags(load_programme_config(data_dir).partnership_ids)
-        result = defs.resolve_job_def(NIGHTLY_JOB_NAME).execute_in_process(raise_on_error=False, instance=instance, tags=tags)
+        run_tags = {**all_partnerships_tags(load_programme_config(data_dir).partnership_ids), **(tags or {})}
+        result = defs.resolve_job_def(NIGHTLY_JOB_NAME).execute_in_process(raise_on_error=False, instance=instance, tags=run_tags)
     return result
 
 

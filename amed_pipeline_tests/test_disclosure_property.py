@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from amed_pipeline.metrics.compute import metric_rows
-from amed_pipeline.metrics.disclosure import DisclosureRules, publish
+from amed_pipeline.metrics.disclosure import publish
 from amed_pipeline_tests.disclosure_attack import attack
 
 PARTNERSHIPS = ("p1", "p2", "p3")

@@ -22,6 +22,7 @@ import pytest
 
 from amed_pipeline.config import load_programme_config
 from amed_pipeline.privacy.commands import forget, rekey
+from amed_pipeline.privacy.key_guard import REKEY_TAG
 from amed_pipeline.privacy.erasure import (
     ERASED_RULE,
     ErasureListError,
@@ -93,7 +94,7 @@ def story(tmp_path_factory):
         rekey_output: list[str] = []
         with env(AMED_PSEUDONYM_KEY=NEW_KEY):
             story["rekey_code"] = rekey(
-                lambda: 0 if run_nightly_in_process(SAMPLE_DATA_DIR, url, exports, key=NEW_KEY).success else 1,
+                lambda: 0 if run_nightly_in_process(SAMPLE_DATA_DIR, url, exports, key=NEW_KEY, tags={REKEY_TAG: "true"}).success else 1,
                 echo=rekey_output.append,
             )
         story["rekey_output"] = "\n".join(rekey_output)

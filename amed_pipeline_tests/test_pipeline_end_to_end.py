@@ -167,6 +167,7 @@ def test_refresh_command_runs_then_launches_nothing_when_nothing_changed(tmp_pat
     again = refresh()
     assert "nothing changed" in again and "nightly_refresh run" not in again
     assert "| people_trained" in again and "exports: evaluation_report.html" in again
+    assert "data returns: 3 partnership file(s)" in again  # where the data returns are, even with no run
     assert "nightly_refresh run" in refresh("--all")
     people = read_table(environment["AMED_WAREHOUSE_URL"], "metric_values")
     assert len(people) > 0

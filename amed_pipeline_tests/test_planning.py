@@ -121,3 +121,52 @@ def test_keys_unique_finds_a_key_twice_where_duckdb_declares_no_primary_key(refr
         failing = run_warehouse_check(conn, check)
         conn.rollback()
     assert len(failing) == 1 and failing["detail"].iloc[0].startswith("dim_session: 2 rows share one key")
+
+
+# --- stale exports after a crash (issue 12 §6) --------------------------------------------------------
+
+
+def test_a_crash_between_the_metric_tables_and_the_first_exports_is_seen(tmp_path):
+    """Killed after the metric tables on a first refresh: no export was ever written or recorded."""
+
+    from amed_pipeline.definitions import build_definitions
+    from amed_pipeline.defs.jobs import NIGHTLY_JOB_NAME, all_partnerships_tags
+    from amed_pipeline_tests.pipeline_runs import env
+
+    url, exports = f"duckdb:///{tmp_path}/warehouse.duckdb", tmp_path / "exports"
+    with env(AMED_PSEUDONYM_KEY=TEST_KEY, AMED_EXPORT_DIR=exports):
+        defs = build_definitions(SAMPLE_DATA_DIR, url)
+        graph = defs.resolve_asset_graph()
+        before_reports = [k for k in graph.get_all_asset_keys() if k.path[0] != "reports" and k.path[-1] != "raw_export_retention"]
+        result = defs.resolve_job_def(NIGHTLY_JOB_NAME).execute_in_process(
+            asset_selection=before_reports, tags=all_partnerships_tags(load_programme_config(SAMPLE_DATA_DIR).partnership_ids))
+    assert result.success
+    result = plan((SAMPLE_DATA_DIR, url, exports))
+    assert not result.nothing_to_do and {"exports", "report"} <= set(result.downstream_stale)
+
+
+def test_an_export_cut_short_or_replaced_is_out_of_date(refreshed):
+    path = refreshed[2] / "metric_values.csv"
+    original = path.read_bytes()
+    path.write_bytes(original[: len(original) // 2])  # what a kill -9 half-way through writing leaves
+    try:
+        result = plan(refreshed)
+    finally:
+        path.write_bytes(original)
+    assert result.downstream_stale == ["exports"]
+    assert plan(refreshed).nothing_to_do
+
+
+def test_the_plan_names_every_changed_source_of_a_partnership(refreshed):
+    paths = [refreshed[0] / LEAP_FILE, next((refreshed[0] / "raw/leap/eventbrite").glob("*.csv"))]
+    originals = [p.read_bytes() for p in paths]
+    for path, original in zip(paths, originals):
+        path.write_bytes(original + b"\n")
+    try:
+        result = plan(refreshed)
+    finally:
+        for path, original in zip(paths, originals):
+            path.write_bytes(original)
+    assert result.changed == ["leap"]
+    assert "sessions_mapped_csv: changed file" in result.reasons["leap"]
+    assert "bookings_eventbrite: changed file" in result.reasons["leap"]

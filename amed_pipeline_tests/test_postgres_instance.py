@@ -62,7 +62,7 @@ def test_nightly_job_runs_through_the_queue_on_a_postgres_instance(postgres_url,
             )
             try:
                 launched = subprocess.run(
-                    [str(BIN / "dagster"), "job", "launch", "-w", "workspace.yaml", "-j", NIGHTLY_JOB_NAME,
+                    [str(BIN / "dagster"), "job", "launch", "-w", "workspace.yaml", "--location", "amed_pipeline", "-j", NIGHTLY_JOB_NAME,
                      "--tags", json.dumps({"amed/trigger": "test_postgres_instance",
                                            **all_partnerships_tags(["active_oxfordshire", "get_berkshire_active", "leap"])})],
                     cwd=PROJECT_ROOT, env=environment, capture_output=True, text=True, timeout=300,

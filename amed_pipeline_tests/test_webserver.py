@@ -6,11 +6,16 @@ groups, staging, warehouse, metrics and reports, the asset checks, the schedule 
 sensors; a `launchRun` of the nightly job goes through the run queue and the daemon to SUCCESS
 and leaves the metrics in the warehouse. Headless Chromium then renders the asset lineage and
 catalog pages (the single-page app's DOM, after its GraphQL calls) and finds the assets there.
-The whole process group is killed afterwards, whatever happened.
+A refresh started with `python -m amed_pipeline refresh` is then listed under the job and the
+code location (what the job page and the timeline show) and re-executed with its run id alone.
+Last, the watchdog location is loaded with its sensor on, and with the schedule switched off
+through the API the watchdog's check sees it. The whole process group is killed afterwards,
+whatever happened.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import json
 import os
@@ -41,8 +46,9 @@ RUN_TIMEOUT_SECONDS = 300
 
 
 class DagsterUI:
-    def __init__(self, base_url: str, log_path: Path, warehouse_url: str):
+    def __init__(self, base_url: str, log_path: Path, warehouse_url: str, environment: dict | None = None):
         self.base_url, self.log_path, self.warehouse_url = base_url, log_path, warehouse_url
+        self.environment = environment or {}  # what `dagster dev` runs with (DAGSTER_HOME, AMED_*)
 
     def graphql(self, query: str, variables: dict | None = None) -> dict:
         request = urllib.request.Request(
@@ -82,7 +88,7 @@ def dagster_ui(tmp_path_factory):
             [str(dagster), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
             cwd=PROJECT_ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
-        ui = DagsterUI(f"http://127.0.0.1:{port}", log_path, warehouse_url)
+        ui = DagsterUI(f"http://127.0.0.1:{port}", log_path, warehouse_url, environment)
         try:
             wait_until_loaded(ui, process)
             yield ui
@@ -165,8 +171,18 @@ def test_graphql_lists_the_code_location_and_runs_the_nightly_job(dagster_ui):
     launched = dagster_ui.graphql(LAUNCH_MUTATION, {"params": params})["launchRun"]
     assert launched["__typename"] == "LaunchRunSuccess", launched
     run_id = launched["run"]["runId"]
+    run = wait_for_run(dagster_ui, run_id)
+    tags = {t["key"]: t["value"] for t in run["tags"]}
+    assert tags["amed/trigger"] == "test_webserver" and tags["amed/warehouse"] == "write"
+
+    values = read_table(dagster_ui.warehouse_url, "metric_values")
+    assert metric(values, "people_trained")["value"] == 1301
+    assert set(values["run_id"]) == {run_id}
+
+
+def wait_for_run(dagster_ui, run_id: str) -> dict:
     deadline = time.monotonic() + RUN_TIMEOUT_SECONDS
-    status = None
+    status, run = None, {}
     while time.monotonic() < deadline:
         run = dagster_ui.graphql(RUN_QUERY, {"runId": run_id})["runOrError"]
         status = run["status"]
@@ -174,12 +190,36 @@ def test_graphql_lists_the_code_location_and_runs_the_nightly_job(dagster_ui):
             break
         time.sleep(2)
     assert status == "SUCCESS", f"run {run_id} ended {status}:\n{dagster_ui.log_tail()}"
-    tags = {t["key"]: t["value"] for t in run["tags"]}
-    assert tags["amed/trigger"] == "test_webserver" and tags["amed/warehouse"] == "write"
+    return run
 
-    values = read_table(dagster_ui.warehouse_url, "metric_values")
-    assert metric(values, "people_trained")["value"] == 1301
-    assert set(values["run_id"]) == {run_id}
+
+JOB_RUNS_QUERY = """query($selector: PipelineSelector!) { pipelineOrError(params: $selector) { __typename
+  ... on Pipeline { runs { runId } } } }"""
+REPOSITORY_RUNS_QUERY = """query($filter: RunsFilter!) { runsOrError(filter: $filter) { __typename
+  ... on Runs { results { runId } } } }"""
+REEXECUTE_MUTATION = """mutation($params: ReexecutionParams!) { launchRunReexecution(reexecutionParams: $params) { __typename
+  ... on LaunchRunSuccess { run { runId } }
+  ... on PythonError { message } } }"""
+
+
+def test_a_refresh_started_from_the_command_line_belongs_to_the_job_and_can_be_re_executed(dagster_ui):
+    """Issue 15 §3: `python -m amed_pipeline refresh` runs carry the code location's origin."""
+    completed = subprocess.run([sys.executable, "-m", "amed_pipeline", "refresh", "--all"], cwd=PROJECT_ROOT,
+                               env=dagster_ui.environment, capture_output=True, text=True, timeout=600)
+    assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-2000:]
+    run_id = re.search(r"nightly_refresh run (\S+) succeeded", completed.stdout).group(1)
+
+    # Jobs → nightly_refresh → Runs
+    job = dagster_ui.graphql(JOB_RUNS_QUERY, {"selector": {**REPOSITORY, "pipelineName": NIGHTLY_JOB_NAME}})["pipelineOrError"]
+    assert run_id in {r["runId"] for r in job["runs"]}
+    # The Overview timeline places runs by their code location's label.
+    label = f"{REPOSITORY['repositoryName']}@{LOCATION}"
+    runs = dagster_ui.graphql(REPOSITORY_RUNS_QUERY, {"filter": {"tags": [{"key": ".dagster/repository", "value": label}]}})
+    assert run_id in {r["runId"] for r in runs["runsOrError"]["results"]}
+    # Re-executed with the run id alone, as the UI's Re-execute button does.
+    launched = dagster_ui.graphql(REEXECUTE_MUTATION, {"params": {"parentRunId": run_id, "strategy": "ALL_STEPS"}})["launchRunReexecution"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    wait_for_run(dagster_ui, launched["run"]["runId"])
 
 
 # --- the UI in a browser ---------------------------------------------------------------------------
@@ -219,3 +259,33 @@ def test_asset_lineage_and_catalog_render_in_chromium(dagster_ui, chromium, tmp_
     catalog = rendered_text(chromium, tmp_path / "profile", f"{dagster_ui.base_url}/assets", "metric_values", window="1600,8000")
     for name in ("bookings_eventbrite", "metric_values", "evaluation_report", "dim_person"):
         assert name in catalog, f"{name} missing from the asset catalog"
+
+
+# --- the watchdog (issue 15 §2), last: it switches the schedule off ---------------------------------
+
+SCHEDULE_QUERY = """query($repository: RepositorySelector!) { schedulesOrError(repositorySelector: $repository) {
+  ... on Schedules { results { id name scheduleState { status } } } } }"""
+STOP_SCHEDULE = """mutation($id: String!) { stopRunningSchedule(id: $id) { __typename
+  ... on ScheduleStateResult { scheduleState { status } } ... on PythonError { message } } }"""
+
+
+def test_the_watchdog_location_loads_and_sees_the_schedule_switched_off(dagster_ui):
+    import dagster as dg
+
+    from amed_pipeline.watchdog import WATCHDOG_LOCATION, WATCHDOG_SENSOR_NAME, WatchdogResource, check
+
+    watchdog_repository = {"repositoryLocationName": WATCHDOG_LOCATION, "repositoryName": "__repository__"}
+    sensors = dagster_ui.graphql(AUTOMATION_QUERY, {"repository": watchdog_repository})["sensorsOrError"]["results"]
+    assert {s["name"]: s["sensorState"]["status"] for s in sensors} == {WATCHDOG_SENSOR_NAME: "RUNNING"}
+
+    schedules = dagster_ui.graphql(SCHEDULE_QUERY, {"repository": REPOSITORY})["schedulesOrError"]["results"]
+    schedule = next(s for s in schedules if s["name"] == NIGHTLY_SCHEDULE_NAME)
+    stopped = dagster_ui.graphql(STOP_SCHEDULE, {"id": schedule["id"]})["stopRunningSchedule"]
+    assert stopped["scheduleState"]["status"] == "STOPPED", stopped
+
+    # Thirty hours on, with the schedule still off: the watchdog alerts, and says why.
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=30)
+    with dg.DagsterInstance.from_config(dagster_ui.environment["DAGSTER_HOME"]) as instance:
+        overdue, message, _ = check(instance, WatchdogResource(max_hours=26), {}, now=later)
+    assert overdue is not None, message
+    assert f"the schedule {NIGHTLY_SCHEDULE_NAME} is switched off" in message and "ended SUCCESS" in message

@@ -2,8 +2,15 @@
 
 Adding a partnership or an export is an edit to that file, never a code change, so this module
 is strict: any mistake (unknown format or option, missing key, a glob that leaves the data dir,
-a duplicate id) fails at load time with a message that names the partnership, the source and the
+a duplicate id) is found at load time with a message that names the partnership, the source and the
 key, before any file is read. It must not read the exports themselves.
+
+One partnership's mistake stays its own: `load_programme_config` (what the code location and the
+command line use) sets a partnership whose entry is wrong aside as a `DisabledPartnership`, with
+the message, and loads the others; the code location then shows it as a failing asset in its group
+(`defs/config_errors.py`). Mistakes in the file as a whole (not YAML, a bad `programme:` block,
+duplicate ids, no valid partnership at all) still fail the load. `parse_programme_config` is strict
+by default: it raises on the first mistake, partnership or not.
 """
 
 from __future__ import annotations
@@ -85,6 +92,15 @@ class Partnership:
 
 
 @dataclass(frozen=True)
+class DisabledPartnership:
+    """A partnership left out because its own entry in partnerships.yaml is wrong."""
+
+    id: str  # its id, or `partnership_<n>` when the id itself is the mistake
+    name: str
+    error: str  # the ConfigError text: partnership, source, key and what is expected
+
+
+@dataclass(frozen=True)
 class RetentionPolicy:
     """How long raw exports are kept: `raw_exports_days` None = for ever (the default)."""
 
@@ -102,6 +118,10 @@ class ProgrammeConfig:
     disclosure: dict[str, int | tuple[str, ...]] = field(default_factory=dict, hash=False, compare=False)
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     retention: RetentionPolicy = field(default_factory=RetentionPolicy)
+    disabled: tuple[DisabledPartnership, ...] = ()
+    # Optional `publishing: {programme_row_while_blocked: false}`: whether the programme-wide `all`
+    # rows are published while a partnership's metrics are blocked (an unreadable file). Off by default.
+    programme_row_while_blocked: bool = False
 
     @property
     def partnership_ids(self) -> list[str]:
@@ -120,9 +140,13 @@ class ProgrammeConfig:
         ]
 
 
-def load_programme_config(data_dir: Path | str, config_name: str | None = None) -> ProgrammeConfig:
-    """Read `<data_dir>/partnerships.yaml` (or `config_name`, default `AMED_CONFIG`) and validate it;
-    raise ConfigError on any mistake."""
+def load_programme_config(
+    data_dir: Path | str, config_name: str | None = None, isolate_partnerships: bool = True
+) -> ProgrammeConfig:
+    """Read `<data_dir>/partnerships.yaml` (or `config_name`, default `AMED_CONFIG`) and validate it.
+
+    A mistake in one partnership's entry disables that partnership (`ProgrammeConfig.disabled`);
+    any other mistake raises ConfigError. `isolate_partnerships=False`: raise on every mistake."""
     from amed_pipeline import settings  # settings reads the environment when called, never at import
 
     data_dir = Path(data_dir).resolve()
@@ -133,7 +157,7 @@ def load_programme_config(data_dir: Path | str, config_name: str | None = None) 
     if not config_path.is_file():
         raise ConfigError(f"{config_path}: configuration file not found")
     raw = read_config_yaml(config_path)
-    return parse_programme_config(raw, data_dir, origin=str(config_path))
+    return parse_programme_config(raw, data_dir, origin=str(config_path), isolate_partnerships=isolate_partnerships)
 
 
 # The config is untrusted input too. Nobody writes a config this large (1,000 partnerships is
@@ -236,10 +260,13 @@ def read_config_yaml(config_path: Path) -> Any:
         raise ConfigError(f"{config_path}: the YAML is nested too deeply: refused") from None
 
 
-def parse_programme_config(raw: Any, data_dir: Path, origin: str = CONFIG_FILE_NAME) -> ProgrammeConfig:
+def parse_programme_config(
+    raw: Any, data_dir: Path, origin: str = CONFIG_FILE_NAME, isolate_partnerships: bool = False
+) -> ProgrammeConfig:
     if not isinstance(raw, dict):
         raise ConfigError(f"{origin}: expected a mapping with 'programme' and 'partnerships'")
-    _reject_unknown(raw, {"programme", "partnerships", "disclosure", "limits", "retention"}, origin)
+    _reject_unknown(raw, {"programme", "partnerships", "disclosure", "limits", "retention", "publishing"}, origin)
+    programme_row_while_blocked = _parse_publishing(raw.get("publishing"), origin)
     max_file_bytes = _parse_limits(raw.get("limits"), origin)
     retention = _parse_retention(raw.get("retention"), origin)
     disclosure = raw.get("disclosure") or {}
@@ -264,13 +291,26 @@ def parse_programme_config(raw: Any, data_dir: Path, origin: str = CONFIG_FILE_N
     if not isinstance(entries, list) or not entries:
         raise ConfigError(f"{origin}: 'partnerships' must be a non-empty list")
     partnerships: list[Partnership] = []
+    disabled: list[DisabledPartnership] = []
     seen_ids: set[str] = set()
     for index, entry in enumerate(entries, start=1):
-        partnership = _parse_partnership(entry, index, origin)
+        try:
+            partnership = _parse_partnership(entry, index, origin)
+        except ConfigError as exc:
+            if not isolate_partnerships:
+                raise
+            broken = _disabled_partnership(entry, index, str(exc))
+            if broken.id in seen_ids:
+                raise ConfigError(f"{origin}: partnership '{broken.id}': key 'id': duplicate id") from exc
+            seen_ids.add(broken.id)
+            disabled.append(broken)
+            continue
         if partnership.id in seen_ids:
             raise ConfigError(f"{origin}: partnership '{partnership.id}': key 'id': duplicate id")
         seen_ids.add(partnership.id)
         partnerships.append(partnership)
+    if not partnerships:
+        raise ConfigError("; ".join(d.error for d in disabled) or f"{origin}: no partnership")
     return ProgrammeConfig(
         name=str(programme.get("name", "Active Medicine")),
         start=start,
@@ -280,7 +320,29 @@ def parse_programme_config(raw: Any, data_dir: Path, origin: str = CONFIG_FILE_N
         disclosure=dict(disclosure),
         max_file_bytes=max_file_bytes,
         retention=retention,
+        disabled=tuple(disabled),
+        programme_row_while_blocked=programme_row_while_blocked,
     )
+
+
+def _parse_publishing(raw: Any, origin: str) -> bool:
+    publishing = raw or {}
+    where = f"{origin}: publishing"
+    if not isinstance(publishing, dict):
+        raise ConfigError(f"{where}: expected a mapping, e.g. {{programme_row_while_blocked: false}}")
+    _reject_unknown(publishing, {"programme_row_while_blocked"}, where)
+    value = publishing.get("programme_row_while_blocked", False)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: key 'programme_row_while_blocked': expected true or false")
+    return value
+
+
+def _disabled_partnership(entry: Any, index: int, error: str) -> DisabledPartnership:
+    pid = entry.get("id") if isinstance(entry, dict) else None
+    if not isinstance(pid, str) or not ID_PATTERN.match(pid):
+        pid = f"partnership_{index}"
+    name = entry.get("name") if isinstance(entry, dict) else None
+    return DisabledPartnership(id=pid, name=name if isinstance(name, str) and name else pid, error=error)
 
 
 def _parse_limits(raw: Any, origin: str) -> int:

@@ -33,6 +33,7 @@ from pathlib import Path
 import dagster as dg
 
 from amed_pipeline.config import ProgrammeConfig
+from amed_pipeline.defs.config_errors import config_error_keys
 from amed_pipeline.defs.jobs import all_partnerships_tags, nightly_refresh_job, partition_tags
 from amed_pipeline.defs.metrics import ExportDirResource
 from amed_pipeline.config.api_sources import is_api_format
@@ -50,6 +51,7 @@ from amed_pipeline.operations.failures import (
     record_failure,
 )
 from amed_pipeline.warehouse.resource import WarehouseResource
+from amed_pipeline.watchdog import record_nothing_to_do
 
 NIGHTLY_SCHEDULE_NAME = "nightly_refresh_schedule"
 NEW_EXPORT_SENSOR_NAME = "new_export_sensor"
@@ -80,6 +82,10 @@ def build_nightly_schedule(config: ProgrammeConfig) -> dg.ScheduleDefinition:
         with warehouse.connect() as conn:
             plan = plan_refresh(config, conn, pseudonym_key.key_bytes(), tokens, export_dir.directory())
         if plan.nothing_to_do:
+            try:  # a quiet night is a good night for the watchdog (amed_pipeline.watchdog)
+                record_nothing_to_do(context.instance)
+            except dg.DagsterInvariantViolationError:  # evaluated without an instance (tests, a dry run)
+                pass
             return dg.SkipReason(plan.describe())
         if context.repository_def is None:
             raise dg.DagsterInvariantViolationError(f"{NIGHTLY_SCHEDULE_NAME} needs its code location's asset graph")
@@ -94,12 +100,16 @@ def run_scope(plan: RefreshPlan, config: ProgrammeConfig, asset_graph) -> tuple[
     """The assets and partition tags of a planned refresh: the changed partnerships' raw exports,
     their partitions and everything after them; every asset and partition when only what comes
     after staging is out of date (None: the whole job)."""
+    broken = config_error_keys(config)  # a partnership with a config mistake: its failing asset, every time
     if not plan.changed:
+        if broken and not plan.downstream_stale:
+            return broken, {}
         return None, all_partnerships_tags(config.partnership_ids)
     raw_keys = [raw_export_key(s) for p in config.partnerships if p.id in plan.changed for s in p.sources]
     # API sources: their pulls run first (offline plans mark no partnership for its pulls alone).
     raw_keys += [pull_asset_key(s) for p in config.partnerships if p.id in plan.changed for s in p.sources if is_api_format(s.format)]
-    return with_downstream(asset_graph, raw_keys), partition_tags(config.partnership_ids, plan.changed)
+    selected = with_downstream(asset_graph, raw_keys) + broken
+    return selected, partition_tags(config.partnership_ids, plan.changed)
 
 
 def hash_file(path: Path) -> str:

@@ -1,8 +1,10 @@
 """The nightly refresh: every asset, in dependency order.
 
 Every step reads files or talks to the warehouse, so every step gets the same retry policy: a
-transient failure (a file share that blinks, a database that restarts) is retried three times
-after about 10 s, 30 s and 70 s before the run fails. Runs carry `amed/warehouse: write` so the
+transient failure (a file share that blinks, a database that restarts, a lock held for a while,
+an API answering 5xx or 429) is retried three times after about 10 s, 30 s and 70 s before the run
+fails. Only transient failures: each step's body is wrapped by
+`operations.retries.retry_only_transient`, so a config, data or key error fails at once. Runs carry `amed/warehouse: write` so the
 instance's run queue can let one writer at a time touch the warehouse (deploy/*.dagster.yaml).
 """
 

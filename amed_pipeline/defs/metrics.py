@@ -7,7 +7,9 @@ file paths in the UI; none shows personal data.
 """
 
 import datetime as dt
+import hashlib
 import os
+import tempfile
 from pathlib import Path
 
 import dagster as dg
@@ -21,8 +23,10 @@ from amed_pipeline.defs.warehouse import warehouse_key
 from amed_pipeline.quality.staged import DATASETS as STAGED_DATASETS
 from amed_pipeline.metrics import tables
 from amed_pipeline.metrics.breakdowns import all_metric_rows, annotate_definitions
+from amed_pipeline.operations.errors import ExportDirError
 from amed_pipeline.metrics.disclosure import DisclosureRules, publish
 from amed_pipeline.quality.checks import latest_blocking_failures
+from amed_pipeline.quality.warehouse_checks import PER_PARTNERSHIP_CHECKS, blocked_partnerships
 from amed_pipeline.quality.metric_checks import shares_not_summing_to_one, values_out_of_range
 from amed_pipeline.reports import presentation
 from amed_pipeline.reports.exports import write_csv
@@ -34,6 +38,7 @@ from amed_pipeline.privacy.redaction import mask_series
 from amed_pipeline.warehouse.landing import read_redactions, staging_state
 from amed_pipeline.warehouse.state import fingerprint_of, record_fingerprint, stored_fingerprint
 from amed_pipeline.warehouse.resource import WarehouseResource
+from amed_pipeline.operations.retries import retry_only_transient
 
 REDACTION_RETURN_COLUMNS = ("source_file", "dataset", "field_name", "kind", "redactions")
 
@@ -69,8 +74,17 @@ class ExportDirResource(dg.ConfigurableResource):
     path: str
 
     def directory(self) -> Path:
+        """The export dir, created if missing; ExportDirError (one line) when it cannot be written."""
         directory = Path(self.path)
-        directory.mkdir(parents=True, exist_ok=True)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=directory, prefix=".write-test-"):
+                pass
+        except OSError as exc:
+            raise ExportDirError(
+                f"export dir {directory} cannot be written ({exc.strerror or type(exc).__name__}): set "
+                f"{settings.EXPORT_DIR_VAR} to a folder this user can write, or fix its permissions"
+            ) from exc
         return directory
 
 
@@ -122,6 +136,7 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
         can_subset=False,
         name="metric_tables",
     )
+    @retry_only_transient
     def metric_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         with warehouse.begin() as conn:
             refuse_over_blocking_failures(conn)
@@ -134,7 +149,7 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
                 headline = read_table(conn, tables.metrics_headline)
                 written = {t.name: int(conn.execute(select(func.count()).select_from(t)).scalar()) for t in METRIC_TABLES}
             else:
-                exact = all_metric_rows(conn)
+                exact = withhold_blocked(all_metric_rows(conn), blocked_partnerships(conn), config)
                 stamp = {"run_id": context.run_id, "computed_at": dt.datetime.now().replace(microsecond=0)}
                 exact = exact.assign(**stamp)
                 published = publish(exact, DisclosureRules(**config.disclosure)).assign(**stamp)
@@ -148,7 +163,10 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
                 }
                 written = {t.name: replace_rows(conn, t, frames[t.name]) for t in METRIC_TABLES}
                 record_fingerprint(conn, METRICS_STEP, fingerprint)
+            blocked = blocked_partnerships(conn)
         headline_md = headline_markdown(headline) if len(headline) else "_no attended sessions yet_"
+        if blocked:
+            context.log.warning(" ".join(blocked_notes(blocked, config)))
         for table in METRIC_TABLES:
             metadata = {"dagster/row_count": dg.MetadataValue.int(written[table.name])}
             if table.name in ("metric_values", "metrics_headline"):
@@ -175,6 +193,7 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
         "datasets, so it is written even when a blocking check stops the warehouse load; rebuilt every run, "
         "so once a corrected file replaces a bad one, its entries are gone.",
     )
+    @retry_only_transient
     def data_returns(warehouse: WarehouseResource, export_dir: ExportDirResource):
         with warehouse.connect() as conn:
             quarantine = read_table(conn, schema.quarantine).sort_values(["source_file", "source_row", "column_name", "rule"])
@@ -216,6 +235,7 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
         "beside them, UTF-8 with a BOM), metric_definitions.csv and the GSS-style workbook amed_metrics.xlsx (cover, "
         "contents, notes, headline table, one sheet per breakdown, definitions, the long table).",
     )
+    @retry_only_transient
     def exports(context: dg.AssetExecutionContext, warehouse: WarehouseResource, export_dir: ExportDirResource):
         directory = export_dir.directory()
         paths = {name: directory / name for name in EXPORT_FILES}
@@ -226,11 +246,13 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
             if not unchanged:
                 definitions = read_table(conn, tables.metric_definitions)
                 labels = report_labels(conn, config)
+                withheld = blocked_notes(blocked_partnerships(conn), config)
         if unchanged:
             context.log.info("metric tables unchanged since these exports were written: files kept")
         else:
             write_published_outputs(
                 directory, published, definitions, labels, config, run_line=f"Dagster run: {context.run_id}",
+                extra_notes=withheld,
             )
             with warehouse.begin() as conn:
                 record_fingerprint(conn, EXPORTS_STEP, outputs_fingerprint(conn, config, list(paths.values())))
@@ -253,6 +275,7 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
         description="Self-contained HTML report in the evaluation's layout (headline figures, training types, "
         "role groups, delivery by month, ratings, conversations by setting, partnerships compared).",
     )
+    @retry_only_transient
     def evaluation_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource, export_dir: ExportDirResource):
         path = export_dir.directory() / REPORT_FILE
         metadata = {"report": dg.MetadataValue.path(str(path)), "open": dg.MetadataValue.url(path.resolve().as_uri())}
@@ -264,9 +287,11 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
             published = read_table(conn, tables.metric_values_published)
             definitions = read_table(conn, tables.metric_definitions)
             labels = report_labels(conn, config)
+            withheld = blocked_notes(blocked_partnerships(conn), config)
         page = render_report(
             published, definitions, labels.values, {p.id: p.name for p in config.partnerships}, config.name, context.run_id,
             notes=report_notes(DisclosureRules(**config.disclosure)), not_applicable=surveys_not_run(config),
+            warnings=withheld,
         )
         temporary = path.with_suffix(".html.tmp")
         temporary.write_text(page, encoding="utf-8")
@@ -287,14 +312,47 @@ REPORT_FILE = "evaluation_report.html"
 
 
 def metrics_fingerprint(conn, config: ProgrammeConfig) -> str:
-    """Every partnership's staged fingerprint, the disclosure rules and the metric code version."""
+    """Every partnership's staged fingerprint, the disclosure rules, the partnerships blocked by an
+    unreadable file and the publishing policy, and the metric code version."""
     staged = sorted(tuple(r) for r in conn.execute(select(staging_state)).all())
     return fingerprint_of({"staged": staged, "disclosure": config.disclosure, "partnerships": config.partnership_ids,
+                           "blocked": blocked_partnerships(conn), "all_while_blocked": config.programme_row_while_blocked,
                            "version": METRICS_VERSION})
 
 
+def withhold_blocked(values: pd.DataFrame, blocked: dict[str, list[str]], config: ProgrammeConfig) -> pd.DataFrame:
+    """Leave out the metric rows of partnerships with an unreadable file, and the programme-wide `all`
+    rows too unless `publishing.programme_row_while_blocked` allows them (they would count the
+    blocked partnership's readable files only)."""
+    if not blocked:
+        return values
+    withheld = set(blocked) | (set() if config.programme_row_while_blocked else {"all"})
+    return values[~values["partnership_id"].isin(withheld)].reset_index(drop=True)
+
+
+def blocked_notes(blocked: dict[str, list[str]], config: ProgrammeConfig) -> list[str]:
+    """The note exports, the report and the log carry while a partnership is blocked (no personal data)."""
+    if not blocked:
+        return []
+    names = {p.id: p.name for p in config.partnerships}
+    notes = []
+    for partnership, files in blocked.items():
+        shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+        notes.append(f"Not published: {names.get(partnership, partnership)} ({partnership}): an export file could not be "
+                     f"read ({shown}); its figures return once the file is replaced (see its data return).")
+    if config.programme_row_while_blocked:
+        notes.append("The programme-wide 'all' figures are published without the unreadable files "
+                     "(publishing.programme_row_while_blocked: true).")
+    else:
+        notes.append("The programme-wide 'all' figures are withheld while a partnership is blocked "
+                     "(publishing.programme_row_while_blocked: false).")
+    return notes
+
+
 def outputs_fingerprint(conn, config: ProgrammeConfig, paths: list[Path]) -> str | None:
-    """What a report's files are made from: the metric tables' inputs, the partnerships' names, the files' places.
+    """What a report's files are made from (the metric tables' inputs, the partnerships' names, the
+    files' places) and the files' bytes as written, so a file missing, cut short by a crash or
+    replaced no longer matches the fingerprint recorded after writing it.
 
     None when a file is missing (it must be written whatever the fingerprint says).
     """
@@ -302,7 +360,15 @@ def outputs_fingerprint(conn, config: ProgrammeConfig, paths: list[Path]) -> str
         return None
     return fingerprint_of({"metrics": stored_fingerprint(conn, METRICS_STEP), "version": METRICS_VERSION,
                            "partnerships": [(p.id, p.name) for p in config.partnerships], "name": config.name,
-                           "paths": [str(p) for p in paths]})
+                           "paths": [str(p) for p in paths], "bytes": [_file_digest(p) for p in paths]})
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def refuse_over_blocking_failures(conn) -> None:
@@ -312,7 +378,8 @@ def refuse_over_blocking_failures(conn) -> None:
     that materialises the metrics alone.
     """
     failures = latest_blocking_failures(conn)
-    failures = failures[failures["dataset"] != "metrics"] if len(failures) else failures
+    # An unreadable file blocks its own partnership only (withhold_blocked), not every metric.
+    failures = failures[(failures["dataset"] != "metrics") & ~failures["rule"].isin(PER_PARTNERSHIP_CHECKS)] if len(failures) else failures
     if len(failures):
         rules = ", ".join(sorted(set(failures["dataset"] + "." + failures["rule"])))
         raise dg.Failure(
@@ -348,9 +415,11 @@ def write_published_outputs(
     directory: Path, published: pd.DataFrame, definitions: pd.DataFrame, labels: presentation.Labels,
     config: ProgrammeConfig, run_line: str | None = None, not_applicable: dict[str, set[str]] | None = None,
     rules: DisclosureRules | None = None, created: dt.datetime | None = None, about: list[str] = (),
-    keep_stamps: bool = True,
+    keep_stamps: bool = True, extra_notes: list[str] = (),
 ) -> dict[str, Path]:
     """metric_values.csv (ids with labels beside them), metric_definitions.csv and the workbook.
+
+    `extra_notes` come before the disclosure notes (e.g. a partnership withheld for an unreadable file).
 
     `keep_stamps=False` drops run ids and computation times from the CSV, for releases whose files
     must be byte-identical when their inputs are.
@@ -367,7 +436,7 @@ def write_published_outputs(
     scopes = ["all", *config.partnership_ids]
     write_evaluation_workbook(
         paths["amed_metrics.xlsx"], shown, definitions, labels, scopes, config.name, _programme_period(published, config),
-        report_notes(rules), not_applicable, about=[*( [run_line] if run_line else []), *about], created=created,
+        [*extra_notes, *report_notes(rules)], not_applicable, about=[*( [run_line] if run_line else []), *about], created=created,
     )
     return paths
 

@@ -24,6 +24,7 @@ from amed_pipeline.defs.pulls import pull_asset_key
 from amed_pipeline.lib.frames import release_memory
 from amed_pipeline.defs.resources import PseudonymKeyResource
 from amed_pipeline.privacy.erasure import ERASED_RULE, ErasureListResource
+from amed_pipeline.privacy.key_guard import REKEY_TAG, check_pseudonym_key
 from amed_pipeline.staging.datasets import RawExport
 from amed_pipeline.staging.people import key_version
 from amed_pipeline.privacy.redaction import KnownNames
@@ -33,6 +34,7 @@ from amed_pipeline.warehouse.landing import (
 from amed_pipeline.warehouse.state import record_fingerprint, stored_fingerprint
 from amed_pipeline.warehouse.prepare import PrepareTask, parallel_workers, prepare_sources
 from amed_pipeline.warehouse.resource import WarehouseResource
+from amed_pipeline.operations.retries import retry_only_transient
 
 FILE_KINDS = {"eventbrite": "csv", "surveymonkey": "csv", "msforms": "excel", "google_forms": "csv", "jisc": "csv", "mapped_csv": "csv",
               "eventbrite_api": "json", "surveymonkey_api": "json", "google_forms_api": "json"}
@@ -148,12 +150,16 @@ def build_raw_export_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition
     by_key = {raw_export_key(s): s for s in sources}
 
     @dg.multi_asset(specs=[_raw_export_spec(s) for s in sources], can_subset=True, name=RAW_EXPORTS_STEP)
+    @retry_only_transient
     def raw_exports(
         context: dg.AssetExecutionContext,
         pseudonym_key: PseudonymKeyResource,
         erasure_list: ErasureListResource,
         warehouse: WarehouseResource,
     ):
+        if context.run.tags.get(REKEY_TAG) != "true":  # `rekey` changes the key on purpose
+            with warehouse.connect() as conn:
+                check_pseudonym_key(conn, pseudonym_key.existing_key_bytes(), pseudonym_key.key_file)
         key = pseudonym_key.key_bytes()
         tokens, erasure_key = erasure_list.load()
         reference = reference_digest(reference_dir)

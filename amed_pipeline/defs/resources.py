@@ -30,6 +30,13 @@ class PseudonymKeyResource(dg.ConfigurableResource):
     key: Optional[str] = None
     key_file: str = ""
 
+    def existing_key_bytes(self) -> bytes | None:
+        """The key, without generating one: None when no key is set and the key file does not exist."""
+        if self.key:
+            return self.key.encode("utf-8")
+        path = Path(self.key_file) if self.key_file else settings.default_key_file()
+        return path.read_text(encoding="utf-8").strip().encode("utf-8") if path.is_file() else None
+
     def key_bytes(self) -> bytes:
         if self.key:
             return self.key.encode("utf-8")

@@ -45,6 +45,7 @@ from amed_pipeline.warehouse.landing import (
 )
 from amed_pipeline.warehouse.load import load_partnerships, partnership_frames
 from amed_pipeline.warehouse.resource import WarehouseResource
+from amed_pipeline.operations.retries import retry_only_transient
 
 STAGING_GROUP = "staging"
 READ_CHECK = "rows_parsed"
@@ -206,6 +207,7 @@ def build_staging_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
         can_subset=False,
         name="staging",
     )
+    @retry_only_transient
     def staging(context: dg.AssetExecutionContext, warehouse: WarehouseResource, great_expectations: GreatExpectationsResource):
         reference = load_reference_tables(reference_dir)
         batches: list[BatchSummary] = []

@@ -119,20 +119,30 @@ class AlertsResource(dg.ConfigurableResource):
 
     def notify(self, failure: RunFailure, log: logging.Logger | None = None) -> list[str]:
         """Send to every configured channel; returns the channels that accepted the alert."""
+        body = (
+            failure.summary()
+            + "\n\nOpen the run in the Dagster UI (Runs, search for the run id) to see the logs and re-execute "
+            "from the failed step. Failed runs are listed in the warehouse table run_failures.\n"
+        )
+        return self.send(f"[{CODE_LOCATION}] run of {failure.job_name} failed", body, failure.payload(),
+                         what=f"failure alert for run {failure.run_id}", log=log)
+
+    def send(self, subject: str, body: str, payload: dict, what: str = "alert", log: logging.Logger | None = None) -> list[str]:
+        """Any alert (a failed run, a missed night) to every configured channel; never raises."""
         log = log or dg.get_dagster_logger()
         delivered = []
         if self.webhook_url:
             try:
-                self.post_webhook(failure.payload())
+                self.post_webhook(payload)
                 delivered.append("webhook")
             except Exception as exc:  # a broken channel must not hide the failure it reports
-                log.error(f"failure alert for run {failure.run_id} not delivered to the webhook: {exc}")
+                log.error(f"{what} not delivered to the webhook: {exc}")
         if self.smtp_host and self.email_to:
             try:
-                self.send_email(failure)
+                self.send_email(subject, body)
                 delivered.append("email")
             except Exception as exc:
-                log.error(f"failure alert for run {failure.run_id} not delivered by e-mail: {exc}")
+                log.error(f"{what} not delivered by e-mail: {exc}")
         return delivered
 
     def post_webhook(self, payload: dict) -> int:
@@ -145,16 +155,12 @@ class AlertsResource(dg.ConfigurableResource):
         with urllib.request.urlopen(request, timeout=self.timeout_seconds) as response:
             return response.status
 
-    def send_email(self, failure: RunFailure) -> None:
+    def send_email(self, subject: str, body: str) -> None:
         message = EmailMessage()
-        message["Subject"] = f"[{CODE_LOCATION}] run of {failure.job_name} failed"
+        message["Subject"] = subject
         message["From"] = self.email_from or f"{CODE_LOCATION}@{socket.getfqdn()}"
         message["To"] = ", ".join(a.strip() for a in self.email_to.split(",") if a.strip())
-        message.set_content(
-            failure.summary()
-            + "\n\nOpen the run in the Dagster UI (Runs, search for the run id) to see the logs and re-execute "
-            "from the failed step. Failed runs are listed in the warehouse table run_failures.\n"
-        )
+        message.set_content(body)
         with smtplib.SMTP(self.smtp_host, self.smtp_port, timeout=self.timeout_seconds) as smtp:
             smtp.send_message(message)
 

@@ -6,7 +6,7 @@ bytes) or removed since it landed, when the way its files are read changed (conf
 key, erasure list, reference tables or parser version: the raw exports' fingerprint), or when
 its staged slice is out of date (its staging fingerprint). The tables across partnerships, the
 metric tables, the exports and the report are out of date when their own fingerprints
-(`warehouse.state`) differ or a file is missing.
+(`warehouse.state`) differ, or an export file is missing or not the bytes last written.
 
 - Nothing changed: no run is needed; every table and file already reflects the inputs.
 - Some partnerships changed: one run of their raw exports, their partitions of the staged
@@ -47,44 +47,51 @@ class RefreshPlan:
     changed: list[str] = field(default_factory=list)  # partnerships, in config order
     reasons: dict[str, str] = field(default_factory=dict)
     downstream_stale: list[str] = field(default_factory=list)  # steps after staging that are out of date
+    # Partnerships left out for a mistake in their own config entry: {id: message}. Not "nothing
+    # to do": the run includes their failing config asset, so the failure is reported every time.
+    disabled: dict[str, str] = field(default_factory=dict)
 
     @property
     def nothing_to_do(self) -> bool:
-        return not self.changed and not self.downstream_stale
+        return not self.changed and not self.downstream_stale and not self.disabled
 
     def describe(self) -> str:
         if self.nothing_to_do:
             return "nothing changed since the last refresh: every table and export is up to date"
         lines = [f"{p}: {self.reasons[p]}" for p in self.changed]
+        lines += [f"partnership {p} skipped: configuration error: {error}" for p, error in self.disabled.items()]
+        if not self.changed and not self.downstream_stale:
+            lines.append("nothing else changed since the last refresh: the other partnerships' tables and exports are up to date")
         if self.downstream_stale:
             lines.append(f"out of date after staging: {', '.join(self.downstream_stale)}")
         return "\n".join(lines)
 
 
-def plan_refresh(config: ProgrammeConfig, conn, key: bytes, erasure_tokens: frozenset[str], export_dir, pulls: bool = True) -> RefreshPlan:
+def plan_refresh(
+    config: ProgrammeConfig, conn, key: bytes, erasure_tokens: frozenset[str], export_dir, pulls: bool = True
+) -> RefreshPlan:
     """Compare the data dir and config with what the warehouse says it last processed.
 
     With `pulls`, a partnership with an API source always has something to do: only its pull can
     tell whether the system has changes (`pulls=False`: offline, snapshots only)."""
-    plan = RefreshPlan()
+    plan = RefreshPlan(disabled={d.id: d.error for d in config.disabled})
     states = landed_file_states(conn)
     reference = reference_digest(config.reference_dir)
     version = key_version(key)
     for partnership in config.partnerships:
-        reason = ""
         pulled = [s.name for s in partnership.sources if is_api_format(s.format)] if pulls else []
         if pulled:
             plan.changed.append(partnership.id)
             plan.reasons[partnership.id] = f"pulls from its APIs ({', '.join(pulled)})"
             continue
-        for source in partnership.sources:
+        source_reasons = []
+        for source in partnership.sources:  # every changed source is named, not only the first
             fingerprint = source_fingerprint(source, config.max_file_bytes, version, erasure_tokens, reference)
             landed = states.get((partnership.id, source.name), {})
             current = {relative: (content_hash, duplicate_of)
                        for _, relative, _, _, content_hash, duplicate_of in source_files(source, config.data_dir, config.max_file_bytes)}
-            reason = _source_change(source.name, current, landed, fingerprint)
-            if reason:
-                break
+            source_reasons.append(_source_change(source.name, current, landed, fingerprint))
+        reason = "; ".join(r for r in source_reasons if r)
         if not reason and staged_fingerprint(conn, partnership.id) != staging_fingerprint(conn, config, partnership.id, config.reference_dir):
             reason = "its staged datasets are out of date (config, reference tables or staging code changed)"
         if reason:
@@ -96,10 +103,14 @@ def plan_refresh(config: ProgrammeConfig, conn, key: bytes, erasure_tokens: froz
         plan.downstream_stale.append("tables across partnerships")
     if stored_fingerprint(conn, METRICS_STEP) != metrics_fingerprint(conn, config):
         plan.downstream_stale.append("metric tables")
-    exports = [export_dir / name for name in EXPORT_FILES]
-    if stored_fingerprint(conn, EXPORTS_STEP) != outputs_fingerprint(conn, config, exports):
+    # Exports and the report must exist and be the bytes written from the current metric tables: a
+    # crash between the metric tables and the exports (even on a first run, with nothing recorded),
+    # or a file cut short or replaced since, makes them out of date.
+    exports = outputs_fingerprint(conn, config, [export_dir / name for name in EXPORT_FILES])
+    if exports is None or stored_fingerprint(conn, EXPORTS_STEP) != exports:
         plan.downstream_stale.append("exports")
-    if stored_fingerprint(conn, REPORT_STEP) != outputs_fingerprint(conn, config, [export_dir / REPORT_FILE]):
+    report = outputs_fingerprint(conn, config, [export_dir / REPORT_FILE])
+    if report is None or stored_fingerprint(conn, REPORT_STEP) != report:
         plan.downstream_stale.append("report")
     return plan
 

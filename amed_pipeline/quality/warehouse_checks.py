@@ -3,7 +3,9 @@
 A file that could not be read, rows that do not add up, or a fact pointing at a dimension row
 that does not exist would make every downstream number wrong, so a failure here stops the
 metric tables from being computed (in this run by Dagster's blocking checks, in later runs by
-the guard that reads `dq_results`). Each query returns the failing rows with the partnership,
+the guard that reads `dq_results`). One exception: an unreadable file blocks only its own
+partnership (`PER_PARTNERSHIP_CHECKS`): the other partnerships' metrics are still computed and
+published, with a note naming the blocked one (`defs.metrics`). Each query returns the failing rows with the partnership,
 the file and a detail, never personal data.
 """
 
@@ -96,6 +98,20 @@ WAREHOUSE_CHECKS = (
         _keys_unique_query(),
     ),
 )
+
+
+# Checks whose failure blocks only the partnerships that fail them, not the whole programme.
+PER_PARTNERSHIP_CHECKS = frozenset({"all_files_readable"})
+
+
+def blocked_partnerships(conn: Connection) -> dict[str, list[str]]:
+    """`{partnership: [unreadable file, ...]}`: the partnerships whose metrics are not published."""
+    rows = conn.execute(text("SELECT DISTINCT partnership_id, source_file FROM ingest_ledger WHERE error <> '' "
+                             "ORDER BY partnership_id, source_file")).all()
+    blocked: dict[str, list[str]] = {}
+    for partnership_id, source_file in rows:
+        blocked.setdefault(partnership_id, []).append(source_file)
+    return blocked
 
 
 def run_warehouse_check(conn: Connection, check: WarehouseCheck) -> pd.DataFrame:

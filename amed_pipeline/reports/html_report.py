@@ -10,6 +10,8 @@ the table.
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import datetime as dt
 import html
 
@@ -195,12 +197,14 @@ def render_report(
     notes: list[str] | None = None,
     not_applicable: dict[str, set[str]] | None = None,
     footer: str | None = None,
+    warnings: Sequence[str] = (),
 ) -> str:
     """The report as one HTML string. `labels` maps dimension → {value: label}.
 
     `notes`: the rounding and disclosure notes (from the rules in force); `not_applicable`:
     {"followup"|"feedback": partnerships without that survey}, shown as [z]; `footer`: replaces
-    the produced-at line (releases pass a fixed one, so the file is byte-identical).
+    the produced-at line (releases pass a fixed one, so the file is byte-identical); `warnings`:
+    what is not published and why (e.g. a partnership blocked by an unreadable file), shown first.
     """
     not_applicable = not_applicable or {}
     published = pres.mark_not_applicable(published, not_applicable)
@@ -305,13 +309,17 @@ def render_report(
         for _, r in definitions.iterrows()
     )
     footer = footer or f"Produced {generated_at:%d %B %Y %H:%M} by the amed_pipeline (Dagster run {run_id})."
+    withheld_html = (
+        '<section id="withheld" class="note"><h2>Not published</h2><ul>'
+        + "".join(f"<li>{html.escape(w)}</li>" for w in warnings) + "</ul></section>\n"
+    ) if warnings else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(programme_name)}: evaluation report</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>{CSS}</style></head>
 <body>
 <header><h1>{html.escape(programme_name)}</h1><div>Evaluation of training delivered {html.escape(period)}</div></header>
 <main>
-<section id="headline"><h2>Headline figures</h2><div class="tiles">{tile_html}</div>
+{withheld_html}<section id="headline"><h2>Headline figures</h2><div class="tiles">{tile_html}</div>
 {headline_note}</section>
 <section id="training-types"><h2>Training types</h2><p>Share of attendances by type of training.</p>{bar_chart(training, "Training types")}{physio_text}</section>
 <section id="role-groups"><h2>Who was trained</h2><p>Share of people trained by role group (their most recent role).</p>{bar_chart(roles, "Role groups")}</section>

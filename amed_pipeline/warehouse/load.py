@@ -105,7 +105,11 @@ def partnership_frames(
 
 def global_frames(config: ProgrammeConfig, reference: ReferenceTables) -> dict[str, pd.DataFrame]:
     """The rows of the small tables computed across partnerships (`schema.GLOBAL_TABLES` but `dim_person`)."""
-    partnerships = pd.DataFrame([{"partnership_id": p.id, "name": p.name, "area": p.area} for p in config.partnerships])
+    partnerships = pd.DataFrame(
+        [{"partnership_id": p.id, "name": p.name, "area": p.area} for p in config.partnerships]
+        # A partnership disabled by a config mistake keeps its row: its rows already loaded still refer to it.
+        + [{"partnership_id": d.id, "name": d.name, "area": ""} for d in config.disabled]
+    )
     return {
         "dim_partnership": partnerships,
         "ref_training_type": reference.training_types,
