@@ -147,3 +147,22 @@ def test_a_late_file_makes_a_new_version_the_diff_names_it_and_as_known_at_repro
         changed, _ = release_diff(conn, "phase-2-v1", known["release_id"])
     assert changed.empty, changed.head().to_string()
     assert known["input files"] == first["input files"]
+
+
+def test_the_diff_puts_a_suppression_change_down_to_another_partnerships_files_and_nothing_else():
+    from amed_pipeline.releases.diff import disclosure_reason
+
+    files = pd.DataFrame([("leap", "raw/leap/sign_in/x.xlsx", "late file", "late file raw/leap/sign_in/x.xlsx")],
+                         columns=["partnership_id", "source_file", "kind", "reason"])
+
+    def row(status_a, status_b, partnership="active_oxfordshire"):
+        return pd.Series({"partnership_id": partnership, "observation_status_a": status_a, "observation_status_b": status_b})
+
+    became = disclosure_reason(row("", "[c]"), files)
+    assert became.startswith("disclosure control: suppressed") and "leap's files" in became
+    assert disclosure_reason(row("[c]", "[u]"), files).startswith("disclosure control: no longer suppressed")
+    # A shown value that moved, a partnership's own file, or no file at all: not disclosure control.
+    assert disclosure_reason(row("", ""), files) is None
+    assert disclosure_reason(row("[u]", "[u]"), files) is None
+    assert disclosure_reason(row("", "[c]", "leap"), files) is None
+    assert disclosure_reason(row("", "[c]"), files.iloc[0:0]) is None
