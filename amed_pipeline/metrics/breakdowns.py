@@ -48,7 +48,7 @@ DEFINITION_NOTES = {
 # scope (their most recent attended booking with that partnership; for 'all', in the programme),
 # so a partnership's breakdown rows depend on its own data only.
 _RESPONDENT = """
-WITH""" + ROLE_CTES.replace("{", "{{").replace("}", "}}") + """, responses AS (
+WITH""" + ROLE_CTES + """, responses AS (
     SELECT f.partnership_id AS scope, f.* FROM fact_feedback f
     UNION ALL
     SELECT 'all' AS scope, f.* FROM fact_feedback f
