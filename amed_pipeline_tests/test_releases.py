@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 
@@ -68,7 +69,10 @@ def test_three_phases_are_recorded_and_exported_each_to_its_own_folder(phases):
     people = {r: metric(values[values["release_id"] == r], "people_trained")["value"] for r in releases["release_id"]}
     assert people["phase-1-v1"] < people["phase-2-v1"] < people["final-v1"]
     published = read_table(phases["url"], "metric_values_published")
-    assert people["final-v1"] == metric(published, "people_trained")["value"] == 1300  # the programme ended in July 2021
+    # The programme ended in July 2021: the final release is the evaluation's 1,301 people trained, an exact
+    # programme total (`exact_programme_totals`), so the same as the exact figure in `metric_values`.
+    exact = metric(read_table(phases["url"], "metric_values"), "people_trained")["value"]
+    assert people["final-v1"] == metric(published, "people_trained")["value"] == exact == 1301
     phase_1 = values[values["release_id"] == "phase-1-v1"]
     assert (phase_1["period_end"].astype(str) <= "2020-12-31").all()
     months = set(phase_1.loc[phase_1["dimension"] == "month", "dimension_value"])
@@ -102,6 +106,7 @@ def test_a_late_file_makes_a_new_version_the_diff_names_it_and_as_known_at_repro
     shutil.move(late, held)
     url, exports = f"duckdb:///{tmp_path}/warehouse.duckdb", tmp_path / "exports"
     assert run_nightly_in_process(data_dir, url, exports).success
+    exact_before = read_table(url, "metric_values")
     _, first = freeze(data_dir, url, exports, "Phase 2", dt.date(2021, 4, 30))
     first_bytes = folder_bytes(exports / "releases" / "phase-2-v1")
     # The register arrives late; every other file is recorded as landed on 1 May 2021.
@@ -110,6 +115,7 @@ def test_a_late_file_makes_a_new_version_the_diff_names_it_and_as_known_at_repro
         conn.commit()
     shutil.move(held, late)
     assert run_nightly_in_process(data_dir, url, exports).success
+    exact_after = read_table(url, "metric_values")
     _, second = freeze(data_dir, url, exports, "Phase 2", dt.date(2021, 4, 30))
     assert second["release_id"] == "phase-2-v2" and second["new version"] is True
     assert folder_bytes(exports / "releases" / "phase-2-v1") == first_bytes, "the first version was overwritten"
@@ -119,11 +125,44 @@ def test_a_late_file_makes_a_new_version_the_diff_names_it_and_as_known_at_repro
     leap_attendances = changed[(changed["metric_id"] == "attendances") & (changed["partnership_id"] == "leap") & (changed["dimension"] == "")]
     assert len(leap_attendances) == 1 and leap_attendances.iloc[0]["value_b"] > leap_attendances.iloc[0]["value_a"]
     assert "late file raw/leap/sign_in/Leap_sign_in_register_2021-01.xlsx" in leap_attendances.iloc[0]["reasons"]
-    untouched = changed[changed["partnership_id"].isin(["active_oxfordshire", "get_berkshire_active"])]
-    assert untouched.empty, "a file of Leap changed other partnerships' figures"
+    # Other partnerships' exact figures depend on their own data only: a file of Leap moves none of them.
+    others = ["active_oxfordshire", "get_berkshire_active"]
+    key = ["metric_id", "partnership_id", "dimension", "dimension_value"]
+
+    def exact_of(frame):
+        rows = frame[frame["partnership_id"].isin(others)].sort_values(key).reset_index(drop=True)
+        return rows[[*key, "numerator", "denominator", "value", "base_n"]]
+
+    assert len(exact_of(exact_before)) > 0
+    pd.testing.assert_frame_equal(exact_of(exact_before), exact_of(exact_after))
+    # Their published cells may change only through disclosure control (secondary suppression across
+    # partnerships), suppressed on one side, and the diff says so, naming Leap.
+    untouched = changed[changed["partnership_id"].isin(others)]
+    for _, row in untouched.iterrows():
+        assert ("[c]" in row["observation_status_a"]) != ("[c]" in row["observation_status_b"]), row.to_dict()
+        assert row["reasons"].startswith("disclosure control:") and "leap" in row["reasons"], row["reasons"]
     # As known on 14 May 2021, the register had not landed: the figures of the first version.
     _, known = freeze(data_dir, url, exports, "Phase 2 as known", dt.date(2021, 4, 30), dt.date(2021, 5, 14))
     with connection(url) as conn:
         changed, _ = release_diff(conn, "phase-2-v1", known["release_id"])
     assert changed.empty, changed.head().to_string()
     assert known["input files"] == first["input files"]
+
+
+def test_the_diff_puts_a_suppression_change_down_to_another_partnerships_files_and_nothing_else():
+    from amed_pipeline.releases.diff import disclosure_reason
+
+    files = pd.DataFrame([("leap", "raw/leap/sign_in/x.xlsx", "late file", "late file raw/leap/sign_in/x.xlsx")],
+                         columns=["partnership_id", "source_file", "kind", "reason"])
+
+    def row(status_a, status_b, partnership="active_oxfordshire"):
+        return pd.Series({"partnership_id": partnership, "observation_status_a": status_a, "observation_status_b": status_b})
+
+    became = disclosure_reason(row("", "[c]"), files)
+    assert became.startswith("disclosure control: suppressed") and "leap's files" in became
+    assert disclosure_reason(row("[c]", "[u]"), files).startswith("disclosure control: no longer suppressed")
+    # A shown value that moved, a partnership's own file, or no file at all: not disclosure control.
+    assert disclosure_reason(row("", ""), files) is None
+    assert disclosure_reason(row("[u]", "[u]"), files) is None
+    assert disclosure_reason(row("", "[c]", "leap"), files) is None
+    assert disclosure_reason(row("", "[c]"), files.iloc[0:0]) is None

@@ -240,7 +240,7 @@ def sql_formatting_problems(source: str, filename: str) -> list[str]:
         for node in tree.body if isinstance(node, ast.Assign)
         for target in node.targets if isinstance(target, ast.Name)
     ]
-    constants = {name for name, value in assignments if _is_constant_text(value, set())}
+    constants = _module_constants(tree, _imported_constants(tree))
     sql_constants = {name for name, value in assignments if name in constants and SQL_WORDS.search(ast.unparse(value))}
 
     def sql_text(node) -> bool:
@@ -268,6 +268,39 @@ def sql_formatting_problems(source: str, filename: str) -> list[str]:
             if sql_text(node.func.value) and not _is_constant_text(node, constants):
                 problems.setdefault(node.lineno, f"{where}: SQL text built with .format(): {ast.unparse(node)[:80]}")
     return [problems[line] for line in sorted(problems)]
+
+
+def _module_constants(tree, known: set[str] = frozenset()) -> set[str]:
+    """Module-level names bound only to constant text, including text joined from other such names
+    (a shared SQL fragment plus a literal is still a constant)."""
+    assignments = [
+        (target.id, node.value)
+        for node in tree.body if isinstance(node, ast.Assign)
+        for target in node.targets if isinstance(target, ast.Name)
+    ]
+    constants = set(known)
+    while True:
+        more = {name for name, value in assignments if name not in constants and _is_constant_text(value, constants)}
+        if not more:
+            break
+        constants |= more
+    # A name that is also bound to anything else is not a constant.
+    return constants - {name for name, value in assignments if not _is_constant_text(value, constants)}
+
+
+def _imported_constants(tree, seen: frozenset[str] = frozenset()) -> set[str]:
+    """Names imported from the project's own modules that are constant text there."""
+    names = set()
+    for node in tree.body:
+        if not (isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("amed_pipeline")):
+            continue
+        path = PROJECT_ROOT.joinpath(*node.module.split(".")).with_suffix(".py")
+        if node.module in seen or not path.is_file():
+            continue
+        module = ast.parse(path.read_text(encoding="utf-8"))
+        there = _module_constants(module, _imported_constants(module, seen | {node.module}))
+        names |= {alias.asname or alias.name for alias in node.names if alias.name in there}
+    return names
 
 
 def _is_constant_text(node, constants: set[str]) -> bool:

@@ -2,18 +2,20 @@
 the importance of conversations highest").
 
 - End-of-session ratings (usefulness, knowledge, confidence) by profession and by role group. The
-  respondent's role is their role as a person trained (`dim_person`: most recent attended
-  booking) where the response links to a person, otherwise the job title the survey itself asked
+  respondent's role is their role as a person trained in that scope (the same rule as
+  `compute.py`, sharing its SQL: most recent attended booking with that partnership; for 'all',
+  anywhere in the programme) where the response links to such a person, otherwise the job title the survey itself asked
   for (classified by the same rules); neither: "not stated".
 - Feedback and follow-up by training type, where the response links to a session: the latest
   session of that partnership the respondent attended that started on or before the response was
-  submitted. Response rates by type divide linked responses by attendances of that type, so
+  submitted (same start: the larger session key, as for roles); only that partnership's bookings
+  are read, so no other partnership's file can move the link. Response rates by type divide linked responses by attendances of that type, so
   unlinked responses (no e-mail, or no earlier attended session) are left out of them.
 
 These are rows of existing metric ids with a new dimension, so the tidy table, disclosure control
 (`disclosure.publish`, applied to every row alike) and the definitions cover them with no special
-case. Same shape as `compute.py`: aggregation in portable SQL, arithmetic in Python. It adds
-rows; it never changes the rows `compute.metric_rows` produces.
+case. Same shape as `compute.py`: aggregation in portable SQL, arithmetic in Python. So a partnership's rows, like
+`compute.py`'s, depend on its own data only. It adds rows; it never changes the rows `compute.metric_rows` produces.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import pandas as pd
 from sqlalchemy import Connection, text
 
 from amed_pipeline.metrics.catalogue import ALL_PARTNERSHIPS, METRICS_BY_ID
-from amed_pipeline.metrics.compute import METRIC_COLUMNS, QUERIES, metric_rows, run_queries
+from amed_pipeline.metrics.compute import METRIC_COLUMNS, QUERIES, ROLE_CTES, metric_rows, run_queries
 
 NOT_STATED = "not_stated"
 # metric id → the dimensions it is also published by (with what the definition says about them).
@@ -36,23 +38,26 @@ BREAKDOWNS: dict[str, tuple[str, ...]] = {
 }
 DEFINITION_NOTES = {
     "profession": "By profession and by role group: the respondent's role where the response links to a person trained "
-    "(their most recent attended booking), otherwise the job title the survey asked for; 'not stated' when neither.",
+    "(their most recent attended booking with that partnership; for 'all', in the programme), otherwise the job title the survey asked for; 'not stated' when neither.",
     "training_type": "By training type: responses linked to the latest session of that partnership the respondent attended "
     "that started on or before they answered; a rate by type divides linked responses by attendances of that type "
     "(responses that link to no session are left out).",
 }
 
+# The respondent's role in each scope is the role `compute.ROLE_CTES` gives the person in that
+# scope (their most recent attended booking with that partnership; for 'all', in the programme),
+# so a partnership's breakdown rows depend on its own data only.
 _RESPONDENT = """
-WITH r AS (
-    SELECT f.partnership_id, {answers},
-           CASE WHEN p.person_key IS NOT NULL THEN p.profession WHEN f.profession <> '' THEN f.profession ELSE :not_stated END AS profession,
-           CASE WHEN p.person_key IS NOT NULL THEN p.role_group WHEN f.role_group <> '' THEN f.role_group ELSE :not_stated END AS role_group
-    FROM fact_feedback f
-    LEFT JOIN dim_person p ON p.person_key = f.person_key AND f.person_key <> ''
-), scoped AS (
-    SELECT r.partnership_id AS scope, r.* FROM r
+WITH""" + ROLE_CTES + """, responses AS (
+    SELECT f.partnership_id AS scope, f.* FROM fact_feedback f
     UNION ALL
-    SELECT 'all' AS scope, r.* FROM r
+    SELECT 'all' AS scope, f.* FROM fact_feedback f
+), scoped AS (
+    SELECT r.scope, {answers},
+           CASE WHEN p.person_key IS NOT NULL THEN p.profession WHEN r.profession <> '' THEN r.profession ELSE :not_stated END AS profession,
+           CASE WHEN p.person_key IS NOT NULL THEN p.role_group WHEN r.role_group <> '' THEN r.role_group ELSE :not_stated END AS role_group
+    FROM responses r
+    LEFT JOIN roles p ON p.scope = r.scope AND p.person_key = r.person_key AND r.person_key <> ''
 )
 SELECT scope, {group} AS category,
        SUM(usefulness) AS usefulness_sum, COUNT(usefulness) AS usefulness_n,
@@ -64,7 +69,7 @@ FROM scoped GROUP BY scope, {group}
 _LINKED = """
 WITH candidates AS (
     SELECT r.response_key, r.partnership_id, r.usefulness, s.training_type,
-           ROW_NUMBER() OVER (PARTITION BY r.response_key ORDER BY s.start_at DESC, s.session_key) AS latest
+           ROW_NUMBER() OVER (PARTITION BY r.response_key ORDER BY s.start_at DESC, s.session_key DESC) AS latest
     FROM {table} r
     JOIN fact_booking b ON b.person_key = r.person_key AND b.partnership_id = r.partnership_id AND b.status = 'attended'
     JOIN dim_session s ON s.session_key = b.session_key
@@ -82,8 +87,8 @@ FROM scoped GROUP BY scope, training_type
 """
 
 BREAKDOWN_QUERIES = {
-    "ratings_by_profession": _RESPONDENT.format(answers="f.usefulness, f.knowledge, f.confidence", group="profession"),
-    "ratings_by_role_group": _RESPONDENT.format(answers="f.usefulness, f.knowledge, f.confidence", group="role_group"),
+    "ratings_by_profession": _RESPONDENT.format(answers="r.usefulness, r.knowledge, r.confidence", group="profession"),
+    "ratings_by_role_group": _RESPONDENT.format(answers="r.usefulness, r.knowledge, r.confidence", group="role_group"),
     "feedback_by_training_type": _LINKED.format(table="fact_feedback"),
     "followup_by_training_type": _LINKED.format(table="fact_followup"),
 }

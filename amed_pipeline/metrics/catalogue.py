@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# Ranges in labels are written "0 to 10", never with a dash: the report draws "–" for a missing figure.
 ALL_PARTNERSHIPS = "all"
 ONLINE_WORKSHOP_TYPES = ("helping_people_become_more_active", "physical_activity_in_clinical_care")
 MORE_CONVERSATIONS = ("much_more", "slightly_more")
@@ -86,21 +87,21 @@ METRICS: tuple[MetricDefinition, ...] = (
         "Follow-up responses / attendances.",
     ),
     MetricDefinition(
-        "usefulness_end_mean", "mean_0_10", "", "Usefulness at the end of the session (mean, 0–10)",
+        "usefulness_end_mean", "mean_0_10", "", "Usefulness at the end of the session (mean, 0 to 10)",
         "Mean of 'How useful was today's session to your role?' over feedback responses that answered it.",
     ),
     MetricDefinition(
-        "knowledge_mean", "mean_0_10", "", "Knowledge (mean, 0–10)",
+        "knowledge_mean", "mean_0_10", "", "Knowledge (mean, 0 to 10)",
         "Mean of 'How important is it to have conversations about physical activity with the people you "
         "support?' over feedback responses that answered it.",
     ),
     MetricDefinition(
-        "confidence_mean", "mean_0_10", "", "Confidence (mean, 0–10)",
+        "confidence_mean", "mean_0_10", "", "Confidence (mean, 0 to 10)",
         "Mean of 'How confident do you feel having conversations about physical activity?' over feedback "
         "responses that answered it.",
     ),
     MetricDefinition(
-        "usefulness_followup_mean", "mean_0_10", "", "Usefulness at follow-up (mean, 0–10)",
+        "usefulness_followup_mean", "mean_0_10", "", "Usefulness at follow-up (mean, 0 to 10)",
         "Mean of 'How useful has the training been to your role?' over follow-up responses that answered it.",
     ),
     MetricDefinition(

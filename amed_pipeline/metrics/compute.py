@@ -26,8 +26,10 @@ METRIC_COLUMNS = [
 # person's role *in that scope*: the job title of their most recent attended booking with that
 # partnership (for 'all', anywhere in the programme); on the same start, the larger session key
 # wins. So a partnership's figures depend on its own bookings only (no programme-wide dim_person).
-_ATTENDED = """
-WITH att AS (
+# `ROLE_CTES` is shared with `breakdowns.py` (a respondent's role follows the same rule): it
+# defines `att`, `booked` and `roles(scope, person_key, profession, role_group)`.
+ROLE_CTES = """
+att AS (
     SELECT b.partnership_id, b.person_key, b.session_key, s.start_at, s.start_month, s.training_type,
            b.profession, b.role_group
     FROM fact_booking b
@@ -44,7 +46,9 @@ WITH att AS (
         FROM booked
     ) ranked
     WHERE recency = 1
-), scoped AS (
+)"""
+
+_ATTENDED = "\nWITH" + ROLE_CTES + """, scoped AS (
     SELECT booked.scope, booked.partnership_id, booked.person_key, booked.session_key, booked.start_at,
            booked.start_month, booked.training_type, roles.profession, roles.role_group
     FROM booked JOIN roles ON roles.scope = booked.scope AND roles.person_key = booked.person_key

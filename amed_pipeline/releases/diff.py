@@ -8,6 +8,11 @@ two releases record, for the figure's own partnership (every partnership for 'al
 - new files holding only later records; files removed;
 - corrections: a file in both whose content hash changed;
 - rules: the disclosure rules changed; code: the metric code version changed;
+- disclosure control: a partnership's figures depend on its own data only (`compute.py`), but its
+  *published* cells do not: secondary suppression runs across partnerships and the 'all' row, so a
+  late file of another partnership can suppress (or release) a cell whose exact value did not
+  move. Such a change, with no file, date, rule or code reason of its own, is named as disclosure
+  control and with the partnerships whose files caused it (docs/metrics.md);
 - with none of these, the same files gave different figures: an erasure or a re-processing of
   the same files (see `erasure_log`).
 """
@@ -20,6 +25,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
+from amed_pipeline.metrics.disclosure import SUPPRESSED
 from amed_pipeline.releases.build import resolve, stored_figures, stored_inputs
 
 KEY = ["metric_id", "partnership_id", "dimension", "dimension_value"]
@@ -44,6 +50,27 @@ def _same(a, b) -> bool:
         return abs(float(a) - float(b)) < 1e-12
     except (TypeError, ValueError):
         return str(a) == str(b)
+
+
+def _suppressed(status) -> bool:
+    return isinstance(status, str) and SUPPRESSED in status
+
+
+def disclosure_reason(row: pd.Series, files: pd.DataFrame) -> str | None:
+    """Why a figure with no reason of its own changed, when disclosure control explains it (pure).
+
+    Only a change of suppression can come from another partnership's data: the cell is suppressed
+    on one side and not on the other (the exact value behind it did not move). A shown value that
+    changed is not explained this way, and None is returned.
+    """
+    if files.empty or _suppressed(row["observation_status_a"]) == _suppressed(row["observation_status_b"]):
+        return None
+    causes = sorted(set(files["partnership_id"].dropna()) - {row["partnership_id"]})
+    if not causes:
+        return None
+    became = "suppressed" if _suppressed(row["observation_status_b"]) else "no longer suppressed"
+    return (f"disclosure control: {became} (suppression pattern changed because of "
+            f"{', '.join(causes)}'s files: secondary suppression across partnerships and the programme total)")
 
 
 def file_reasons(conn: Connection, a: pd.Series, b: pd.Series) -> pd.DataFrame:
@@ -96,6 +123,8 @@ def release_diff(conn: Connection, reference_a: str, reference_b: str, labels=No
     for _, r in changed.iterrows():
         own = files if r["partnership_id"] == "all" else files[files["partnership_id"] == r["partnership_id"]]
         parts = list(general) + list(own["reason"])
+        if not parts:
+            parts = [reason] if (reason := disclosure_reason(r, files)) else []
         if not parts:
             parts = ["same files, dates and rules gave a different figure: an erasure or a re-processing (see erasure_log)"]
         reasons.append("; ".join(parts))
