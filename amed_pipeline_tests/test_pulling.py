@@ -424,3 +424,14 @@ def test_graph_drive_needs_a_readable_format(tmp_path):
     options = {"token_env": "G", "drive_id": "d", "folder_path": "f", "read_as": "pdf"}
     with pytest.raises(ConfigError, match="read_as"):
         parse_programme_config(_config(options, fmt="graph_drive", dataset="feedback"), tmp_path)
+
+
+def test_only_transient_api_failures_are_retried_by_the_nightly_retry_policy():
+    """5xx/timeouts that outlived the client's own backoff may succeed on a later attempt; a 401 or a
+    malformed page never will, so the run must not spend its retries on them."""
+    from amed_pipeline.operations.retries import is_transient
+    from amed_pipeline.pulling.errors import ApiAuthError, PermanentApiError, TransientApiError
+
+    assert is_transient(TransientApiError("leap/feedback: HTTP 503 after 4 attempts"))
+    assert not is_transient(ApiAuthError("leap/feedback: HTTP 401: check $TOKEN"))
+    assert not is_transient(PermanentApiError("leap/feedback: page 3 is not JSON"))

@@ -294,13 +294,26 @@ def _imported_constants(tree, seen: frozenset[str] = frozenset()) -> set[str]:
     for node in tree.body:
         if not (isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("amed_pipeline")):
             continue
-        path = PROJECT_ROOT.joinpath(*node.module.split(".")).with_suffix(".py")
-        if node.module in seen or not path.is_file():
-            continue
-        module = ast.parse(path.read_text(encoding="utf-8"))
-        there = _module_constants(module, _imported_constants(module, seen | {node.module}))
+        there = _constants_of_module(node.module, seen)
         names |= {alias.asname or alias.name for alias in node.names if alias.name in there}
     return names
+
+
+# Each project module's constant names, worked out once: without this, every file re-walked the
+# whole import graph below it (minutes for the package).
+_MODULE_CONSTANTS: dict[str, set[str]] = {}
+
+
+def _constants_of_module(module_name: str, seen: frozenset[str]) -> set[str]:
+    if module_name in _MODULE_CONSTANTS:
+        return _MODULE_CONSTANTS[module_name]
+    path = PROJECT_ROOT.joinpath(*module_name.split(".")).with_suffix(".py")
+    if module_name in seen or not path.is_file():
+        return set()  # an import cycle: fewer constants only makes the scan stricter
+    module = ast.parse(path.read_text(encoding="utf-8"))
+    constants = _module_constants(module, _imported_constants(module, seen | {module_name}))
+    _MODULE_CONSTANTS[module_name] = constants
+    return constants
 
 
 def _is_constant_text(node, constants: set[str]) -> bool:

@@ -1,8 +1,8 @@
 """The ways a pull can end badly, as types: transient (worth retrying later) or permanent.
 
-Issue 15 adds a run-wide transient-error classification for retries; these types are what it can
-wire up: `TransientApiError` (5xx and timeouts that outlived our own backoff) may succeed on a
-later attempt, `PermanentApiError` (401/403, other 4xx, a malformed page) will not until a
+`TransientApiError` (5xx and timeouts that outlived our own backoff) may succeed on a later
+attempt, so it is an `operations.retries.TransientSourceError`, the one type the nightly job's
+retry policy retries; `PermanentApiError` (401/403, other 4xx, a malformed page) will not until a
 person fixes something. `QuotaExhausted` is not a failure at all: the pull stopped cleanly at the
 last complete page and the next night resumes. Every message names the partnership, the source
 and the token's environment variable, never the token; none chains an HTTP library exception
@@ -11,12 +11,14 @@ whose text could carry a request.
 
 from __future__ import annotations
 
+from amed_pipeline.operations.retries import TransientSourceError
+
 
 class ApiError(Exception):
     """A pull that did not complete; `str()` is one line fit for logs and the UI."""
 
 
-class TransientApiError(ApiError):
+class TransientApiError(ApiError, TransientSourceError):
     """5xx, timeouts and connection failures still failing after the retries with backoff."""
 
 
