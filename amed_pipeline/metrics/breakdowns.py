@@ -23,8 +23,8 @@ from __future__ import annotations
 import pandas as pd
 from sqlalchemy import Connection, text
 
-from amed_pipeline.metrics.catalogue import ALL_PARTNERSHIPS, METRICS_BY_ID
-from amed_pipeline.metrics.compute import METRIC_COLUMNS, QUERIES, ROLE_CTES, metric_rows, run_queries
+from amed_pipeline.metrics.catalogue import METRICS_BY_ID
+from amed_pipeline.metrics.compute import METRIC_COLUMNS, QUERIES, ROLE_CTES, in_metric_order, metric_rows, run_queries
 
 NOT_STATED = "not_stated"
 # metric id → the dimensions it is also published by (with what the definition says about them).
@@ -143,13 +143,7 @@ def all_metric_rows(conn: Connection) -> pd.DataFrame:
     frame = pd.concat(parts, ignore_index=True)
     if frame.empty:
         return pd.DataFrame(columns=METRIC_COLUMNS)
-    scope_order = frame["partnership_id"].ne(ALL_PARTNERSHIPS)
-    return (
-        frame.assign(_scope=scope_order)
-        .sort_values(["metric_id", "_scope", "partnership_id", "dimension", "dimension_value"], kind="stable")
-        .drop(columns="_scope")
-        .reset_index(drop=True)
-    )
+    return in_metric_order(frame)
 
 
 def annotate_definitions(definitions: pd.DataFrame) -> pd.DataFrame:

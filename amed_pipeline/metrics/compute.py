@@ -228,7 +228,11 @@ def metric_rows(aggregates: dict[str, pd.DataFrame]) -> pd.DataFrame:
         if r["answered_n"] and r["scope"] in periods:
             add("more_conversations_share", r["scope"], r["more_n"], r["answered_n"], "setting", r["setting"])
 
-    frame = pd.DataFrame(rows, columns=METRIC_COLUMNS)
+    return in_metric_order(pd.DataFrame(rows, columns=METRIC_COLUMNS))
+
+
+def in_metric_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """Metric rows in their published order: by metric, the programme row first, then partnerships."""
     scope_order = frame["partnership_id"].ne(ALL_PARTNERSHIPS)
     return (
         frame.assign(_scope=scope_order)

@@ -9,7 +9,10 @@ from amed_pipeline.metrics.catalogue import METRICS
 from amed_pipeline.warehouse.schema import metadata
 
 
-def _metric_columns(extra=()):
+def metric_columns(extra=(), stamped: bool = True) -> list[Column]:
+    """The columns of a metric row (the contract in docs/metrics.md); `stamped`: with the run that
+    computed it (releases keep figures without run stamps, so their files are byte-identical)."""
+    stamps = [Column("run_id", String, nullable=False), Column("computed_at", DateTime, nullable=False)]
     return [
         Column("metric_id", String, nullable=False),
         Column("partnership_id", String, nullable=False),
@@ -23,14 +26,13 @@ def _metric_columns(extra=()):
         Column("unit", String, nullable=False),
         Column("base_n", Integer, autoincrement=False),
         *extra,
-        Column("run_id", String, nullable=False),
-        Column("computed_at", DateTime, nullable=False),
+        *(stamps if stamped else []),
     ]
 
 
-metric_values = Table("metric_values", metadata, *_metric_columns())
+metric_values = Table("metric_values", metadata, *metric_columns())
 metric_values_published = Table(
-    "metric_values_published", metadata, *_metric_columns([Column("observation_status", String, nullable=False)])
+    "metric_values_published", metadata, *metric_columns([Column("observation_status", String, nullable=False)])
 )
 metric_definitions = Table(
     "metric_definitions",

@@ -6,8 +6,9 @@ personal data, so an erasure request deletes nothing here (SECURITY.md, "Release
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Date, DateTime, Double, Integer, String, Table, Text
+from sqlalchemy import Column, Date, DateTime, Integer, String, Table, Text
 
+from amed_pipeline.metrics.tables import metric_columns
 from amed_pipeline.warehouse.schema import metadata
 
 release = Table(
@@ -46,16 +47,5 @@ release_metric_values = Table(
     "release_metric_values",
     metadata,
     Column("release_id", String, nullable=False),
-    Column("metric_id", String, nullable=False),
-    Column("partnership_id", String, nullable=False),
-    Column("dimension", String, nullable=False),
-    Column("dimension_value", String, nullable=False),
-    Column("period_start", Date, nullable=False),
-    Column("period_end", Date, nullable=False),
-    Column("numerator", Double),
-    Column("denominator", Double),
-    Column("value", Double),
-    Column("unit", String, nullable=False),
-    Column("base_n", Integer, autoincrement=False),
-    Column("observation_status", String, nullable=False),
+    *metric_columns([Column("observation_status", String, nullable=False)], stamped=False),
 )
