@@ -22,7 +22,10 @@ $(DAGSTER_HOME)/dagster.yaml: deploy/local.dagster.yaml
 run: install $(DAGSTER_HOME)/dagster.yaml
 	$(PY) -m amed_pipeline refresh
 
+# Lint and format checks (ruff, configured in pyproject.toml) run before the tests, here and in CI.
 test: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
 
 ui: install $(DAGSTER_HOME)/dagster.yaml
