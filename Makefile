@@ -22,7 +22,12 @@ $(DAGSTER_HOME)/dagster.yaml: deploy/local.dagster.yaml
 run: install $(DAGSTER_HOME)/dagster.yaml
 	$(PY) -m amed_pipeline refresh
 
-test: install
+# Before the tests, here and in CI: lint and format checks (ruff, configured in pyproject.toml) and
+# `dagster definitions validate` on both code locations of workspace.yaml.
+test: install $(DAGSTER_HOME)/dagster.yaml
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/dagster definitions validate -w workspace.yaml
 	$(PY) -m pytest
 
 ui: install $(DAGSTER_HOME)/dagster.yaml

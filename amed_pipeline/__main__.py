@@ -31,11 +31,11 @@ from amed_pipeline import settings
 from amed_pipeline.config import ConfigError, load_programme_config
 from amed_pipeline.definitions import build_definitions, nightly_job
 from amed_pipeline.defs.automation import run_scope
-from amed_pipeline.defs.jobs import all_partnerships_tags, nightly_refresh_job
-from amed_pipeline.defs.pulls import PULL_CHECK, api_sources, pull_asset_key
-from amed_pipeline.defs.metrics import EXPORT_FILES, REPORT_FILE, headline_markdown, read_table
-from amed_pipeline.metrics import tables as metric_tables
 from amed_pipeline.defs.config_errors import CONFIG_ASSET_NAME, skipped_message
+from amed_pipeline.defs.jobs import all_partnerships_tags, nightly_refresh_job
+from amed_pipeline.defs.metrics import EXPORT_FILES, REPORT_FILE, headline_markdown, read_table
+from amed_pipeline.defs.pulls import PULL_CHECK, api_sources, pull_asset_key
+from amed_pipeline.metrics import tables as metric_tables
 from amed_pipeline.operations.errors import explain
 from amed_pipeline.operations.failures import CODE_LOCATION, innermost_message
 from amed_pipeline.operations.planning import plan_refresh
@@ -66,7 +66,13 @@ def refresh(everything: bool = False, offline: bool = False, rekey: bool = False
 
 
 def _refresh(
-    definitions: dg.Definitions, config, home: str, everything: bool, rekey: bool, verbose: bool = False, offline: bool = False
+    definitions: dg.Definitions,
+    config,
+    home: str,
+    everything: bool,
+    rekey: bool,
+    verbose: bool = False,
+    offline: bool = False,
 ) -> int:
     selection, tags = None, all_partnerships_tags(config.partnership_ids)
     if not everything:
@@ -105,8 +111,11 @@ def _refresh(
             message = innermost_message(event.step_failure_data.error) or event.step_failure_data.error.message
             print(f"  step {event.step_key} failed: {explain_text(message)}", file=sys.stderr)
         if config.disabled:
-            print(f"skipped {len(config.disabled)} partnership(s) with configuration errors: "
-                  f"{', '.join(d.id for d in config.disabled)} (see above; the others were refreshed)", file=sys.stderr)
+            print(
+                f"skipped {len(config.disabled)} partnership(s) with configuration errors: "
+                f"{', '.join(d.id for d in config.disabled)} (see above; the others were refreshed)",
+                file=sys.stderr,
+            )
         return 0 if result.success and not config.disabled and not failed_pulls else 1
 
 
@@ -144,7 +153,9 @@ def explain_text(message: str) -> str:
     return next((line.strip() for line in message.splitlines() if line.strip()), "(no message)")
 
 
-def plan_refresh_from(definitions: dg.Definitions, config, pulls: bool = True, check_key: bool = True, plan: bool = True):
+def plan_refresh_from(
+    definitions: dg.Definitions, config, pulls: bool = True, check_key: bool = True, plan: bool = True
+):
     """The refresh plan, with the code location's own resources (key, erasure list, warehouse, export dir).
 
     `pulls=False`: offline (API snapshots only). `check_key`: refuse a pseudonym key that is missing
@@ -155,7 +166,9 @@ def plan_refresh_from(definitions: dg.Definitions, config, pulls: bool = True, c
         export_dir = resources.export_dir.directory()
         with resources.warehouse.connect() as conn:
             if check_key:
-                check_pseudonym_key(conn, resources.pseudonym_key.existing_key_bytes(), resources.pseudonym_key.key_file)
+                check_pseudonym_key(
+                    conn, resources.pseudonym_key.existing_key_bytes(), resources.pseudonym_key.key_file
+                )
             if not plan:
                 return None
             return plan_refresh(config, conn, resources.pseudonym_key.key_bytes(), tokens, export_dir, pulls=pulls)
@@ -164,7 +177,11 @@ def plan_refresh_from(definitions: dg.Definitions, config, pulls: bool = True, c
 def without_pulls(definitions: dg.Definitions, config, selection):
     """The run's assets without the API pulls (selection None = the whole job)."""
     graph = definitions.resolve_asset_graph()
-    keys = selection if selection is not None else sorted(nightly_refresh_job.selection.resolve(graph), key=lambda k: k.to_user_string())
+    keys = (
+        selection
+        if selection is not None
+        else sorted(nightly_refresh_job.selection.resolve(graph), key=lambda k: k.to_user_string())
+    )
     pulls = {pull_asset_key(s) for s in api_sources(config)}
     return [k for k in keys if k not in pulls]
 
@@ -174,7 +191,9 @@ def pull_failures(result) -> list[str]:
     return [
         evaluation.description or evaluation.asset_key.to_user_string()
         for evaluation in result.get_asset_check_evaluations()
-        if evaluation.check_name == PULL_CHECK and not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR
+        if evaluation.check_name == PULL_CHECK
+        and not evaluation.passed
+        and evaluation.severity == dg.AssetCheckSeverity.ERROR
     ]
 
 
@@ -201,7 +220,13 @@ def print_current_outputs(definitions: dg.Definitions) -> None:
 # column per partnership (300 partnerships would print a 300-column table).
 TERMINAL_PARTNERSHIP_COLUMNS = 6
 TERMINAL_PARTNERSHIP_ROWS = 10
-TERMINAL_METRICS = ("people_trained", "attendances", "sessions_delivered", "feedback_response_rate", "usefulness_end_mean")
+TERMINAL_METRICS = (
+    "people_trained",
+    "attendances",
+    "sessions_delivered",
+    "feedback_response_rate",
+    "usefulness_end_mean",
+)
 
 
 def headline_for_terminal(headline, export_dir) -> str:
@@ -210,22 +235,31 @@ def headline_for_terminal(headline, export_dir) -> str:
     partnerships = headline[headline["partnership_id"] != "all"]
     if len(partnerships) <= TERMINAL_PARTNERSHIP_COLUMNS:
         return headline_markdown(headline)
-    programme = headline_markdown(headline[headline["partnership_id"] == "all"]) if (headline["partnership_id"] == "all").any() else ""
-    largest = partnerships.sort_values(["people_trained", "partnership_id"], ascending=[False, True], na_position="last")
+    programme = (
+        headline_markdown(headline[headline["partnership_id"] == "all"])
+        if (headline["partnership_id"] == "all").any()
+        else ""
+    )
+    largest = partnerships.sort_values(
+        ["people_trained", "partnership_id"], ascending=[False, True], na_position="last"
+    )
     shown = largest.head(TERMINAL_PARTNERSHIP_ROWS)[["partnership_id", *TERMINAL_METRICS]]
-    table = shown.set_index("partnership_id").map(
-        lambda v: "" if v is None or v != v else (f"{v:,.0f}" if float(v).is_integer() else f"{v:.3f}")
-    ).to_markdown()
+    table = (
+        shown.set_index("partnership_id")
+        .map(lambda v: "" if v is None or v != v else (f"{v:,.0f}" if float(v).is_integer() else f"{v:.3f}"))
+        .to_markdown()
+    )
     more = len(partnerships) - len(shown)
-    pointer = (f"\n... and {more} more partnerships (the {len(shown)} largest by people trained are shown); every "
-               f"partnership and metric is in\n  {export_dir / 'metric_values.csv'}\n  {export_dir / 'amed_metrics.xlsx'}")
+    pointer = (
+        f"\n... and {more} more partnerships (the {len(shown)} largest by people trained are shown); every "
+        f"partnership and metric is in\n  {export_dir / 'metric_values.csv'}\n  {export_dir / 'amed_metrics.xlsx'}"
+    )
     return "\n".join(part for part in (programme, f"\n{len(partnerships)} partnerships:", table + pointer) if part)
 
 
 def release_command(args) -> int:
     """`release --name N --as-at D [--as-known-at D]`, `release diff A B [--csv PATH]`, `release list`."""
     import datetime as dt
-
 
     from amed_pipeline.defs.releases import RELEASE_JOB_NAME, release_run_config, release_tags
     from amed_pipeline.releases.build import ReleaseRequest, releases_frame
@@ -243,11 +277,26 @@ def release_command(args) -> int:
             with resources.warehouse.connect() as conn:
                 if action[0] == "list":
                     frame = releases_frame(conn)
-                    print(frame[["release_id", "name", "as_at", "as_known_at", "input_files", "figures", "created_at", "run_id", "folder"]]
-                          .to_markdown(index=False) if len(frame) else "no releases yet")
+                    print(
+                        frame[
+                            [
+                                "release_id",
+                                "name",
+                                "as_at",
+                                "as_known_at",
+                                "input_files",
+                                "figures",
+                                "created_at",
+                                "run_id",
+                                "folder",
+                            ]
+                        ].to_markdown(index=False)
+                        if len(frame)
+                        else "no releases yet"
+                    )
                     return 0
                 if len(action) != 3:
-                    print("release diff: give two releases, e.g. release diff \"Phase 2\" Final", file=sys.stderr)
+                    print('release diff: give two releases, e.g. release diff "Phase 2" Final', file=sys.stderr)
                     return 2
                 config = load_programme_config(settings.data_dir())
                 try:
@@ -255,8 +304,10 @@ def release_command(args) -> int:
                 except LookupError as exc:
                     print(f"release diff: {exc}", file=sys.stderr)
                     return 2
-        print(f"{summary['a']} → {summary['b']}: {summary['changed']} figures changed, {summary['only_in_a']} only in "
-              f"{summary['a']}, {summary['only_in_b']} only in {summary['b']} (of {summary['figures_a']} and {summary['figures_b']})")
+        print(
+            f"{summary['a']} → {summary['b']}: {summary['changed']} figures changed, {summary['only_in_a']} only in "
+            f"{summary['a']}, {summary['only_in_b']} only in {summary['b']} (of {summary['figures_a']} and {summary['figures_b']})"
+        )
         for reason in summary["general_reasons"] + summary["file_reasons"]:
             print(f"  why: {reason}")
         if args.csv:
@@ -265,7 +316,9 @@ def release_command(args) -> int:
             write_csv(changed, args.csv)
             print(f"every changed figure with its reasons -> {args.csv}")
         else:
-            shown = changed.drop(columns=["reasons", "metric_id", "partnership_id", "dimension", "dimension_value"], errors="ignore")
+            shown = changed.drop(
+                columns=["reasons", "metric_id", "partnership_id", "dimension", "dimension_value"], errors="ignore"
+            )
             print(shown.to_markdown(index=False) if len(shown) else "no published figure changed")
         return 0
     if action:
@@ -275,52 +328,87 @@ def release_command(args) -> int:
         print("release: --name and --as-at are required to freeze a release", file=sys.stderr)
         return 2
     try:
-        request = ReleaseRequest(args.name, dt.date.fromisoformat(args.as_at),
-                                 dt.date.fromisoformat(args.as_known_at) if args.as_known_at else None)
-        request.slug
+        request = ReleaseRequest(
+            args.name,
+            dt.date.fromisoformat(args.as_at),
+            dt.date.fromisoformat(args.as_known_at) if args.as_known_at else None,
+        )
+        _ = request.slug  # checks the name has letters or digits (ValueError otherwise)
     except ValueError as exc:
         print(f"release: {exc}", file=sys.stderr)
         return 2
     with dg.DagsterInstance.get() as instance:
         result = definitions.resolve_job_def(RELEASE_JOB_NAME).execute_in_process(
-            run_config=release_run_config(request), instance=instance, raise_on_error=False,
+            run_config=release_run_config(request),
+            instance=instance,
+            raise_on_error=False,
             tags={"trigger": "cli", **release_tags(request)},
         )
     if not result.success:
         for event in result.all_events:
             if event.is_step_failure:
-                print(f"release {request.name} failed: {event.step_failure_data.error.message.strip()}", file=sys.stderr)
+                print(
+                    f"release {request.name} failed: {event.step_failure_data.error.message.strip()}", file=sys.stderr
+                )
         return 1
     for event in result.all_events:
         if event.event_type_value == "STEP_OUTPUT":
             metadata = event.event_specific_data.metadata
-            print(f"release {metadata['release_id'].value} ({'new version' if metadata['new version'].value else 'unchanged: same version'}), "
-                  f"run {result.run_id}: {metadata['published figures'].value} figures from {metadata['input files'].value} files "
-                  f"-> {metadata['folder'].value}")
+            print(
+                f"release {metadata['release_id'].value} ({'new version' if metadata['new version'].value else 'unchanged: same version'}), "
+                f"run {result.run_id}: {metadata['published figures'].value} figures from {metadata['input files'].value} files "
+                f"-> {metadata['folder'].value}"
+            )
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m amed_pipeline", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    refresh_command = commands.add_parser("refresh", help="run the nightly refresh job through Dagster (what changed since the last refresh)")
-    refresh_command.add_argument("--all", action="store_true", help="run every step for every partnership, even when nothing changed")
-    refresh_command.add_argument("--offline", action="store_true", help="call no API: land the API snapshots already taken")
+    refresh_command = commands.add_parser(
+        "refresh", help="run the nightly refresh job through Dagster (what changed since the last refresh)"
+    )
+    refresh_command.add_argument(
+        "--all", action="store_true", help="run every step for every partnership, even when nothing changed"
+    )
+    refresh_command.add_argument(
+        "--offline", action="store_true", help="call no API: land the API snapshots already taken"
+    )
     parser.add_argument("--verbose", "-v", action="store_true", help="on an error, print the full traceback too")
-    refresh_command.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help="on an error, print the full traceback too")
+    refresh_command.add_argument(
+        "--verbose",
+        "-v",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="on an error, print the full traceback too",
+    )
     forget = commands.add_parser("forget", help="forget one person: erasure list, warehouse rows deleted, erasure_log")
     who = forget.add_mutually_exclusive_group(required=True)
     who.add_argument("--email", metavar="ADDRESS", help="their email address; '-' reads it from standard input")
-    who.add_argument("--name", nargs=2, metavar=("FIRST", "LAST"), help="for rows without an email (with --partnership)")
+    who.add_argument(
+        "--name", nargs=2, metavar=("FIRST", "LAST"), help="for rows without an email (with --partnership)"
+    )
     forget.add_argument("--partnership", metavar="ID", help="the partnership whose rows carry --name")
-    forget.add_argument("--refresh", action="store_true", help="run the refresh afterwards, rebuilding metrics without them")
-    rekey = commands.add_parser("rekey", help="rebuild the warehouse from the raw files under the current pseudonym key")
-    rekey.add_argument("--generate-key", action="store_true", help="first replace the generated key file with a new random key")
-    release = commands.add_parser("release", help="freeze an evaluation release as at a date; 'release diff A B'; 'release list'")
+    forget.add_argument(
+        "--refresh", action="store_true", help="run the refresh afterwards, rebuilding metrics without them"
+    )
+    rekey = commands.add_parser(
+        "rekey", help="rebuild the warehouse from the raw files under the current pseudonym key"
+    )
+    rekey.add_argument(
+        "--generate-key", action="store_true", help="first replace the generated key file with a new random key"
+    )
+    release = commands.add_parser(
+        "release", help="freeze an evaluation release as at a date; 'release diff A B'; 'release list'"
+    )
     release.add_argument("action", nargs="*", help="nothing to freeze one; 'diff A B' (names or ids); 'list'")
     release.add_argument("--name", help='the release name, e.g. "Phase 2" (its folder and id are made from it)')
-    release.add_argument("--as-at", metavar="YYYY-MM-DD", help="sessions started and responses submitted up to this date")
-    release.add_argument("--as-known-at", metavar="YYYY-MM-DD", help="only raw files first landed by this date (the ledger)")
+    release.add_argument(
+        "--as-at", metavar="YYYY-MM-DD", help="sessions started and responses submitted up to this date"
+    )
+    release.add_argument(
+        "--as-known-at", metavar="YYYY-MM-DD", help="only raw files first landed by this date (the ledger)"
+    )
     release.add_argument("--csv", metavar="PATH", help="diff: write every changed figure with its reasons to this CSV")
     args = parser.parse_args(argv)
     try:

@@ -46,7 +46,10 @@ def _private_key_dir(tmp_path_factory):
     import os
 
     keys = tmp_path_factory.mktemp("amed_keys")
-    values = {"AMED_PSEUDONYM_KEY_FILE": str(keys / "pseudonym.key"), "AMED_ERASURE_LIST": str(keys / "erasure_list.txt")}
+    values = {
+        "AMED_PSEUDONYM_KEY_FILE": str(keys / "pseudonym.key"),
+        "AMED_ERASURE_LIST": str(keys / "erasure_list.txt"),
+    }
     old = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
     yield keys
@@ -78,8 +81,9 @@ def data_dir(tmp_path: Path) -> Path:
 def make_source() -> Callable[..., Source]:
     """Build a `Source` the way `partnerships.yaml` would: `make_source("bookings", "eventbrite", "eb/*.csv")`."""
 
-    def _make(dataset: str, fmt: str, path: str, *, name: str | None = None,
-              partnership_id: str = TEST_PARTNERSHIP, **options) -> Source:
+    def _make(
+        dataset: str, fmt: str, path: str, *, name: str | None = None, partnership_id: str = TEST_PARTNERSHIP, **options
+    ) -> Source:
         return Source(
             partnership_id=partnership_id,
             name=name or f"{dataset}_{fmt}",
@@ -201,12 +205,42 @@ def msforms_xlsx(data_dir: Path) -> Path:
     """
     rows = [
         ["ID", "Start time", "Completion time", "Email", "Name", *MSFORMS_QUESTIONS],
-        [1, dt.datetime(2020, 11, 3, 14, 2, 11), dt.datetime(2020, 11, 3, 14, 5, 40), "anonymous", None,
-         9, 10, 7, "Social Prescribing Link Worker", "GP practice"],
-        [2, dt.datetime(2020, 11, 3, 14, 3, 0), dt.datetime(2020, 11, 3, 14, 9, 15), "Olu.Test@example.org", "Olu Test",
-         6, 8, 5, "High Intensity CBT Therapist", "Community health services"],
-        [3, dt.datetime(2020, 11, 4, 9, 0, 0), dt.datetime(2020, 11, 4, 9, 2, 30), "pat.test@example.com", "Pat Test",
-         None, 7, 8, "Library assistant", "Charity"],
+        [
+            1,
+            dt.datetime(2020, 11, 3, 14, 2, 11),
+            dt.datetime(2020, 11, 3, 14, 5, 40),
+            "anonymous",
+            None,
+            9,
+            10,
+            7,
+            "Social Prescribing Link Worker",
+            "GP practice",
+        ],
+        [
+            2,
+            dt.datetime(2020, 11, 3, 14, 3, 0),
+            dt.datetime(2020, 11, 3, 14, 9, 15),
+            "Olu.Test@example.org",
+            "Olu Test",
+            6,
+            8,
+            5,
+            "High Intensity CBT Therapist",
+            "Community health services",
+        ],
+        [
+            3,
+            dt.datetime(2020, 11, 4, 9, 0, 0),
+            dt.datetime(2020, 11, 4, 9, 2, 30),
+            "pat.test@example.com",
+            "Pat Test",
+            None,
+            7,
+            8,
+            "Library assistant",
+            "Charity",
+        ],
     ]
     return write_xlsx(data_dir / "msforms" / "Active Medicine feedback(1-3).xlsx", {"Sheet1": rows})
 
@@ -215,22 +249,92 @@ def msforms_xlsx(data_dir: Path) -> Path:
 def surveymonkey_xlsx(data_dir: Path) -> Path:
     """A SurveyMonkey "all responses" xlsx: two header rows, HTML entity in a question, datetime cells."""
     rows = [
-        ["Respondent ID", "Collector ID", "Start Date", "End Date", "IP Address", "Email Address", "First Name",
-         "Last Name", "Custom Data 1", "How useful has the training been to your role?",
-         "Since the training, how often do you have conversations about physical activity?", None,
-         "What&apos;s one thing you are doing differently?", "Where do you work?", None, "What is your job title?"],
-        [None, None, None, None, None, None, None, None, None, "Response", "Response", "Other (please specify)",
-         "Open-Ended Response", "Response", "Other (please specify)", "Open-Ended Response"],
-        [11900000001, 254968299, dt.datetime(2021, 1, 12, 9, 0, 5), dt.datetime(2021, 1, 12, 9, 4, 45), None, None,
-         None, None, None, "8 - Very useful", "Slightly more often", None, "Asking at every appointment",
-         "Hospital", None, "Band 6 Physio"],
-        [11900000002, 254968299, dt.datetime(2021, 1, 13, 17, 30, 0), dt.datetime(2021, 1, 13, 17, 31, 2), None, None,
-         None, None, None, "10", "Much more often", None, "", "Other", "Leisure trust", "Volunteer befriender"],
+        [
+            "Respondent ID",
+            "Collector ID",
+            "Start Date",
+            "End Date",
+            "IP Address",
+            "Email Address",
+            "First Name",
+            "Last Name",
+            "Custom Data 1",
+            "How useful has the training been to your role?",
+            "Since the training, how often do you have conversations about physical activity?",
+            None,
+            "What&apos;s one thing you are doing differently?",
+            "Where do you work?",
+            None,
+            "What is your job title?",
+        ],
+        [
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            "Response",
+            "Response",
+            "Other (please specify)",
+            "Open-Ended Response",
+            "Response",
+            "Other (please specify)",
+            "Open-Ended Response",
+        ],
+        [
+            11900000001,
+            254968299,
+            dt.datetime(2021, 1, 12, 9, 0, 5),
+            dt.datetime(2021, 1, 12, 9, 4, 45),
+            None,
+            None,
+            None,
+            None,
+            None,
+            "8 - Very useful",
+            "Slightly more often",
+            None,
+            "Asking at every appointment",
+            "Hospital",
+            None,
+            "Band 6 Physio",
+        ],
+        [
+            11900000002,
+            254968299,
+            dt.datetime(2021, 1, 13, 17, 30, 0),
+            dt.datetime(2021, 1, 13, 17, 31, 2),
+            None,
+            None,
+            None,
+            None,
+            None,
+            "10",
+            "Much more often",
+            None,
+            "",
+            "Other",
+            "Leisure trust",
+            "Volunteer befriender",
+        ],
     ]
     return write_xlsx(data_dir / "surveymonkey_followup" / "Follow-up survey.xlsx", {"Sheet": rows})
 
 
-DELIVERY_LOG_COLUMNS = ["Eventbrite event ID", "Session title", "Date", "Start time", "Delivery", "Booked", "Attended", "Attendance rate"]
+DELIVERY_LOG_COLUMNS = [
+    "Eventbrite event ID",
+    "Session title",
+    "Date",
+    "Start time",
+    "Delivery",
+    "Booked",
+    "Attended",
+    "Attendance rate",
+]
 
 
 @pytest.fixture
@@ -241,8 +345,26 @@ def delivery_log_xlsx(data_dir: Path) -> Path:
     """
     log = [
         DELIVERY_LOG_COLUMNS,
-        [115243358567, "Helping people become more active", dt.datetime(2020, 7, 14), dt.time(10, 0), "Online (Teams)", 24, 18, "=G2/F2"],
-        [None, "Physical activity in clinical care", dt.datetime(2020, 7, 21), dt.time(13, 30), "Face to face", 12, 9, "=G3/F3"],
+        [
+            115243358567,
+            "Helping people become more active",
+            dt.datetime(2020, 7, 14),
+            dt.time(10, 0),
+            "Online (Teams)",
+            24,
+            18,
+            "=G2/F2",
+        ],
+        [
+            None,
+            "Physical activity in clinical care",
+            dt.datetime(2020, 7, 21),
+            dt.time(13, 30),
+            "Face to face",
+            12,
+            9,
+            "=G3/F3",
+        ],
     ]
     notes = [["Delivery log for Active Medicine, kept by the partnership lead."], ["Last updated", dt.date(2020, 8, 1)]]
     return write_xlsx(
@@ -290,6 +412,7 @@ def postgres_url() -> str:
 
 # --- a real browser ---------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="session")
 def chromium():
     """Debian's headless Chromium: skipped where it is not installed, required in CI."""
@@ -328,4 +451,10 @@ def deliverables_run(tmp_path_factory):
     url = f"duckdb:///{base}/warehouse.duckdb"
     result = run_nightly_in_process(data_dir, url, base / "exports")
     assert result.success
-    return {"url": url, "exports": base / "exports", "base": base, "data_dir": data_dir, "config": load_programme_config(data_dir)}
+    return {
+        "url": url,
+        "exports": base / "exports",
+        "base": base,
+        "data_dir": data_dir,
+        "config": load_programme_config(data_dir),
+    }

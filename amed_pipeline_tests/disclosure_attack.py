@@ -51,7 +51,9 @@ class AttackReport:
         return self.recoverable + self.zero_base + self.small_base + self.unsound
 
 
-def _count_range(shown: float, metric_id: str, scope: str, dimension: str, rules: DisclosureRules) -> tuple[float, float]:
+def _count_range(
+    shown: float, metric_id: str, scope: str, dimension: str, rules: DisclosureRules
+) -> tuple[float, float]:
     """The exact counts that print as `shown` under the rules (exact where the rules say so)."""
     if metric_id in rules.exempt_metrics or shown % rules.round_counts_to != 0:
         return shown, shown
@@ -62,7 +64,7 @@ def _count_range(shown: float, metric_id: str, scope: str, dimension: str, rules
 
 
 def _fits(n: int, d: int, value: float, decimals: int) -> bool:
-    return d > 0 and abs(n / d - value) <= 0.5 * 10 ** -decimals + 1e-12
+    return d > 0 and abs(n / d - value) <= 0.5 * 10**-decimals + 1e-12
 
 
 def invert_share(num: tuple, den: tuple, shown: tuple, value: float, rules: DisclosureRules) -> tuple[tuple, tuple]:
@@ -70,7 +72,9 @@ def invert_share(num: tuple, den: tuple, shown: tuple, value: float, rules: Disc
     if _fits(shown[0], shown[1], value, rules.share_decimals) or num[1] == INF or den[1] == INF:
         return num, den  # the value may be the printed counts' ratio: it says nothing more
     pairs = [
-        (n, d) for n in range(int(num[0]), int(num[1]) + 1) for d in range(int(den[0]), int(den[1]) + 1)
+        (n, d)
+        for n in range(int(num[0]), int(num[1]) + 1)
+        for d in range(int(den[0]), int(den[1]) + 1)
         if n <= d and _fits(n, d, value, rules.share_decimals)
     ]
     if not pairs:
@@ -83,9 +87,10 @@ def invert_mean(den: tuple, value: float, rules: DisclosureRules) -> tuple:
     """Narrow a mean's base: keep the bases d for which some whole sum s (0–10 a response) gives `value`."""
     if den[1] == INF:
         return den
-    step = 0.5 * 10 ** -rules.mean_decimals
+    step = 0.5 * 10**-rules.mean_decimals
     bases = [
-        d for d in range(max(int(den[0]), 1), int(den[1]) + 1)
+        d
+        for d in range(max(int(den[0]), 1), int(den[1]) + 1)
         if math.floor((value + step) * d + 1e-9) >= math.ceil((value - step) * d - 1e-9)
     ]
     return (min(bases), max(bases)) if bases else den
@@ -173,12 +178,16 @@ def attack(published: pd.DataFrame, exact: pd.DataFrame, rules: DisclosureRules 
             shown = (float(r.numerator), float(r.denominator))
             num = _count_range(shown[0], r.metric_id, r.partnership_id, r.dimension, rules)
             den = _count_range(shown[1], "", r.partnership_id, "", rules)
-            num, den = invert_share(_intersect(num, ranges[r.num_key]), _intersect(den, ranges[r.den_key]), shown, float(r.value), rules)
+            num, den = invert_share(
+                _intersect(num, ranges[r.num_key]), _intersect(den, ranges[r.den_key]), shown, float(r.value), rules
+            )
             ranges[r.num_key] = _intersect(ranges[r.num_key], num)
             ranges[r.den_key] = _intersect(ranges[r.den_key], den)
         elif r.unit == "mean_0_10" and r.den_key:
             den = _count_range(float(r.denominator), r.metric_id, r.partnership_id, "", rules)
-            ranges[r.den_key] = _intersect(ranges[r.den_key], invert_mean(_intersect(den, ranges[r.den_key]), float(r.value), rules))
+            ranges[r.den_key] = _intersect(
+                ranges[r.den_key], invert_mean(_intersect(den, ranges[r.den_key]), float(r.value), rules)
+            )
     # Only relations true of these figures: a wrong assumption would make the reader's deductions wrong.
     ranges = tighten(ranges, [c for c in constraints(set(ranges)) if holds(c, truth)])
 
@@ -225,7 +234,9 @@ def attack_warehouse(url: str, rules: DisclosureRules = DisclosureRules()) -> At
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url", required=True, help="SQLAlchemy URL of the warehouse (e.g. duckdb:///data/warehouse.duckdb)")
+    parser.add_argument(
+        "--url", required=True, help="SQLAlchemy URL of the warehouse (e.g. duckdb:///data/warehouse.duckdb)"
+    )
     parser.add_argument("--details", action="store_true", help="list every cell found")
     args = parser.parse_args(argv)
     report = attack_warehouse(args.url)

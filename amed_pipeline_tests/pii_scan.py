@@ -56,7 +56,11 @@ def raw_personal_values(data_dir: Path) -> PersonalValues:
             if column in rows:
                 emails |= {e for e in rows[column].astype(str).map(normalise_email) if "@" in e}
         if "respondent_name" in rows:
-            names |= {w for w in rows["respondent_name"].astype(str).map(lambda n: name_words(n, "")) if len(w.split(" ")) >= 2}
+            names |= {
+                w
+                for w in rows["respondent_name"].astype(str).map(lambda n: name_words(n, ""))
+                if len(w.split(" ")) >= 2
+            }
         if "first_name" in rows and "last_name" in rows:
             for first, last in zip(rows["first_name"].astype(str), rows["last_name"].astype(str)):
                 if normalise_name(first) and normalise_name(last):
@@ -74,7 +78,7 @@ def find_personal(text: str, values: PersonalValues) -> list[str]:
     starts = values.name_lengths_by_first_word
     for position, word in enumerate(words):
         for size in starts.get(word, ()):
-            candidate = " ".join(words[position:position + size])
+            candidate = " ".join(words[position : position + size])
             if candidate in values.names:
                 hits.add(candidate)
     return sorted(hits)
@@ -87,7 +91,10 @@ def xlsx_text(path: Path) -> str:
     workbook = load_workbook(path, read_only=True)
     try:
         return "\n".join(
-            str(cell) for sheet in workbook.worksheets for row in sheet.iter_rows(values_only=True) for cell in row
+            str(cell)
+            for sheet in workbook.worksheets
+            for row in sheet.iter_rows(values_only=True)
+            for cell in row
             if cell is not None
         )
     finally:
@@ -140,7 +147,11 @@ def bookings_names(data_dir: Path) -> list[tuple[str, str]]:
     for source in load_programme_config(data_dir).sources("bookings"):
         rows = read_source(source, data_dir).rows
         if "first_name" in rows and "last_name" in rows:
-            found += [(f, l) for f, l in zip(rows["first_name"], rows["last_name"]) if len(name_words(f, l).split(" ")) == 2]
+            found += [
+                (first, last)
+                for first, last in zip(rows["first_name"], rows["last_name"])
+                if len(name_words(first, last).split(" ")) == 2
+            ]
     return sorted(set(found))
 
 
@@ -203,8 +214,11 @@ def plant_personal_data(data_dir: Path) -> Planted:
             from openpyxl import load_workbook
 
             book = load_workbook(path)
-            sheet = book[source.options["sheet"]] if source.options.get("sheet") else next(
-                s for s in book.worksheets if s.max_row > 1)
+            sheet = (
+                book[source.options["sheet"]]
+                if source.options.get("sheet")
+                else next(s for s in book.worksheets if s.max_row > 1)
+            )
             for (row, column), text in edits.items():
                 sheet.cell(row=row, column=column + 1, value=text)
             book.save(path)

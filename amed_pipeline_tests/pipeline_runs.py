@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
-from amed_pipeline.definitions import build_definitions
 from amed_pipeline.config import load_programme_config
+from amed_pipeline.definitions import build_definitions
 from amed_pipeline.defs.jobs import NIGHTLY_JOB_NAME, all_partnerships_tags
 from amed_pipeline.metrics import tables as metric_tables
 from amed_pipeline.warehouse import schema
@@ -37,8 +37,14 @@ def env(**values):
                 os.environ[k] = v
 
 
-def run_nightly_in_process(data_dir: Path, warehouse_url: str, export_dir: Path, instance=None, key: str = TEST_KEY,
-                           tags: dict[str, str] | None = None):
+def run_nightly_in_process(
+    data_dir: Path,
+    warehouse_url: str,
+    export_dir: Path,
+    instance=None,
+    key: str = TEST_KEY,
+    tags: dict[str, str] | None = None,
+):
     """Run the nightly job in this process against the given data dir, warehouse and export dir.
 
     `instance`: a persistent DagsterInstance (event log, compute logs, IO storage on disk), else
@@ -47,7 +53,9 @@ def run_nightly_in_process(data_dir: Path, warehouse_url: str, export_dir: Path,
     with env(AMED_PSEUDONYM_KEY=key, AMED_EXPORT_DIR=export_dir):
         defs = build_definitions(data_dir, warehouse_url)
         run_tags = {**all_partnerships_tags(load_programme_config(data_dir).partnership_ids), **(tags or {})}
-        result = defs.resolve_job_def(NIGHTLY_JOB_NAME).execute_in_process(raise_on_error=False, instance=instance, tags=run_tags)
+        result = defs.resolve_job_def(NIGHTLY_JOB_NAME).execute_in_process(
+            raise_on_error=False, instance=instance, tags=run_tags
+        )
     return result
 
 
@@ -63,10 +71,19 @@ def read_table(url: str, name: str) -> pd.DataFrame:
 def snapshot(url: str, keep_stamps: bool = False) -> dict[str, pd.DataFrame]:
     """Every pipeline table, sorted (and without run stamps unless kept), for comparing two runs."""
     out = {}
-    names = [t.name for t in schema.LOADED_TABLES] + ["landing_file", "landing_bookings", "staging_state"] + [
-        t.name for t in (metric_tables.metric_values, metric_tables.metric_values_published,
-                         metric_tables.metric_definitions, metric_tables.metrics_headline)
-    ]
+    names = (
+        [t.name for t in schema.LOADED_TABLES]
+        + ["landing_file", "landing_bookings", "staging_state"]
+        + [
+            t.name
+            for t in (
+                metric_tables.metric_values,
+                metric_tables.metric_values_published,
+                metric_tables.metric_definitions,
+                metric_tables.metrics_headline,
+            )
+        ]
+    )
     for name in names:
         frame = read_table(url, name)
         if not keep_stamps:
@@ -76,7 +93,9 @@ def snapshot(url: str, keep_stamps: bool = False) -> dict[str, pd.DataFrame]:
     return out
 
 
-def metric(values: pd.DataFrame, metric_id: str, partnership: str = "all", dimension: str = "", value: str = "") -> pd.Series:
+def metric(
+    values: pd.DataFrame, metric_id: str, partnership: str = "all", dimension: str = "", value: str = ""
+) -> pd.Series:
     rows = values[
         (values["metric_id"] == metric_id)
         & (values["partnership_id"] == partnership)

@@ -24,8 +24,8 @@ import pytest
 from amed_pipeline.definitions import build_definitions
 from amed_pipeline.defs.automation import (
     NEW_EXPORT_SENSOR_NAME,
-    PARTNERSHIP_TAG,
     NIGHTLY_SCHEDULE_NAME,
+    PARTNERSHIP_TAG,
     RUN_FAILURE_SENSOR_NAME,
 )
 from amed_pipeline.defs.jobs import NIGHTLY_JOB_NAME, all_partnerships_tags
@@ -146,8 +146,12 @@ def test_cursor_survives_and_only_changed_bytes_trigger_a_run(defs, instance, da
     selection = set(request.asset_selection)
     assert raw_keys(defs, "leap") <= selection
     assert not (raw_keys(defs) - raw_keys(defs, "leap")) & selection, "other partnerships' raw exports re-read"
-    assert {dg.AssetKey(["staged", "sessions"]), dg.AssetKey(["warehouse", "dim_person"]),
-            dg.AssetKey(["metrics", "metric_values"]), dg.AssetKey(["metrics", "metric_definitions"])} <= selection
+    assert {
+        dg.AssetKey(["staged", "sessions"]),
+        dg.AssetKey(["warehouse", "dim_person"]),
+        dg.AssetKey(["metrics", "metric_values"]),
+        dg.AssetKey(["metrics", "metric_definitions"]),
+    } <= selection
     # A retried tick asks for the same run key (Dagster launches a run key once); the new cursor is quiet.
     assert tick(defs, instance, cursor).run_requests[0].run_key == request.run_key
     assert not tick(defs, instance, changed.cursor).run_requests
@@ -173,23 +177,34 @@ def test_a_run_the_sensor_requests_for_one_partnership_succeeds(data_copy, tmp_p
     url = f"duckdb:///{tmp_path}/warehouse.duckdb"
     home = tmp_path / "dagster_home"
     home.mkdir()
-    with env(AMED_DATA_DIR=data_copy, AMED_WAREHOUSE_URL=url, AMED_EXPORT_DIR=tmp_path / "exports",
-             AMED_PSEUDONYM_KEY=TEST_KEY, DAGSTER_HOME=home):
+    with env(
+        AMED_DATA_DIR=data_copy,
+        AMED_WAREHOUSE_URL=url,
+        AMED_EXPORT_DIR=tmp_path / "exports",
+        AMED_PSEUDONYM_KEY=TEST_KEY,
+        DAGSTER_HOME=home,
+    ):
         defs = build_definitions()
         with dg.DagsterInstance.get() as instance:
-            full = dg.execute_job(dg.reconstructable(nightly_job), instance=instance,
-                                  tags=all_partnerships_tags(list(PARTNERSHIPS)))
+            full = dg.execute_job(
+                dg.reconstructable(nightly_job), instance=instance, tags=all_partnerships_tags(list(PARTNERSHIPS))
+            )
             assert full.success
             cursor = tick(defs, instance).cursor  # one run per partnership: all are "new" to the sensor
             path = data_copy / LEAP_FILE
             path.write_bytes(path.read_bytes() + b"\n")
             (request,) = tick(defs, instance, cursor).run_requests
-            partial = dg.execute_job(dg.reconstructable(nightly_job), instance=instance,
-                                     asset_selection=request.asset_selection,
-                                     tags={**request.tags, "dagster/partition": request.partition_key})
+            partial = dg.execute_job(
+                dg.reconstructable(nightly_job),
+                instance=instance,
+                asset_selection=request.asset_selection,
+                tags={**request.tags, "dagster/partition": request.partition_key},
+            )
             assert partial.success
             materialised = {e.asset_key for e in partial.get_asset_materialization_events()}
-            assert raw_keys(defs, "leap") <= materialised and not (raw_keys(defs) - raw_keys(defs, "leap")) & materialised
+            assert (
+                raw_keys(defs, "leap") <= materialised and not (raw_keys(defs) - raw_keys(defs, "leap")) & materialised
+            )
     values = read_table(url, "metric_values")
     assert metric(values, "people_trained")["value"] == 1301
     assert set(values["partnership_id"]) >= {*PARTNERSHIPS, "all"}
@@ -274,9 +289,15 @@ def test_failed_run_is_recorded_logged_and_posted_to_the_webhook(tmp_path):
     url = f"duckdb:///{tmp_path}/warehouse.duckdb"
     smtp = SmtpListener()
     try:
-        with Webhook() as webhook, dg.instance_for_test() as instance, env(
-            AMED_ALERT_WEBHOOK_URL=webhook.url, AMED_ALERT_SMTP_HOST="127.0.0.1", AMED_ALERT_SMTP_PORT=smtp.port,
-            AMED_ALERT_EMAIL_TO="evaluation-team@example.org",
+        with (
+            Webhook() as webhook,
+            dg.instance_for_test() as instance,
+            env(
+                AMED_ALERT_WEBHOOK_URL=webhook.url,
+                AMED_ALERT_SMTP_HOST="127.0.0.1",
+                AMED_ALERT_SMTP_PORT=smtp.port,
+                AMED_ALERT_EMAIL_TO="evaluation-team@example.org",
+            ),
         ):
             result = failing_job.execute_in_process(instance=instance, raise_on_error=False)
             assert not result.success
@@ -301,7 +322,10 @@ def test_failed_run_is_recorded_logged_and_posted_to_the_webhook(tmp_path):
     assert row["failed_steps"] == "load_the_warehouse"
     assert row["error"].startswith("ConnectionError: could not reach the warehouse")
     assert "[email]" in row["error"] and "@" not in row["error"] and "second line" not in row["error"]
-    assert abs((dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - row["failed_at"].to_pydatetime()).total_seconds()) < 300
+    assert (
+        abs((dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - row["failed_at"].to_pydatetime()).total_seconds())
+        < 300
+    )
 
     (post,) = webhook.received
     assert post["path"] == "/hooks/amed" and post["type"] == "application/json"

@@ -22,7 +22,13 @@ from amed_pipeline.defs.jobs import NIGHTLY_JOB_NAME, all_partnerships_tags
 from amed_pipeline_tests.pipeline_runs import SAMPLE_DATA_DIR, TEST_KEY, env, read_table
 
 CORPUS = Path(__file__).resolve().parent / "fixtures" / "bad_inputs"
-UNREADABLE = ("07_missing_status_column.csv", "09_empty.csv", "11_pdf_renamed.csv", "12_binary_junk.csv", "24_no_data_sheet.xlsx")
+UNREADABLE = (
+    "07_missing_status_column.csv",
+    "09_empty.csv",
+    "11_pdf_renamed.csv",
+    "12_binary_junk.csv",
+    "24_no_data_sheet.xlsx",
+)
 
 # file → (rows read, loaded, quarantined, duplicate, [(rule, fragment of the reason)])
 EXPECTED = {
@@ -47,7 +53,13 @@ EXPECTED = {
     "eventbrite/17_unknown_session.csv": (1, 0, 1, 0, [("session_unknown", "no known session")]),
     "surveymonkey/18_embedded_newlines.csv": (1, 1, 0, 0, []),
     "surveymonkey/19_excel_scientific_ids.csv": (2, 1, 1, 0, [("unparseable_value", "scientific notation")]),
-    "surveymonkey/20_rating_labels_and_out_of_range.csv": (2, 1, 1, 0, [("unparseable_value", "rating 11 is outside 0–10")]),
+    "surveymonkey/20_rating_labels_and_out_of_range.csv": (
+        2,
+        1,
+        1,
+        0,
+        [("unparseable_value", "rating 11 is outside 0–10")],
+    ),
     "surveymonkey/21_month_first_day_above_12.csv": (1, 1, 0, 0, []),
     "jisc/22_day_first_violation.csv": (2, 1, 1, 0, [("unparseable_value", "declared day-first")]),
     "msforms/23_several_sheets.xlsx": (2, 2, 0, 0, []),
@@ -58,11 +70,23 @@ EXPECTED = {
     "eventbrite/27_nul_in_a_field.csv": (2, 1, 1, 0, [("nul_in_field", "NUL byte")]),
     "eventbrite/28_title_rows_above_header.csv": (1, 1, 0, 0, []),
     "eventbrite/29_field_over_131072_chars.csv": (2, 1, 1, 0, [("field_too_long", "over the limit of 131,072")]),
-    "msforms/30_formula_without_value.xlsx": (2, 1, 1, 0, [("formula_without_value", "formula without a value: re-save the file in Excel")]),
-    "eventbrite/31_email_in_bad_cells.csv": (2, 0, 2, 0, [
-        ("unparseable_value", "not a recognised date: '[email removed]'"),
-        ("unparseable_value", "'Checked In by [email removed]' is not one of"),
-    ]),
+    "msforms/30_formula_without_value.xlsx": (
+        2,
+        1,
+        1,
+        0,
+        [("formula_without_value", "formula without a value: re-save the file in Excel")],
+    ),
+    "eventbrite/31_email_in_bad_cells.csv": (
+        2,
+        0,
+        2,
+        0,
+        [
+            ("unparseable_value", "not a recognised date: '[email removed]'"),
+            ("unparseable_value", "'Checked In by [email removed]' is not one of"),
+        ],
+    ),
     "eventbrite/32_contact_details_in_free_text.csv": (1, 1, 0, 0, []),
     "msforms/33_respondent_email.xlsx": (2, 2, 0, 0, []),
     "surveymonkey/34_leading_space_formula.csv": (1, 0, 1, 0, [("unparseable_value", "not a rating from 0 to 10")]),
@@ -81,7 +105,9 @@ def run(data_dir: Path, url: str, selection=None):
     with env(AMED_PSEUDONYM_KEY=TEST_KEY, AMED_EXPORT_DIR=data_dir / "exports"):
         defs = build_definitions(data_dir, url)
         if selection is not None:  # a later run that materialises only part of the graph
-            defs = dg.Definitions.merge(defs, dg.Definitions(jobs=[dg.define_asset_job("partial", selection=selection)]))
+            defs = dg.Definitions.merge(
+                defs, dg.Definitions(jobs=[dg.define_asset_job("partial", selection=selection)])
+            )
         job = defs.resolve_job_def(NIGHTLY_JOB_NAME if selection is None else "partial")
         tags = all_partnerships_tags(["corpus"]) if selection is None else {}
         return job.execute_in_process(raise_on_error=False, tags=tags)
@@ -106,7 +132,12 @@ def test_each_bad_input_has_its_stated_outcome(corpus_run, file):
     read, loaded, quarantined, duplicate, reasons = EXPECTED[file]
     ledger = read_table(corpus_run["url"], "ingest_ledger").set_index("source_file")
     row = ledger.loc[f"raw/{file}"]
-    assert (row["rows_read"], row["rows_loaded"], row["rows_quarantined"], row["rows_duplicate"]) == (read, loaded, quarantined, duplicate)
+    assert (row["rows_read"], row["rows_loaded"], row["rows_quarantined"], row["rows_duplicate"]) == (
+        read,
+        loaded,
+        quarantined,
+        duplicate,
+    )
     quarantine = read_table(corpus_run["url"], "quarantine")
     entries = quarantine[quarantine["source_file"] == f"raw/{file}"]
     assert len(entries) == len(reasons)
@@ -149,10 +180,17 @@ def test_quarantine_masks_personal_values(corpus_run):
 
 def test_no_email_reaches_any_text_the_run_writes(corpus_run):
     """Reasons, values, data returns and check metadata: the emails typed into bad cells and free text."""
-    texts = [read_table(corpus_run["url"], t).astype(str).to_csv() for t in ("quarantine", "landing_quarantine", "job_title_classification")]
+    texts = [
+        read_table(corpus_run["url"], t).astype(str).to_csv()
+        for t in ("quarantine", "landing_quarantine", "job_title_classification")
+    ]
     texts += [p.read_text() for p in (corpus_run["data_dir"] / "exports" / "data_returns").glob("*.csv")]
     texts += [str(e.metadata) for e in corpus_run["result"].get_asset_check_evaluations()]
-    texts += [str(m.metadata) for m in corpus_run["result"].get_asset_materialization_events() for m in [m.event_specific_data.materialization]]
+    texts += [
+        str(m.metadata)
+        for m in corpus_run["result"].get_asset_materialization_events()
+        for m in [m.event_specific_data.materialization]
+    ]
     for planted in ("someone.else@example.org", "amira.k@example.org", "dee.hart@example.org", "07700 900123"):
         assert not any(planted in text for text in texts), planted
 
@@ -171,7 +209,10 @@ def test_free_text_is_stored_redacted_and_counted_in_the_data_return(corpus_run)
     path = corpus_run["data_dir"] / "exports" / "data_returns" / "corpus_data_return_redactions.csv"
     counts = pd.read_csv(path, dtype=str, keep_default_na=False)
     mine = counts[counts["source_file"] == "raw/eventbrite/32_contact_details_in_free_text.csv"]
-    assert sorted(zip(mine["field_name"], mine["kind"], mine["redactions"])) == [("job_title", "email", "1"), ("job_title", "phone", "1")]
+    assert sorted(zip(mine["field_name"], mine["kind"], mine["redactions"])) == [
+        ("job_title", "email", "1"),
+        ("job_title", "phone", "1"),
+    ]
 
 
 def test_a_respondent_email_links_the_response_to_its_person(corpus_run):
@@ -200,15 +241,20 @@ def test_data_return_lists_the_partnerships_quarantined_rows(corpus_run):
 
 def test_unreadable_files_withhold_their_partnerships_metrics_in_this_run(corpus_run):
     result = corpus_run["result"]
-    failed = {(e.asset_key.to_user_string(), e.check_name) for e in result.get_asset_check_evaluations() if not e.passed}
+    failed = {
+        (e.asset_key.to_user_string(), e.check_name) for e in result.get_asset_check_evaluations() if not e.passed
+    }
     assert ("warehouse/ingest_ledger", "all_files_readable") in failed
     assert ("warehouse/ingest_ledger", "row_accounting_balanced") not in failed
     succeeded = {e.step_key for e in result.all_events if e.event_type_value == "STEP_SUCCESS"}
     assert {"staging", "reports__data_returns", "metric_tables"} <= succeeded
     # The only partnership has unreadable files: nothing of it, and no programme-wide row, is published.
     assert len(read_table(corpus_run["url"], "metric_values_published")) == 0
-    warnings = {(e.asset_key.to_user_string(), e.check_name) for e in result.get_asset_check_evaluations()
-                if not e.passed and e.severity == dg.AssetCheckSeverity.WARN}
+    warnings = {
+        (e.asset_key.to_user_string(), e.check_name)
+        for e in result.get_asset_check_evaluations()
+        if not e.passed and e.severity == dg.AssetCheckSeverity.WARN
+    }
     assert ("staged/sessions", "dates_in_programme_window") in warnings
 
 

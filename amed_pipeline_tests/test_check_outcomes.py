@@ -20,8 +20,16 @@ from amed_pipeline_tests.pipeline_runs import SAMPLE_DATA_DIR, read_table, run_n
 
 def stored_history(failing: int) -> pd.DataFrame:
     rows = dq_history_rows(
-        "run-1", "bookings", READ_CHECK, "WARN", False, failing == 0, pd.Series({"leap": failing}), pd.Series({"leap": 100}),
-        "rows refused while reading or staging", dt.datetime(2026, 11, 1, 2, 0),
+        "run-1",
+        "bookings",
+        READ_CHECK,
+        "WARN",
+        False,
+        failing == 0,
+        pd.Series({"leap": failing}),
+        pd.Series({"leap": 100}),
+        "rows refused while reading or staging",
+        dt.datetime(2026, 11, 1, 2, 0),
     )
     return rows
 
@@ -53,7 +61,10 @@ def test_a_second_run_with_nothing_to_stage_still_warns_of_quarantined_rows(tmp_
     quarantined = quarantine[(quarantine["dataset"] == "bookings") & (quarantine["source_row"] > 0)]
     expected = len(quarantined.drop_duplicates(["source_file", "source_row"]))
     assert expected > 0  # the sample has bookings that cannot be attributed or linked
-    check = next(e for e in again.get_asset_check_evaluations()
-                 if e.asset_key.to_user_string() == "staged/bookings" and e.check_name == READ_CHECK)
+    check = next(
+        e
+        for e in again.get_asset_check_evaluations()
+        if e.asset_key.to_user_string() == "staged/bookings" and e.check_name == READ_CHECK
+    )
     assert not check.passed
     assert check.metadata["failing rows (quarantined)"].value == expected

@@ -21,7 +21,14 @@ def raw_config():
 def test_bundled_config_loads():
     config = load_programme_config(DATA_DIR)
     assert config.partnership_ids == ["active_oxfordshire", "get_berkshire_active", "leap"]
-    assert {s.format for s in config.sources()} == {"eventbrite", "surveymonkey", "msforms", "google_forms", "jisc", "mapped_csv"}
+    assert {s.format for s in config.sources()} == {
+        "eventbrite",
+        "surveymonkey",
+        "msforms",
+        "google_forms",
+        "jisc",
+        "mapped_csv",
+    }
     assert config.start.isoformat() == "2020-07-01"
 
 
@@ -34,32 +41,50 @@ def _error(raw, tmp_path) -> str:
 @pytest.mark.parametrize(
     "mutate, expected",
     [
-        (lambda c: c["partnerships"][1]["sources"][0].update(format="smartsurvey"),
-         ["partnership 'get_berkshire_active'", "source #1", "key 'format'", "smartsurvey"]),
-        (lambda c: c["partnerships"][0]["sources"][1].update(options={"colums": {}}),
-         ["partnership 'active_oxfordshire'", "source #2", "options.colums", "unknown option"]),
-        (lambda c: c["partnerships"][2]["sources"][0].pop("path"),
-         ["partnership 'leap'", "source #1", "key 'path': missing"]),
-        (lambda c: c["partnerships"][2]["sources"][0].update(path="../../etc/*.csv"),
-         ["partnership 'leap'", "key 'path'", "leaves the data dir"]),
-        (lambda c: c["partnerships"][2]["sources"][0].update(path="/etc/passwd"),
-         ["key 'path'", "leaves the data dir"]),
-        (lambda c: c["partnerships"][2].update(id="active_oxfordshire"),
-         ["partnership 'active_oxfordshire'", "duplicate id"]),
-        (lambda c: c["partnerships"][0].update(id="Active Oxfordshire"),
-         ["partnership #1", "key 'id'", "[a-z0-9_]+"]),
-        (lambda c: c["partnerships"][0]["sources"][0]["options"]["columns"].update(titel="X"),
-         ["source #1", "options.columns.titel", "not a sessions field"]),
-        (lambda c: c["partnerships"][0]["sources"][1].update(options={"questions": {"usefulness": "x"}}),
-         ["options.questions", "only applies to feedback and followup"]),
-        (lambda c: c["partnerships"][0]["sources"][2].update(options={"attended_statuses": ["Attending"]}),
-         ["options.attended_statuses", "only applies to bookings"]),
-        (lambda c: c["partnerships"][0]["sources"][0].update(dataset="attendance"),
-         ["key 'dataset'", "attendance"]),
+        (
+            lambda c: c["partnerships"][1]["sources"][0].update(format="smartsurvey"),
+            ["partnership 'get_berkshire_active'", "source #1", "key 'format'", "smartsurvey"],
+        ),
+        (
+            lambda c: c["partnerships"][0]["sources"][1].update(options={"colums": {}}),
+            ["partnership 'active_oxfordshire'", "source #2", "options.colums", "unknown option"],
+        ),
+        (
+            lambda c: c["partnerships"][2]["sources"][0].pop("path"),
+            ["partnership 'leap'", "source #1", "key 'path': missing"],
+        ),
+        (
+            lambda c: c["partnerships"][2]["sources"][0].update(path="../../etc/*.csv"),
+            ["partnership 'leap'", "key 'path'", "leaves the data dir"],
+        ),
+        (
+            lambda c: c["partnerships"][2]["sources"][0].update(path="/etc/passwd"),
+            ["key 'path'", "leaves the data dir"],
+        ),
+        (
+            lambda c: c["partnerships"][2].update(id="active_oxfordshire"),
+            ["partnership 'active_oxfordshire'", "duplicate id"],
+        ),
+        (lambda c: c["partnerships"][0].update(id="Active Oxfordshire"), ["partnership #1", "key 'id'", "[a-z0-9_]+"]),
+        (
+            lambda c: c["partnerships"][0]["sources"][0]["options"]["columns"].update(titel="X"),
+            ["source #1", "options.columns.titel", "not a sessions field"],
+        ),
+        (
+            lambda c: c["partnerships"][0]["sources"][1].update(options={"questions": {"usefulness": "x"}}),
+            ["options.questions", "only applies to feedback and followup"],
+        ),
+        (
+            lambda c: c["partnerships"][0]["sources"][2].update(options={"attended_statuses": ["Attending"]}),
+            ["options.attended_statuses", "only applies to bookings"],
+        ),
+        (lambda c: c["partnerships"][0]["sources"][0].update(dataset="attendance"), ["key 'dataset'", "attendance"]),
         (lambda c: c.pop("programme"), ["key 'programme': missing"]),
         (lambda c: c["partnerships"][2].update(id="all"), ["partnership #3", "key 'id'", "'all'", "reserved"]),
-        (lambda c: c.update(disclosure={"exact_programme_totals": ["people_trained", "role_group_share"]}),
-         ["disclosure", "exact_programme_totals", "role_group_share"]),
+        (
+            lambda c: c.update(disclosure={"exact_programme_totals": ["people_trained", "role_group_share"]}),
+            ["disclosure", "exact_programme_totals", "role_group_share"],
+        ),
     ],
 )
 def test_config_errors_name_partnership_source_and_key(raw_config, tmp_path, mutate, expected):
@@ -107,9 +132,11 @@ def _load_text(tmp_path, text: str) -> str:
 
 
 # "Billion laughs" as one flow sequence: nine levels of nine aliases, 387 million values.
-BOMB = "[&l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol], " + ", ".join(
-    f"&l{i} [" + ", ".join([f"*l{i - 1}"] * 9) + "]" for i in range(1, 9)
-) + "]"
+BOMB = (
+    "[&l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol], "
+    + ", ".join(f"&l{i} [" + ", ".join([f"*l{i - 1}"] * 9) + "]" for i in range(1, 9))
+    + "]"
+)
 
 
 @pytest.mark.parametrize("where", ["options.values", "programme.name"])
@@ -121,7 +148,9 @@ def test_an_alias_bomb_inside_accepted_keys_is_refused_before_it_expands(tmp_pat
     if where == "programme.name":
         config = config.replace("  name: Active Medicine\n", f"  name: {BOMB}\n", 1)
     else:
-        config = config.replace("          values:\n", f"          values:\n            training_type: {{bomb: {BOMB}}}\n", 1)
+        config = config.replace(
+            "          values:\n", f"          values:\n            training_type: {{bomb: {BOMB}}}\n", 1
+        )
     assert BOMB in config
     started = time.monotonic()
     message = _load_text(tmp_path, config)
@@ -130,8 +159,10 @@ def test_an_alias_bomb_inside_accepted_keys_is_refused_before_it_expands(tmp_pat
 
 
 def test_a_few_small_aliases_are_still_accepted(tmp_path):
-    config = (DATA_DIR / "partnerships.yaml").read_text().replace(
-        "programme:\n  name: Active Medicine", "programme:\n  name: &name Active Medicine", 1
+    config = (
+        (DATA_DIR / "partnerships.yaml")
+        .read_text()
+        .replace("programme:\n  name: Active Medicine", "programme:\n  name: &name Active Medicine", 1)
     )
     (tmp_path / "partnerships.yaml").write_text(config + "\n# reuse\n")
     assert load_programme_config(tmp_path).name == "Active Medicine"
@@ -144,9 +175,17 @@ def test_a_recursive_alias_is_refused(tmp_path):
 @pytest.mark.parametrize(
     "text, line, key",
     [
-        ("programme:\n  name: A\n  start: 2020-07-01\n  end: 2021-07-31\nprogramme:\n  name: Duplicate programme\n", 5, "programme"),
+        (
+            "programme:\n  name: A\n  start: 2020-07-01\n  end: 2021-07-31\nprogramme:\n  name: Duplicate programme\n",
+            5,
+            "programme",
+        ),
         ("programme:\n  name: A\n  name: B\n", 3, "name"),
-        ("partnerships:\n  - id: a\n    sources:\n      - dataset: bookings\n        path: x\n        path: y\n", 6, "path"),
+        (
+            "partnerships:\n  - id: a\n    sources:\n      - dataset: bookings\n        path: x\n        path: y\n",
+            6,
+            "path",
+        ),
     ],
 )
 def test_duplicate_keys_are_refused_at_any_level_with_the_line(tmp_path, text, line, key):

@@ -22,7 +22,6 @@ import pytest
 
 from amed_pipeline.config import load_programme_config
 from amed_pipeline.privacy.commands import forget, rekey
-from amed_pipeline.privacy.key_guard import REKEY_TAG
 from amed_pipeline.privacy.erasure import (
     ERASED_RULE,
     ErasureListError,
@@ -33,14 +32,31 @@ from amed_pipeline.privacy.erasure import (
     erased_tokens,
     name_identity,
 )
+from amed_pipeline.privacy.key_guard import REKEY_TAG
 from amed_pipeline.reading.parse import read_source
 from amed_pipeline.reading.values import normalise_email
 from amed_pipeline.staging.people import hmac_hex, identity_texts, key_version
-from amed_pipeline_tests.pipeline_runs import PROJECT_ROOT, SAMPLE_DATA_DIR, TEST_KEY, env, metric, read_table, run_nightly_in_process
+from amed_pipeline_tests.pipeline_runs import (
+    PROJECT_ROOT,
+    SAMPLE_DATA_DIR,
+    TEST_KEY,
+    env,
+    metric,
+    read_table,
+    run_nightly_in_process,
+)
 
 NEW_KEY = "test-pseudonym-key-after-rotation"
 # Every table with a person column, the landing layer included (forget must reach all of them).
-PERSON_TABLES = ("dim_person", "fact_booking", "fact_feedback", "fact_followup", "landing_bookings", "landing_feedback", "landing_followup")
+PERSON_TABLES = (
+    "dim_person",
+    "fact_booking",
+    "fact_feedback",
+    "fact_followup",
+    "landing_bookings",
+    "landing_feedback",
+    "landing_followup",
+)
 
 
 def raw_rows_by_email() -> tuple[Counter, dict[str, set[str]]]:
@@ -79,7 +95,10 @@ def story(tmp_path_factory):
         story["before"] = person_rows(url, person_key)
         story["people_before"] = metric(read_table(url, "metric_values"), "people_trained")["value"]
         story["attended"] = bool(
-            ((read_table(url, "fact_booking")["person_key"] == person_key) & (read_table(url, "fact_booking")["status"] == "attended")).any()
+            (
+                (read_table(url, "fact_booking")["person_key"] == person_key)
+                & (read_table(url, "fact_booking")["status"] == "attended")
+            ).any()
         )
         output: list[str] = []
         story["forget_code"] = forget(email_identity(" " + email.upper() + " "), echo=output.append)
@@ -94,7 +113,13 @@ def story(tmp_path_factory):
         rekey_output: list[str] = []
         with env(AMED_PSEUDONYM_KEY=NEW_KEY):
             story["rekey_code"] = rekey(
-                lambda: 0 if run_nightly_in_process(SAMPLE_DATA_DIR, url, exports, key=NEW_KEY, tags={REKEY_TAG: "true"}).success else 1,
+                lambda: (
+                    0
+                    if run_nightly_in_process(
+                        SAMPLE_DATA_DIR, url, exports, key=NEW_KEY, tags={REKEY_TAG: "true"}
+                    ).success
+                    else 1
+                ),
                 echo=rekey_output.append,
             )
         story["rekey_output"] = "\n".join(rekey_output)
@@ -222,14 +247,23 @@ def test_the_forget_command_reads_the_address_from_stdin_and_never_prints_it(tmp
     email = "Private.Person@example.org"
     completed = subprocess.run(
         [sys.executable, "-m", "amed_pipeline", "forget", "--email", "-"],
-        input=email + "\n", cwd=PROJECT_ROOT, env=environment, capture_output=True, text=True, timeout=120,
+        input=email + "\n",
+        cwd=PROJECT_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert "added the person to the erasure list" in completed.stdout
     assert "private.person" not in (completed.stdout + completed.stderr).lower()
     refused = subprocess.run(
         [sys.executable, "-m", "amed_pipeline", "forget", "--email", "not-an-address"],
-        cwd=PROJECT_ROOT, env=environment, capture_output=True, text=True, timeout=120,
+        cwd=PROJECT_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert refused.returncode == 2 and "not-an-address" not in refused.stdout + refused.stderr
 

@@ -39,12 +39,22 @@ EVENTBRITE_CANONICAL = pd.DataFrame(
         "order_ref": ["1300012345", "1300012399", "1300012400", "1300012401"],
         "first_name": ["Aisha", "Ben", "Chloé", "Dev"],
         "last_name": ["Example", "Sample", "O'Test", "Placeholder"],
-        "email": ["aisha.example@example.org", "ben.sample@example.com", "chloe.otest@example.net", "dev.placeholder@example.org"],
+        "email": [
+            "aisha.example@example.org",
+            "ben.sample@example.com",
+            "chloe.otest@example.net",
+            "dev.placeholder@example.org",
+        ],
         "raw_status": ["Checked In", "Attending", "Not Attending", "Refunded"],
         "status": ["attended", "booked", "cancelled", "cancelled"],
         "ticket_type": ["General Admission"] * 4,
         "job_title": ["Band 6 Physio", "Practice Nurse", "Volunteer befriender", "PWP"],
-        "organisation": ["Example NHS Foundation Trust", "Example Surgery", "Example Befrienders", "Example Talking Therapies"],
+        "organisation": [
+            "Example NHS Foundation Trust",
+            "Example Surgery",
+            "Example Befrienders",
+            "Example Talking Therapies",
+        ],
         "booked_at": pd.to_datetime(["2020-07-01 09:05", "2020-07-02 14:30", "2020-07-03 08:00", "2020-07-13 21:45"]),
     }
 )
@@ -142,7 +152,9 @@ EVENTBRITE_MINIMAL_HEADER = "Event ID,Event Name,Order no.,Attendee no.,First Na
     ],
 )
 def test_eventbrite_status_vocabulary(write_export, data_dir, make_source, raw, status):
-    write_export("eb/a.csv", EVENTBRITE_MINIMAL_HEADER + f"1,Walk,11,21,Aisha,Example,aisha.example@example.org,{raw}\n")
+    write_export(
+        "eb/a.csv", EVENTBRITE_MINIMAL_HEADER + f"1,Walk,11,21,Aisha,Example,aisha.example@example.org,{raw}\n"
+    )
     rows = read_source(make_source("bookings", "eventbrite", "eb/*.csv"), data_dir).rows
     assert rows["status"].tolist() == [status]
 
@@ -171,7 +183,12 @@ def test_eventbrite_2013_header_order_last_name_first(write_export, data_dir, ma
     source = make_source("bookings", "eventbrite", "eb/*.csv", default_values={"session_ref": "5712345678"})
     rows = read_source(source, data_dir).rows
     assert rows[["session_ref", "attendee_ref", "order_ref", "first_name", "last_name", "status"]].iloc[0].tolist() == [
-        "5712345678", "312", "411", "Aisha", "Example", "booked",
+        "5712345678",
+        "312",
+        "411",
+        "Aisha",
+        "Example",
+        "booked",
     ]
     assert rows["booked_at"].iat[0] == pd.Timestamp("2013-06-12 09:15")
 
@@ -216,7 +233,9 @@ def test_surveymonkey_feedback_questions_found_by_text(exports_dir, make_source)
 
 def test_surveymonkey_questions_option_picks_columns_by_fragment(exports_dir, make_source):
     source = make_source(
-        "feedback", "surveymonkey", SM_FEEDBACK,
+        "feedback",
+        "surveymonkey",
+        SM_FEEDBACK,
         questions={"usefulness": "today's session", "setting": "[Other (please specify)]"},
     )
     rows = read_source(source, exports_dir).rows
@@ -226,7 +245,9 @@ def test_surveymonkey_questions_option_picks_columns_by_fragment(exports_dir, ma
 
 def test_surveymonkey_xlsx_followup(surveymonkey_xlsx, data_dir, make_source):
     source = make_source(
-        "followup", "surveymonkey", "surveymonkey_followup/*.xlsx",
+        "followup",
+        "surveymonkey",
+        "surveymonkey_followup/*.xlsx",
         questions={"doing_differently": "What's one thing you are doing differently?"},  # header has &apos;
     )
     read = read_source(source, data_dir)
@@ -288,7 +309,8 @@ def test_a_row_with_two_bad_values_counts_once(write_export, data_dir, make_sour
     )
     read = read_source(make_source("followup", "google_forms", "gf/*.csv"), data_dir)
     assert sorted((q["source_row"], q["column_name"]) for q in read.quarantine) == [
-        (3, "How useful has the training been to your role?"), (3, "Timestamp"),
+        (3, "How useful has the training been to your role?"),
+        (3, "Timestamp"),
     ]
     assert (read.files[0].rows_read, read.files[0].rows_quarantined, len(read.rows)) == (2, 1, 1)
 
@@ -325,10 +347,16 @@ def test_msforms_workbook_with_anonymous_response(msforms_xlsx, data_dir, make_s
     rows = read.rows
     assert rows["response_id"].tolist() == ["1", "2", "3"]
     assert rows["submitted_at"].tolist() == [
-        pd.Timestamp("2020-11-03 14:05:40"), pd.Timestamp("2020-11-03 14:09:15"), pd.Timestamp("2020-11-04 09:02:30"),
+        pd.Timestamp("2020-11-03 14:05:40"),
+        pd.Timestamp("2020-11-03 14:09:15"),
+        pd.Timestamp("2020-11-04 09:02:30"),
     ]
     assert rows["usefulness"].tolist()[:2] == [9, 6] and pd.isna(rows["usefulness"].iat[2])
-    assert rows["job_title"].tolist() == ["Social Prescribing Link Worker", "High Intensity CBT Therapist", "Library assistant"]
+    assert rows["job_title"].tolist() == [
+        "Social Prescribing Link Worker",
+        "High Intensity CBT Therapist",
+        "Library assistant",
+    ]
     assert rows["setting"].tolist() == ["GP practice", "Community health services", "Charity"]
     # `anonymous` is not an email: no identity, while a real email (any case) gets one.
     keyed = attach_person_keys(rows, TEST_KEY, source.partnership_id)
@@ -340,11 +368,19 @@ def test_msforms_workbook_with_anonymous_response(msforms_xlsx, data_dir, make_s
 def test_msforms_start_time_when_completion_time_is_missing(xlsx_writer, data_dir, make_source):
     xlsx_writer(
         data_dir / "msforms" / "old.xlsx",
-        {"Form1": [["ID", "Start time", "Email", "How useful was today's session to your role?"],
-                   [7, dt.datetime(2021, 3, 1, 10, 0), "anonymous", "10"]]},
+        {
+            "Form1": [
+                ["ID", "Start time", "Email", "How useful was today's session to your role?"],
+                [7, dt.datetime(2021, 3, 1, 10, 0), "anonymous", "10"],
+            ]
+        },
     )
     rows = read_source(make_source("feedback", "msforms", "msforms/*.xlsx"), data_dir).rows
-    assert rows[["response_id", "submitted_at", "usefulness"]].iloc[0].tolist() == ["7", pd.Timestamp("2021-03-01 10:00"), 10]
+    assert rows[["response_id", "submitted_at", "usefulness"]].iloc[0].tolist() == [
+        "7",
+        pd.Timestamp("2021-03-01 10:00"),
+        10,
+    ]
 
 
 @pytest.mark.parametrize(
@@ -368,7 +404,10 @@ def test_google_forms_both_timestamp_styles(exports_dir, make_source, path, expe
 def test_google_forms_followup_fields(exports_dir, make_source):
     rows = read_source(make_source("followup", "google_forms", "google_forms/uk_sheet/*.csv"), exports_dir).rows
     assert rows["conversations"].tolist() == ["much_more", "same"]
-    assert rows["doing_differently"].iat[0] == "Asking about activity at every review, and signposting to the leisure centre"
+    assert (
+        rows["doing_differently"].iat[0]
+        == "Asking about activity at every review, and signposting to the leisure centre"
+    )
     assert rows["setting"].tolist() == ["GP practice", "Local authority (council)"]
     assert rows["job_title"].tolist() == ["Practice Nurse", "Housing support officer"]
 
@@ -401,8 +440,11 @@ def test_mapped_csv_bookwhen_columns_values_and_default_values(exports_dir, make
 @pytest.mark.parametrize(
     ("path", "titles", "starts"),
     [
-        ("registers/sep_line/*.csv", ["Physical activity in clinical care", "Physical activity in clinical care, part 2"],
-         ["2020-07-21", "2020-07-22"]),
+        (
+            "registers/sep_line/*.csv",
+            ["Physical activity in clinical care", "Physical activity in clinical care, part 2"],
+            ["2020-07-21", "2020-07-22"],
+        ),
         ("registers/semicolon/*.csv", ["Children and young people"] * 2, ["2020-07-28"] * 2),
     ],
     ids=["sep_line", "semicolon"],
@@ -417,10 +459,17 @@ def test_mapped_csv_sign_in_registers(exports_dir, make_source, path, titles, st
 
 def test_mapped_csv_sessions_from_a_named_xlsx_sheet(delivery_log_xlsx, data_dir, make_source):
     source = make_source(
-        "sessions", "mapped_csv", "delivery_log/*.xlsx",
+        "sessions",
+        "mapped_csv",
+        "delivery_log/*.xlsx",
         sheet="Delivery log",
-        columns={"session_ref": "Eventbrite event ID", "title": "Session title", "start_date": "Date",
-                 "start_time": "Start time", "delivery_mode": "Delivery"},
+        columns={
+            "session_ref": "Eventbrite event ID",
+            "title": "Session title",
+            "start_date": "Date",
+            "start_time": "Start time",
+            "delivery_mode": "Delivery",
+        },
         values={"delivery_mode": {"Online (Teams)": "online", "Face to face": "in_person"}},
     )
     read = read_source(source, data_dir)
@@ -434,8 +483,12 @@ def test_mapped_csv_sessions_from_a_named_xlsx_sheet(delivery_log_xlsx, data_dir
 
 def test_mapped_csv_unknown_choice_value_is_a_row_error(write_export, data_dir, make_source):
     write_export("s/sessions.csv", "Title,Date,Delivery\nWalk,14/07/2020,Online\nTalk,15/07/2020,Hybrid\n")
-    source = make_source("sessions", "mapped_csv", "s/*.csv",
-                         columns={"title": "Title", "start_date": "Date", "delivery_mode": "Delivery"})
+    source = make_source(
+        "sessions",
+        "mapped_csv",
+        "s/*.csv",
+        columns={"title": "Title", "start_date": "Date", "delivery_mode": "Delivery"},
+    )
     read = read_source(source, data_dir)
     assert read.rows["delivery_mode"].tolist() == ["online"]
     assert [(q["source_row"], q["column_name"], q["value"]) for q in read.quarantine] == [(3, "Delivery", "Hybrid")]
@@ -489,7 +542,11 @@ def test_unreadable_file_is_quarantined_and_the_others_load(copy_export, data_di
     read = read_source(make_source("feedback", "jisc", "j/*.csv"), data_dir)
     assert len(read.rows) == 2
     [record] = read.quarantine
-    assert (record["source_file"], record["source_row"], record["rule"]) == ("j/results-2021-04.csv", 0, "file_unreadable")
+    assert (record["source_file"], record["source_row"], record["rule"]) == (
+        "j/results-2021-04.csv",
+        0,
+        "file_unreadable",
+    )
     assert "PDF" in record["reason"]
 
 

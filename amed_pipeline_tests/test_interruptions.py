@@ -28,7 +28,13 @@ import pytest
 import sqlalchemy as sa
 
 from amed_pipeline.defs.metrics import EXPORT_FILES, EXPORTS_STEP, REPORT_FILE, REPORT_STEP
-from amed_pipeline_tests.pipeline_runs import PROJECT_ROOT, RUN_STAMPS, SAMPLE_DATA_DIR, TEST_KEY, run_nightly_in_process
+from amed_pipeline_tests.pipeline_runs import (
+    PROJECT_ROOT,
+    RUN_STAMPS,
+    SAMPLE_DATA_DIR,
+    TEST_KEY,
+    run_nightly_in_process,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -41,16 +47,28 @@ def every_table(url: str) -> dict[str, pd.DataFrame]:
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     try:
         with engine.connect() as conn:
-            names = [r[0] for r in conn.execute(sa.text(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
-                "AND table_type = 'BASE TABLE'"))]
+            names = [
+                r[0]
+                for r in conn.execute(
+                    sa.text(
+                        "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
+                        "AND table_type = 'BASE TABLE'"
+                    )
+                )
+            ]
             tables = {}
             for name in sorted(set(names) - HISTORY_TABLES):
-                frame = pd.read_sql_query(sa.text(f'SELECT * FROM "{name}"'), conn).drop(columns=list(RUN_STAMPS), errors="ignore")
+                frame = pd.read_sql_query(sa.text(f'SELECT * FROM "{name}"'), conn).drop(
+                    columns=list(RUN_STAMPS), errors="ignore"
+                )
                 frame = frame.drop(columns=WHEN_COLUMNS.get(name, []))
-                if name == "step_state":  # the exports' and report's fingerprints hash their files, which carry the run id
+                if (
+                    name == "step_state"
+                ):  # the exports' and report's fingerprints hash their files, which carry the run id
                     frame.loc[frame["step"].isin([EXPORTS_STEP, REPORT_STEP]), "fingerprint"] = "(files of this run)"
-                tables[name] = frame.sort_values(list(frame.columns)).reset_index(drop=True) if len(frame.columns) else frame
+                tables[name] = (
+                    frame.sort_values(list(frame.columns)).reset_index(drop=True) if len(frame.columns) else frame
+                )
             return tables
     finally:
         engine.dispose()
@@ -73,18 +91,28 @@ def clean(tmp_path_factory) -> dict[str, pd.DataFrame]:
 def environment(tmp_path: Path) -> dict[str, str]:
     return {
         **{k: v for k, v in os.environ.items() if not k.startswith(("AMED_ALERT", "DAGSTER_"))},
-        "AMED_DATA_DIR": str(SAMPLE_DATA_DIR), "AMED_WAREHOUSE_URL": f"duckdb:///{tmp_path}/warehouse.duckdb",
-        "AMED_EXPORT_DIR": str(tmp_path / "exports"), "AMED_PSEUDONYM_KEY": TEST_KEY,
+        "AMED_DATA_DIR": str(SAMPLE_DATA_DIR),
+        "AMED_WAREHOUSE_URL": f"duckdb:///{tmp_path}/warehouse.duckdb",
+        "AMED_EXPORT_DIR": str(tmp_path / "exports"),
+        "AMED_PSEUDONYM_KEY": TEST_KEY,
         "DAGSTER_HOME": str(tmp_path / "dagster_home"),
     }
 
 
 def start_refresh(env: dict, *arguments: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "amed_pipeline", "refresh", *arguments], cwd=PROJECT_ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "amed_pipeline", "refresh", *arguments],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
-def wait_for_event(env: dict, process: subprocess.Popen, step_key: str, event_type: dg.DagsterEventType, timeout: float = 300) -> None:
+def wait_for_event(
+    env: dict, process: subprocess.Popen, step_key: str, event_type: dg.DagsterEventType, timeout: float = 300
+) -> None:
     """Until the refresh's run logged `event_type` for `step_key`: read from the run's own event-log
     file in its DAGSTER_HOME (SQLite, read-only, so the refresh is not disturbed)."""
     runs = Path(env["DAGSTER_HOME"]) / "history" / "runs"
@@ -96,8 +124,10 @@ def wait_for_event(env: dict, process: subprocess.Popen, step_key: str, event_ty
                 continue
             try:
                 with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1) as db:
-                    found = db.execute("SELECT 1 FROM event_logs WHERE step_key = ? AND dagster_event_type = ? LIMIT 1",
-                                       (step_key, event_type.value)).fetchone()
+                    found = db.execute(
+                        "SELECT 1 FROM event_logs WHERE step_key = ? AND dagster_event_type = ? LIMIT 1",
+                        (step_key, event_type.value),
+                    ).fetchone()
             except sqlite3.Error:
                 found = None
             if found:
@@ -146,8 +176,14 @@ def test_after_kill_9_the_next_refresh_recovers_to_a_clean_runs_tables(tmp_path,
             refresh.kill()
     assert refresh.returncode == -signal.SIGKILL
 
-    again = subprocess.run([sys.executable, "-m", "amed_pipeline", "refresh"], cwd=PROJECT_ROOT, env=env,
-                           capture_output=True, text=True, timeout=900)
+    again = subprocess.run(
+        [sys.executable, "-m", "amed_pipeline", "refresh"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert_same_tables(every_table(env["AMED_WAREHOUSE_URL"]), clean)
     exports = Path(env["AMED_EXPORT_DIR"])
@@ -155,6 +191,14 @@ def test_after_kill_9_the_next_refresh_recovers_to_a_clean_runs_tables(tmp_path,
     if step_key != "reports__exports":
         return
     # The crash between the metric tables and the exports (issue 12 §6): after recovery, a quiet night.
-    quiet = subprocess.run([sys.executable, "-m", "amed_pipeline", "refresh"], cwd=PROJECT_ROOT, env=env,
-                           capture_output=True, text=True, timeout=300)
-    assert quiet.returncode == 0 and "nothing changed since the last refresh" in quiet.stdout, quiet.stdout + quiet.stderr
+    quiet = subprocess.run(
+        [sys.executable, "-m", "amed_pipeline", "refresh"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert quiet.returncode == 0 and "nothing changed since the last refresh" in quiet.stdout, (
+        quiet.stdout + quiet.stderr
+    )

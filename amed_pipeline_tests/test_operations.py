@@ -53,7 +53,7 @@ def broken_copy(tmp_path: Path) -> Path:
     berkshire = text.index(f"id: {BROKEN}")
     at = text.index("format: google_forms", berkshire)
     assert at < text.index("id: leap")
-    config.write_text(text[:at] + "format: googleforms" + text[at + len("format: google_forms"):])
+    config.write_text(text[:at] + "format: googleforms" + text[at + len("format: google_forms") :])
     return target
 
 
@@ -93,8 +93,10 @@ def test_a_mistake_in_the_whole_file_still_fails_at_load(tmp_path, old, new, exp
 def test_the_broken_partnership_fails_visibly_while_the_others_refresh_and_the_alert_fires(tmp_path):
     data = broken_copy(tmp_path)
     url = f"duckdb:///{tmp_path}/warehouse.duckdb"
-    with Webhook() as webhook, dg.instance_for_test() as instance, env(
-        AMED_PSEUDONYM_KEY=TEST_KEY, AMED_EXPORT_DIR=tmp_path / "exports", AMED_ALERT_WEBHOOK_URL=webhook.url
+    with (
+        Webhook() as webhook,
+        dg.instance_for_test() as instance,
+        env(AMED_PSEUDONYM_KEY=TEST_KEY, AMED_EXPORT_DIR=tmp_path / "exports", AMED_ALERT_WEBHOOK_URL=webhook.url),
     ):
         defs = build_definitions(data, url)
         graph = defs.resolve_asset_graph()
@@ -107,8 +109,9 @@ def test_the_broken_partnership_fails_visibly_while_the_others_refresh_and_the_a
         (request,) = schedule.evaluate_tick(schedule_context(defs)).run_requests
         assert config_error_key(BROKEN) in request.asset_selection
         job = defs.resolve_job_def(NIGHTLY_JOB_NAME)
-        result = job.execute_in_process(asset_selection=request.asset_selection, tags=request.tags,
-                                        instance=instance, raise_on_error=False)
+        result = job.execute_in_process(
+            asset_selection=request.asset_selection, tags=request.tags, instance=instance, raise_on_error=False
+        )
         assert not result.success
         failed = [e for e in result.all_events if e.is_step_failure]
         assert [e.step_key for e in failed] == [f"{BROKEN}__partnership_config"]
@@ -119,8 +122,11 @@ def test_the_broken_partnership_fails_visibly_while_the_others_refresh_and_the_a
         from amed_pipeline.defs.automation import run_failure_alerts
 
         context = dg.build_run_status_sensor_context(
-            sensor_name=RUN_FAILURE_SENSOR_NAME, dagster_event=result.get_run_failure_event(), dagster_instance=instance,
-            dagster_run=result.dagster_run, resources={"warehouse": WarehouseResource(url=url), "alerts": build_alerts_resource()},
+            sensor_name=RUN_FAILURE_SENSOR_NAME,
+            dagster_event=result.get_run_failure_event(),
+            dagster_instance=instance,
+            dagster_run=result.dagster_run,
+            resources={"warehouse": WarehouseResource(url=url), "alerts": build_alerts_resource()},
         ).for_run_failure()
         run_failure_alerts(context)
         (post,) = webhook.received
@@ -136,12 +142,20 @@ def test_the_refresh_command_skips_the_broken_partnership_and_exits_non_zero(tmp
     data = broken_copy(tmp_path)
     environment = {
         **{k: v for k, v in os.environ.items() if not k.startswith("AMED_ALERT")},
-        "AMED_DATA_DIR": str(data), "AMED_WAREHOUSE_URL": f"duckdb:///{tmp_path}/warehouse.duckdb",
-        "AMED_EXPORT_DIR": str(tmp_path / "exports"), "AMED_PSEUDONYM_KEY": TEST_KEY,
+        "AMED_DATA_DIR": str(data),
+        "AMED_WAREHOUSE_URL": f"duckdb:///{tmp_path}/warehouse.duckdb",
+        "AMED_EXPORT_DIR": str(tmp_path / "exports"),
+        "AMED_PSEUDONYM_KEY": TEST_KEY,
         "DAGSTER_HOME": str(tmp_path / "dagster_home"),
     }
-    completed = subprocess.run([sys.executable, "-m", "amed_pipeline", "refresh"], cwd=PROJECT_ROOT, env=environment,
-                               capture_output=True, text=True, timeout=900)
+    completed = subprocess.run(
+        [sys.executable, "-m", "amed_pipeline", "refresh"],
+        cwd=PROJECT_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert completed.returncode == 1, completed.stdout[-3000:] + completed.stderr[-3000:]
     assert f"partnership {BROKEN} skipped: configuration error:" in completed.stderr
     assert "key 'format'" in completed.stderr
@@ -199,7 +213,11 @@ def test_a_missing_postgres_database_or_role_is_one_line(cli, postgres_url):
     server = sa.engine.make_url(postgres_url)
     code, lines = cli(AMED_WAREHOUSE_URL=server.set(database="amed_no_such_db").render_as_string(hide_password=False))
     line = one_line(lines)
-    assert code == 2 and "PostgreSQL database amed_no_such_db does not exist" in line and "createdb -O postgres amed_no_such_db" in line
+    assert (
+        code == 2
+        and "PostgreSQL database amed_no_such_db does not exist" in line
+        and "createdb -O postgres amed_no_such_db" in line
+    )
     code, lines = cli(AMED_WAREHOUSE_URL=server.set(username="amed_no_such_role").render_as_string(hide_password=False))
     line = one_line(lines)
     assert code == 2 and "PostgreSQL role amed_no_such_role does not exist" in line and "createuser --login" in line
@@ -216,8 +234,13 @@ def test_a_damaged_duckdb_file_is_one_line(cli, tmp_path):
 def test_a_duckdb_file_held_by_another_process_is_one_line(cli, tmp_path):
     path = tmp_path / "warehouse.duckdb"
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(path)!r}); print('open', flush=True); time.sleep(120)"],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, time; c = duckdb.connect({str(path)!r}); print('open', flush=True); time.sleep(120)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "open"
@@ -251,7 +274,11 @@ def warehouse_with_pseudonyms(tmp_path: Path, key: bytes) -> str:
 
     url = f"duckdb:///{tmp_path}/warehouse.duckdb"
     with WarehouseResource(url=url).begin() as conn:
-        conn.execute(sa.insert(schema.dim_person).values(person_key="p" * 64, key_version=key_version(key), profession="nurse", role_group="clinical"))
+        conn.execute(
+            sa.insert(schema.dim_person).values(
+                person_key="p" * 64, key_version=key_version(key), profession="nurse", role_group="clinical"
+            )
+        )
     _engine_for.cache_clear()
     return url
 
@@ -280,7 +307,10 @@ def test_the_raw_exports_step_refuses_a_changed_key_at_once_without_retrying(tmp
     with dg.instance_for_test() as instance, env(AMED_PSEUDONYM_KEY="a-new-key", AMED_EXPORT_DIR=tmp_path / "exports"):
         defs = build_definitions(SAMPLE_DATA_DIR, url)
         result = defs.resolve_job_def(NIGHTLY_JOB_NAME).execute_in_process(
-            instance=instance, raise_on_error=False, tags=all_partnerships_tags(load_programme_config(SAMPLE_DATA_DIR).partnership_ids))
+            instance=instance,
+            raise_on_error=False,
+            tags=all_partnerships_tags(load_programme_config(SAMPLE_DATA_DIR).partnership_ids),
+        )
     assert not result.success
     (failure,) = [e for e in result.all_events if e.is_step_failure]
     assert failure.step_key == "raw_exports"
@@ -363,8 +393,14 @@ def test_the_terminal_summary_stays_readable_with_300_partnerships(tmp_path):
     from amed_pipeline.metrics.tables import HEADLINE_METRICS
 
     ids = [f"partnership_{n:03d}" for n in range(300)] + ["all"]
-    headline = pd.DataFrame({"partnership_id": ids, "period_start": pd.Timestamp("2020-07-01"), "period_end": pd.Timestamp("2021-07-31"),
-                             **{m: [float(n % 97 + 1) for n in range(301)] for m in HEADLINE_METRICS}})
+    headline = pd.DataFrame(
+        {
+            "partnership_id": ids,
+            "period_start": pd.Timestamp("2020-07-01"),
+            "period_end": pd.Timestamp("2021-07-31"),
+            **{m: [float(n % 97 + 1) for n in range(301)] for m in HEADLINE_METRICS},
+        }
+    )
     headline.loc[headline["partnership_id"] == "all", "people_trained"] = 14_000.0
     text = headline_for_terminal(headline, tmp_path)
     lines = text.splitlines()
@@ -380,7 +416,9 @@ def test_warehouse_load_logs_the_rows_it_actually_wrote(tmp_path):
 
     with dg.instance_for_test() as instance:
         runs = [run_nightly_in_process(SAMPLE_DATA_DIR, url, exports, instance=instance) for _ in range(2)]
-        logs = [[r.user_message for r in instance.all_logs(run.run_id) if r.step_key == "warehouse_load"] for run in runs]
+        logs = [
+            [r.user_message for r in instance.all_logs(run.run_id) if r.step_key == "warehouse_load"] for run in runs
+        ]
     first = next(m for m in logs[0] if "tables across partnerships" in m)
     second = next(m for m in logs[1] if "tables across partnerships" in m)
     assert first.startswith("wrote ") and not first.startswith("wrote 0 ")

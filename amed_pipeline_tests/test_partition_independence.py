@@ -112,23 +112,57 @@ def test_role_is_the_latest_attended_booking_within_each_scope():
     engine = sa.create_engine("duckdb:///:memory:")
     lineage = {"source_name": "s", "source_format": "f", "source_file": "x.csv", "source_row": 2}
     sessions = [
-        ("leap_a", "leap", dt.datetime(2021, 3, 1, 10)), ("leap_b", "leap", dt.datetime(2021, 3, 1, 10)),
+        ("leap_a", "leap", dt.datetime(2021, 3, 1, 10)),
+        ("leap_b", "leap", dt.datetime(2021, 3, 1, 10)),
         ("gba_a", "get_berkshire_active", dt.datetime(2021, 4, 1, 10)),
     ]
-    bookings = [("leap_a", "leap", "physiotherapist", "ahp"), ("leap_b", "leap", "nurse", "nursing"),
-                ("gba_a", "get_berkshire_active", "gp", "medical")]
+    bookings = [
+        ("leap_a", "leap", "physiotherapist", "ahp"),
+        ("leap_b", "leap", "nurse", "nursing"),
+        ("gba_a", "get_berkshire_active", "gp", "medical"),
+    ]
     with engine.begin() as conn:
-        schema.metadata.create_all(conn, tables=[schema.dim_session, schema.fact_booking, schema.fact_feedback, schema.fact_followup])
-        conn.execute(sa.insert(schema.dim_session), [
-            {"session_key": k, "partnership_id": p, "session_ref": k, "title": "t", "training_type": "train_the_trainer",
-             "start_at": start, "start_month": start.strftime("%Y-%m"), "delivery_mode": "online", **lineage}
-            for k, p, start in sessions
-        ])
-        conn.execute(sa.insert(schema.fact_booking), [
-            {"session_key": k, "person_key": "person", "partnership_id": p, "status": "attended", "profession": profession,
-             "role_group": group, "key_version": "v", "n_records": 1, **lineage}
-            for k, p, profession, group in bookings
-        ])
+        schema.metadata.create_all(
+            conn, tables=[schema.dim_session, schema.fact_booking, schema.fact_feedback, schema.fact_followup]
+        )
+        conn.execute(
+            sa.insert(schema.dim_session),
+            [
+                {
+                    "session_key": k,
+                    "partnership_id": p,
+                    "session_ref": k,
+                    "title": "t",
+                    "training_type": "train_the_trainer",
+                    "start_at": start,
+                    "start_month": start.strftime("%Y-%m"),
+                    "delivery_mode": "online",
+                    **lineage,
+                }
+                for k, p, start in sessions
+            ],
+        )
+        conn.execute(
+            sa.insert(schema.fact_booking),
+            [
+                {
+                    "session_key": k,
+                    "person_key": "person",
+                    "partnership_id": p,
+                    "status": "attended",
+                    "profession": profession,
+                    "role_group": group,
+                    "key_version": "v",
+                    "n_records": 1,
+                    **lineage,
+                }
+                for k, p, profession, group in bookings
+            ],
+        )
         roles = run_queries(conn)["by_role_group"]
     engine.dispose()
-    assert dict(zip(roles["scope"], roles["role_group"])) == {"leap": "nursing", "get_berkshire_active": "medical", "all": "medical"}
+    assert dict(zip(roles["scope"], roles["role_group"])) == {
+        "leap": "nursing",
+        "get_berkshire_active": "medical",
+        "all": "medical",
+    }

@@ -24,8 +24,8 @@ from amed_pipeline_tests.pipeline_runs import (
     PROJECT_ROOT,
     SAMPLE_DATA_DIR,
     TEST_KEY,
-    postgres_database,
     metric,
+    postgres_database,
     read_table,
     run_nightly_in_process,
     snapshot,
@@ -156,7 +156,11 @@ def test_refresh_command_runs_then_launches_nothing_when_nothing_changed(tmp_pat
     def refresh(*arguments):
         completed = subprocess.run(
             [sys.executable, "-m", "amed_pipeline", "refresh", *arguments],
-            cwd=PROJECT_ROOT, env=environment, capture_output=True, text=True, timeout=900,
+            cwd=PROJECT_ROOT,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=900,
         )
         assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
         assert not EMAIL.search(completed.stdout + completed.stderr)
@@ -174,10 +178,15 @@ def test_refresh_command_runs_then_launches_nothing_when_nothing_changed(tmp_pat
 
 
 def test_refresh_command_fails_loudly_on_a_broken_config(tmp_path):
-    (tmp_path / "partnerships.yaml").write_text("programme: {name: x, start: 2020-07-01, end: 2021-07-31}\npartnerships: []\n")
+    (tmp_path / "partnerships.yaml").write_text(
+        "programme: {name: x, start: 2020-07-01, end: 2021-07-31}\npartnerships: []\n"
+    )
     completed = subprocess.run(
         [sys.executable, "-m", "amed_pipeline", "refresh"],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
         env={**os.environ, "AMED_DATA_DIR": str(tmp_path), "DAGSTER_HOME": str(tmp_path / "home")},
     )
     assert completed.returncode != 0
@@ -210,7 +219,9 @@ def test_a_changed_export_replaces_exactly_its_own_rows(sample_run, tmp_path):
     register.unlink()  # the partnership withdraws one month's register
     result = run_nightly_in_process(data_dir, url, tmp_path / "exports")
     assert result.success
-    staged = [e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey(["staged", "bookings"])]
+    staged = [
+        e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey(["staged", "bookings"])
+    ]
     assert staged and "leap" not in staged[0].materialization.metadata["partnerships unchanged"].value
     assert "active_oxfordshire" in staged[0].materialization.metadata["partnerships unchanged"].value
     ledger = read_table(url, "ingest_ledger")

@@ -95,7 +95,8 @@ def test_a_run_covers_the_partitions_from_the_first_to_the_last_changed_partners
     ids = ["a", "b", "c", "d"]
     assert partition_tags(ids, ["c"]) == {"dagster/partition": "c"}
     assert partition_tags(ids, ["d", "b"]) == {
-        "dagster/asset_partition_range_start": "b", "dagster/asset_partition_range_end": "d",
+        "dagster/asset_partition_range_start": "b",
+        "dagster/asset_partition_range_end": "d",
     }
 
 
@@ -137,9 +138,13 @@ def test_a_crash_between_the_metric_tables_and_the_first_exports_is_seen(tmp_pat
     with env(AMED_PSEUDONYM_KEY=TEST_KEY, AMED_EXPORT_DIR=exports):
         defs = build_definitions(SAMPLE_DATA_DIR, url)
         graph = defs.resolve_asset_graph()
-        before_reports = [k for k in graph.get_all_asset_keys() if k.path[0] != "reports" and k.path[-1] != "raw_export_retention"]
+        before_reports = [
+            k for k in graph.get_all_asset_keys() if k.path[0] != "reports" and k.path[-1] != "raw_export_retention"
+        ]
         result = defs.resolve_job_def(NIGHTLY_JOB_NAME).execute_in_process(
-            asset_selection=before_reports, tags=all_partnerships_tags(load_programme_config(SAMPLE_DATA_DIR).partnership_ids))
+            asset_selection=before_reports,
+            tags=all_partnerships_tags(load_programme_config(SAMPLE_DATA_DIR).partnership_ids),
+        )
     assert result.success
     result = plan((SAMPLE_DATA_DIR, url, exports))
     assert not result.nothing_to_do and {"exports", "report"} <= set(result.downstream_stale)

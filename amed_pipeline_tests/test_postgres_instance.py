@@ -22,7 +22,14 @@ import pytest
 import sqlalchemy as sa
 
 from amed_pipeline.defs.jobs import NIGHTLY_JOB_NAME, WAREHOUSE_WRITE_TAG, all_partnerships_tags
-from amed_pipeline_tests.pipeline_runs import PROJECT_ROOT, SAMPLE_DATA_DIR, TEST_KEY, metric, postgres_database, read_table
+from amed_pipeline_tests.pipeline_runs import (
+    PROJECT_ROOT,
+    SAMPLE_DATA_DIR,
+    TEST_KEY,
+    metric,
+    postgres_database,
+    read_table,
+)
 from amed_pipeline_tests.processes import stop_process_group
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -58,14 +65,37 @@ def test_nightly_job_runs_through_the_queue_on_a_postgres_instance(postgres_url,
         with open(log_path, "w") as log:
             daemon = subprocess.Popen(
                 [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
-                cwd=PROJECT_ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                cwd=PROJECT_ROOT,
+                env=environment,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
             try:
                 launched = subprocess.run(
-                    [str(BIN / "dagster"), "job", "launch", "-w", "workspace.yaml", "--location", "amed_pipeline", "-j", NIGHTLY_JOB_NAME,
-                     "--tags", json.dumps({"amed/trigger": "test_postgres_instance",
-                                           **all_partnerships_tags(["active_oxfordshire", "get_berkshire_active", "leap"])})],
-                    cwd=PROJECT_ROOT, env=environment, capture_output=True, text=True, timeout=300,
+                    [
+                        str(BIN / "dagster"),
+                        "job",
+                        "launch",
+                        "-w",
+                        "workspace.yaml",
+                        "--location",
+                        "amed_pipeline",
+                        "-j",
+                        NIGHTLY_JOB_NAME,
+                        "--tags",
+                        json.dumps(
+                            {
+                                "amed/trigger": "test_postgres_instance",
+                                **all_partnerships_tags(["active_oxfordshire", "get_berkshire_active", "leap"]),
+                            }
+                        ),
+                    ],
+                    cwd=PROJECT_ROOT,
+                    env=environment,
+                    capture_output=True,
+                    text=True,
+                    timeout=300,
                 )
                 assert launched.returncode == 0, launched.stdout[-3000:] + launched.stderr[-3000:]
                 run_id, status = wait_for_run(dagster_db, daemon, log_path)
@@ -76,11 +106,21 @@ def test_nightly_job_runs_through_the_queue_on_a_postgres_instance(postgres_url,
         engine = sa.create_engine(dagster_db, poolclass=sa.pool.NullPool)
         try:
             with engine.connect() as conn:
-                run = conn.execute(sa.text("SELECT pipeline_name, status FROM runs WHERE run_id = :r"), {"r": run_id}).one()
-                tags = dict(conn.execute(sa.text("SELECT key, value FROM run_tags WHERE run_id = :r"), {"r": run_id}).all())
-                events = dict(conn.execute(sa.text(
-                    "SELECT dagster_event_type, COUNT(*) FROM event_logs WHERE run_id = :r "
-                    "AND dagster_event_type IS NOT NULL GROUP BY dagster_event_type"), {"r": run_id}).all())
+                run = conn.execute(
+                    sa.text("SELECT pipeline_name, status FROM runs WHERE run_id = :r"), {"r": run_id}
+                ).one()
+                tags = dict(
+                    conn.execute(sa.text("SELECT key, value FROM run_tags WHERE run_id = :r"), {"r": run_id}).all()
+                )
+                events = dict(
+                    conn.execute(
+                        sa.text(
+                            "SELECT dagster_event_type, COUNT(*) FROM event_logs WHERE run_id = :r "
+                            "AND dagster_event_type IS NOT NULL GROUP BY dagster_event_type"
+                        ),
+                        {"r": run_id},
+                    ).all()
+                )
                 daemons = set(conn.execute(sa.text("SELECT daemon_type FROM daemon_heartbeats")).scalars())
         finally:
             engine.dispose()

@@ -16,7 +16,16 @@ from amed_pipeline_tests.pipeline_runs import SAMPLE_DATA_DIR, TEST_KEY
 def tasks():
     config = load_programme_config(SAMPLE_DATA_DIR)
     return [
-        PrepareTask(source, SAMPLE_DATA_DIR, config.max_file_bytes, {}, TEST_KEY.encode(), frozenset(), None, config.reference_dir)
+        PrepareTask(
+            source,
+            SAMPLE_DATA_DIR,
+            config.max_file_bytes,
+            {},
+            TEST_KEY.encode(),
+            frozenset(),
+            None,
+            config.reference_dir,
+        )
         for source in config.sources()
     ]
 

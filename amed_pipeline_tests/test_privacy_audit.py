@@ -91,8 +91,12 @@ def audited_run(tmp_path_factory, planted_data):
             "home": home,
             "result": result,
             "event_log": "\n".join(dg.serialize_value(record) for record in records),
-            "stdout": "\n".join((base / f).read_bytes().decode("utf-8", errors="ignore") for f in ("fd1.txt", "sys1.txt")),
-            "stderr": "\n".join((base / f).read_bytes().decode("utf-8", errors="ignore") for f in ("fd2.txt", "sys2.txt")),
+            "stdout": "\n".join(
+                (base / f).read_bytes().decode("utf-8", errors="ignore") for f in ("fd1.txt", "sys1.txt")
+            ),
+            "stderr": "\n".join(
+                (base / f).read_bytes().decode("utf-8", errors="ignore") for f in ("fd2.txt", "sys2.txt")
+            ),
         }
 
 
@@ -207,7 +211,14 @@ def test_planted_values_are_in_the_raw_files_in_every_kind_of_place(planted_data
     raw = "\n".join(text for _, text in file_texts(data_dir / "raw"))
     assert len(planted.emails) >= 40 and set(planted.find(raw)) >= planted.emails | planted.names | planted.phones
     kinds = {kind for _, _, kind in planted.cells}
-    assert kinds >= {"free text", "bad date cell", "bad time cell", "bad datetime cell", "bad rating cell", "bad choice cell"}
+    assert kinds >= {
+        "free text",
+        "bad date cell",
+        "bad time cell",
+        "bad datetime cell",
+        "bad rating cell",
+        "bad choice cell",
+    }
     fields = {field for _, field, kind in planted.cells if kind == "free text"}
     assert fields >= {"job_title", "setting", "doing_differently", "title", "response_id"}
     assert any(name.endswith(".xlsx") for name, _, _ in planted.cells)

@@ -20,13 +20,20 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
+from amed_pipeline.config import load_programme_config
 from amed_pipeline.definitions import build_definitions
 from amed_pipeline.defs.jobs import NIGHTLY_JOB_NAME, all_partnerships_tags
 from amed_pipeline.defs.pulls import PULL_CHECK, ApiPullSettings, pull_asset_key
 from amed_pipeline.defs.raw_exports import raw_export_key
-from amed_pipeline.config import load_programme_config
 from amed_pipeline.sample_data.api_server import ReplayServer, SampleApis
-from amed_pipeline_tests.pipeline_runs import RUN_STAMPS, SAMPLE_DATA_DIR, TEST_KEY, env, read_table, run_nightly_in_process
+from amed_pipeline_tests.pipeline_runs import (
+    RUN_STAMPS,
+    SAMPLE_DATA_DIR,
+    TEST_KEY,
+    env,
+    read_table,
+    run_nightly_in_process,
+)
 
 TOKEN = "tok-DAGSTER-7c1e-never-log-me"
 API_CONFIG = "partnerships.api.yaml"
@@ -68,37 +75,67 @@ def test_pull_assets_sit_upstream_of_their_raw_exports_in_the_partnerships_group
         assert node.group_name == source.partnership_id
         assert pull_asset_key(source) in graph.get(raw_export_key(source)).parent_keys
     # The default config has no API source, hence no pull asset.
-    assert not any(k.path[-1].endswith("_pull") for k in build_definitions(SAMPLE_DATA_DIR, "duckdb:///:memory:").resolve_asset_graph().get_all_asset_keys())
+    assert not any(
+        k.path[-1].endswith("_pull")
+        for k in build_definitions(SAMPLE_DATA_DIR, "duckdb:///:memory:").resolve_asset_graph().get_all_asset_keys()
+    )
 
 
 def _pull_and_land(data: Path, url: str, instance, offline: bool = False):
     defs = build_definitions(data, url, config_name=API_CONFIG)
-    selection = [k for k in defs.resolve_asset_graph().get_all_asset_keys() if len(k.path) == 2 and k.path[0] in ("get_berkshire_active", "leap")]
+    selection = [
+        k
+        for k in defs.resolve_asset_graph().get_all_asset_keys()
+        if len(k.path) == 2 and k.path[0] in ("get_berkshire_active", "leap")
+    ]
     return dg.materialize(
-        list(defs.assets), selection=selection, instance=instance, raise_on_error=False,
+        list(defs.assets),
+        selection=selection,
+        instance=instance,
+        raise_on_error=False,
         resources={**defs.resources, "api_pull_settings": ApiPullSettings(backoff_base_seconds=0.01, offline=offline)},
     )
 
 
 def test_a_source_without_its_token_fails_alone_and_offline_lands_snapshots_without_requests(replay, tmp_path):
-    data = api_data_dir(tmp_path, replay, lambda text: text.replace(
-        "          form_id: leap-followup-form", "          form_id: leap-followup-form\n          token_env_unused: x").replace(
-        "token_env: AMED_SAMPLE_API_TOKEN\n          form_id: leap-followup-form", "token_env: AMED_TEST_UNSET_TOKEN\n          form_id: leap-followup-form").replace(
-        "\n          token_env_unused: x", ""))
+    data = api_data_dir(
+        tmp_path,
+        replay,
+        lambda text: (
+            text.replace(
+                "          form_id: leap-followup-form",
+                "          form_id: leap-followup-form\n          token_env_unused: x",
+            )
+            .replace(
+                "token_env: AMED_SAMPLE_API_TOKEN\n          form_id: leap-followup-form",
+                "token_env: AMED_TEST_UNSET_TOKEN\n          form_id: leap-followup-form",
+            )
+            .replace("\n          token_env_unused: x", "")
+        ),
+    )
     url = f"duckdb:///{tmp_path}/warehouse.duckdb"
     with env(AMED_SAMPLE_API_TOKEN=TOKEN, AMED_PSEUDONYM_KEY=TEST_KEY), dg.instance_for_test() as instance:
         result = _pull_and_land(data, url, instance)
         assert result.success
-        checks = {e.asset_key.to_user_string(): e for e in result.get_asset_check_evaluations() if e.check_name == PULL_CHECK}
+        checks = {
+            e.asset_key.to_user_string(): e for e in result.get_asset_check_evaluations() if e.check_name == PULL_CHECK
+        }
         failed = checks.pop("leap/followup_google_forms_api_pull")
         assert not failed.passed and failed.description == (
-            "leap/followup_google_forms_api: Google Forms token missing: set $AMED_TEST_UNSET_TOKEN")
-        assert all(e.passed for e in checks.values()) and len(checks) == 4, {k: e.description for k, e in checks.items()}  # GBA's three and Leap's Eventbrite pulled
-        landed = {e.asset_key.to_user_string(): e.materialization.metadata for e in result.get_asset_materialization_events()}
+            "leap/followup_google_forms_api: Google Forms token missing: set $AMED_TEST_UNSET_TOKEN"
+        )
+        assert all(e.passed for e in checks.values()) and len(checks) == 4, {
+            k: e.description for k, e in checks.items()
+        }  # GBA's three and Leap's Eventbrite pulled
+        landed = {
+            e.asset_key.to_user_string(): e.materialization.metadata for e in result.get_asset_materialization_events()
+        }
         assert landed["leap/bookings_eventbrite_api"]["dagster/row_count"].value > 0
         assert "leap/followup_google_forms_api" in landed  # still landed (nothing to land yet): the rest refreshed
         pulled = landed["get_berkshire_active/bookings_eventbrite_api_pull"]
-        assert pulled["requests used"].value == pulled["pages"].value > 1 and pulled["cursor after"].value.startswith("2021-")
+        assert pulled["requests used"].value == pulled["pages"].value > 1 and pulled["cursor after"].value.startswith(
+            "2021-"
+        )
         log = "\n".join(dg.serialize_value(r) for r in instance.all_logs(result.run_id))
         assert TOKEN not in log and "AMED_TEST_UNSET_TOKEN" in log
         # The instance's own files too: event log database, compute logs, stored outputs.
@@ -116,13 +153,24 @@ def test_a_source_without_its_token_fails_alone_and_offline_lands_snapshots_with
         landed_sources = lambda: set(read_table(url, "landing_file")["source_name"])  # noqa: E731
         assert "bookings_eventbrite_api" in landed_sources()
         config = (data / API_CONFIG).read_text(encoding="utf-8")
-        start = config.index("      - dataset: bookings\n        format: eventbrite_api\n        options:\n          base_url", config.index("id: leap"))
+        start = config.index(
+            "      - dataset: bookings\n        format: eventbrite_api\n        options:\n          base_url",
+            config.index("id: leap"),
+        )
         end = config.index("      - dataset: bookings\n        format: mapped_csv", start)
         (data / API_CONFIG).write_text(config[:start] + config[end:], encoding="utf-8")
         assert _pull_and_land(data, url, instance, offline=True).success
         assert "bookings_eventbrite_api" in landed_sources()  # Get Berkshire Active's is still configured
-        assert not read_table(url, "landing_file").query("partnership_id == 'leap' and source_name == 'bookings_eventbrite_api'").shape[0]
-        assert not read_table(url, "landing_bookings").query("partnership_id == 'leap' and source_name == 'bookings_eventbrite_api'").shape[0]
+        assert (
+            not read_table(url, "landing_file")
+            .query("partnership_id == 'leap' and source_name == 'bookings_eventbrite_api'")
+            .shape[0]
+        )
+        assert (
+            not read_table(url, "landing_bookings")
+            .query("partnership_id == 'leap' and source_name == 'bookings_eventbrite_api'")
+            .shape[0]
+        )
     assert TOKEN not in "".join(p.read_text(errors="ignore") for p in data.rglob("*.json"))
 
 
@@ -142,6 +190,7 @@ def test_the_sample_through_the_apis_gives_the_same_metric_values_as_the_exports
     first = night()
     assert first.success
     backfill = len(replay.requests)
+
     def values(url):
         frame = read_table(url, "metric_values").drop(columns=list(RUN_STAMPS))
         return frame.sort_values(list(frame.columns)).reset_index(drop=True)

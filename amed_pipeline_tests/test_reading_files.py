@@ -79,7 +79,12 @@ def test_sep_line_is_dropped_and_names_the_delimiter(exports_dir):
     table = read_raw_table(exports_dir / "registers/sep_line/sign-in-2020-07-21.csv")
     assert table.header_rows == [["Course", "Date", "First name", "Surname", "Email address", "Job title"]]
     assert cells(table, 1) == [
-        "Physical activity in clinical care, part 2", "22/07/2020", "Lea", "Test", "lea.test@example.com", "Nurse, practice",
+        "Physical activity in clinical care, part 2",
+        "22/07/2020",
+        "Lea",
+        "Test",
+        "lea.test@example.com",
+        "Nurse, practice",
     ]
     # Excel hides the sep= line, so the header is row 1 and data starts at row 2.
     assert table.rows["source_row"].tolist() == [2, 3]
@@ -257,7 +262,7 @@ def test_formula_cells_without_a_cached_value_are_listed(data_dir):
     book = Workbook()
     sheet = book.active
     sheet.title = "Form1"
-    for row in (["ID", "Job title", "Hours"], [1, "=UPPER(\"nurse\")", 2], [2, "GP", "=C2*2"], [3, "OT", 1]):
+    for row in (["ID", "Job title", "Hours"], [1, '=UPPER("nurse")', 2], [2, "GP", "=C2*2"], [3, "OT", 1]):
         sheet.append(row)
     path = data_dir / "responses.xlsx"
     book.save(path)
@@ -281,7 +286,14 @@ def test_xlsx_named_sheet_with_typed_cells_and_cached_formula_values(delivery_lo
     assert table.encoding == "xlsx"
     assert table.header_rows == [DELIVERY_LOG_COLUMNS]
     assert cells(table, 0) == [
-        "115243358567", "Helping people become more active", "2020-07-14 00:00:00", "10:00:00", "Online (Teams)", "24", "18", "0.75",
+        "115243358567",
+        "Helping people become more active",
+        "2020-07-14 00:00:00",
+        "10:00:00",
+        "Online (Teams)",
+        "24",
+        "18",
+        "0.75",
     ]
     assert cells(table, 1)[0] == ""  # an empty cell, not "None"
     assert table.rows["source_row"].tolist() == [2, 3]

@@ -41,8 +41,10 @@ from amed_pipeline.reading.values import (
         ("What was yesterday&apos;s date?", "what was yesterday's date?"),  # SurveyMonkey xlsx
         ("Health &amp; wellbeing", "health & wellbeing"),
         ("Do you agree to be contacted by recruiters? ", "do you agree to be contacted by recruiters?"),
-        ("How confident do you feel having\nconversations about physical activity?",
-         "how confident do you feel having conversations about physical activity?"),
+        (
+            "How confident do you feel having\nconversations about physical activity?",
+            "how confident do you feel having conversations about physical activity?",
+        ),
         ("ＥＭＡＩＬ", "email"),  # NFKC folds full-width letters
         ("", ""),
     ],
@@ -183,8 +185,15 @@ def test_parse_timestamp_refusals(text, reason):
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("10:30", dt.time(10, 30)), ("10.30", dt.time(10, 30)), ("10:30:00", dt.time(10, 30)),
-     ("2pm", dt.time(14, 0)), ("2:30 PM", dt.time(14, 30)), ("12:15 am", dt.time(0, 15)), ("", None)],
+    [
+        ("10:30", dt.time(10, 30)),
+        ("10.30", dt.time(10, 30)),
+        ("10:30:00", dt.time(10, 30)),
+        ("2pm", dt.time(14, 0)),
+        ("2:30 PM", dt.time(14, 30)),
+        ("12:15 am", dt.time(0, 15)),
+        ("", None),
+    ],
 )
 def test_parse_time_of_day(text, expected):
     assert parse_time_of_day(text) == expected

@@ -17,18 +17,53 @@ from amed_pipeline.reading.fields import FAST_PATH_MIN_DISTINCT, Field, _convert
 PADDING = FAST_PATH_MIN_DISTINCT  # distinct filler values so the fast path is taken
 
 TIMESTAMPS = [
-    "2020-06-08 08:46:57+01:00", "2020-12-08 08:46:57+00:00", "2021-03-28T01:30:00+00:00", "2020-07-14",
-    "2020-07-14 10:32", "2020-07-14 10:32:11", "07/07/2020 12:06", "31/12/2020", "12/31/2020 23:59:59",
-    "31/02/2021 10:00", "2021/06/14 10:10:09 AM GMT+1", " 07/07/2020 ", "7/7/20 9:05", "44027.4375",
-    "not a date", "", "2020-13-01 10:00:00", "29/02/2020 00:00", "2020-10-25 01:30:00+01:00",
+    "2020-06-08 08:46:57+01:00",
+    "2020-12-08 08:46:57+00:00",
+    "2021-03-28T01:30:00+00:00",
+    "2020-07-14",
+    "2020-07-14 10:32",
+    "2020-07-14 10:32:11",
+    "07/07/2020 12:06",
+    "31/12/2020",
+    "12/31/2020 23:59:59",
+    "31/02/2021 10:00",
+    "2021/06/14 10:10:09 AM GMT+1",
+    " 07/07/2020 ",
+    "7/7/20 9:05",
+    "44027.4375",
+    "not a date",
+    "",
+    "2020-13-01 10:00:00",
+    "29/02/2020 00:00",
+    "2020-10-25 01:30:00+01:00",
 ]
 EMAILS = [
-    "Laura.Hughes@nhs.example", " thomas.edwards@nhs.example ", "a&b@x.org", "no-at-sign.example", "two@@x.org",
-    "café@x.org", "Info Requested", "", "x@y", "first.last+tag@sub.domain.example", "o'neil@x.org",
+    "Laura.Hughes@nhs.example",
+    " thomas.edwards@nhs.example ",
+    "a&b@x.org",
+    "no-at-sign.example",
+    "two@@x.org",
+    "café@x.org",
+    "Info Requested",
+    "",
+    "x@y",
+    "first.last+tag@sub.domain.example",
+    "o'neil@x.org",
 ]
 TEXTS = [
-    "Practice pharmacist", "Physio  therapist", "Nurse & Midwife", "Nurse &amp; Midwife", "Occupational\u2019s",
-    " leading space", "GP", "gp", "In person", "Online", "Other thing", "\u00a0Nurse", "ONLINE",
+    "Practice pharmacist",
+    "Physio  therapist",
+    "Nurse & Midwife",
+    "Nurse &amp; Midwife",
+    "Occupational\u2019s",
+    " leading space",
+    "GP",
+    "gp",
+    "In person",
+    "Online",
+    "Other thing",
+    "\u00a0Nurse",
+    "ONLINE",
 ]
 IDS = ["1145090210", "5.96E+08", "127355854809.0", "00123", "abc-123", " 42 ", "7"]
 
@@ -54,7 +89,9 @@ def _slow(text, field, mapping, dayfirst):
 @pytest.mark.parametrize("kind", ["datetime", "date"])
 def test_timestamps_match_the_per_value_parser(kind, dayfirst):
     text = _padded(TIMESTAMPS, "2021-01-01 00:00:")  # fillers like 2021-01-01 00:00:5 are not ISO: slow path
-    text = pd.concat([text, pd.Series([f"2021-01-{d:02d} 10:{m:02d}:00" for d in range(1, 29) for m in range(3)])], ignore_index=True)
+    text = pd.concat(
+        [text, pd.Series([f"2021-01-{d:02d} 10:{m:02d}:00" for d in range(1, 29) for m in range(3)])], ignore_index=True
+    )
     fast, fast_errors = _convert_series(text, Field("x", kind), {}, dayfirst)
     slow, slow_errors = _slow(text, Field("x", kind), {}, dayfirst)
     expected = pd.Series(pd.to_datetime(pd.Series(slow, dtype=object)).astype("datetime64[us]"))
@@ -87,8 +124,12 @@ def test_text_kinds_match_the_per_value_parser(field, values, mapping):
 def test_the_fast_paths_take_plain_values_and_leave_the_rest():
     handled, _ = vectorised.emails(np.array(EMAILS, dtype=object))
     assert [e for e, h in zip(EMAILS, handled) if h] == [
-        "Laura.Hughes@nhs.example", "first.last+tag@sub.domain.example", "o'neil@x.org",
+        "Laura.Hughes@nhs.example",
+        "first.last+tag@sub.domain.example",
+        "o'neil@x.org",
     ]
-    handled, out = vectorised.timestamps(np.array(["31/02/2021 10:00", "07/07/2020 12:06"], dtype=object), dayfirst=True)
+    handled, out = vectorised.timestamps(
+        np.array(["31/02/2021 10:00", "07/07/2020 12:06"], dtype=object), dayfirst=True
+    )
     assert handled.tolist() == [False, True]
     assert out[1] == np.datetime64(dt.datetime(2020, 7, 7, 12, 6), "us")

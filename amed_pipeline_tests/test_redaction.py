@@ -29,7 +29,12 @@ from amed_pipeline.reports.exports import neutralise_formula
 from amed_pipeline.staging.people import attach_person_keys, identity_texts
 
 KEY = b"test-key"
-NAMES = KnownNames(KEY, frozenset(known_name_digests(KEY, pd.Series(["Amira", "Zoë", "Mary Ann"]), pd.Series(["Khan", "O’Brien", "de la Cruz"]))))
+NAMES = KnownNames(
+    KEY,
+    frozenset(
+        known_name_digests(KEY, pd.Series(["Amira", "Zoë", "Mary Ann"]), pd.Series(["Khan", "O’Brien", "de la Cruz"]))
+    ),
+)
 
 
 # --- masking text that quotes input --------------------------------------------------------------
@@ -100,8 +105,13 @@ def test_the_known_name_set_is_kept_as_keyed_digests_only():
 
 
 def test_name_digests_per_row_come_from_first_and_last_or_a_full_name_column():
-    frame = pd.DataFrame({"first_name": ["Amira", "", "Info Requested"], "last_name": ["Khan", "", ""],
-                          "respondent_name": ["", "Zoë O’Brien", ""]})
+    frame = pd.DataFrame(
+        {
+            "first_name": ["Amira", "", "Info Requested"],
+            "last_name": ["Khan", "", ""],
+            "respondent_name": ["", "Zoë O’Brien", ""],
+        }
+    )
     digests = name_digest_column(KEY, frame)
     assert set(digests[:2]) <= NAMES.digests and digests.iat[2] == ""
 
@@ -110,7 +120,9 @@ def test_name_digests_per_row_come_from_first_and_last_or_a_full_name_column():
 
 
 def test_redact_column_counts_each_kind_per_row_and_converts_each_distinct_value_once():
-    values = pd.Series(["Nurse (x@y.org, 07700 900123)", "Nurse (x@y.org, 07700 900123)", "GP", None, "Amira Khan, OX1 2AB"])
+    values = pd.Series(
+        ["Nurse (x@y.org, 07700 900123)", "Nurse (x@y.org, 07700 900123)", "GP", None, "Amira Khan, OX1 2AB"]
+    )
     redacted, counts = redact_column(values, NAMES)
     assert redacted.tolist()[:3] == ["Nurse ([email removed], [phone removed])"] * 2 + ["GP"]
     assert pd.isna(redacted.iat[3]) and redacted.iat[4] == "[name removed], [postcode removed]"
@@ -119,15 +131,23 @@ def test_redact_column_counts_each_kind_per_row_and_converts_each_distinct_value
 
 
 def test_redact_free_text_reports_counts_per_file_field_and_kind_without_values():
-    rows = pd.DataFrame({
-        "source_file": ["a.csv", "a.csv", "b.csv"],
-        "job_title": ["Practice nurse (contact x@y.org)", "GP", "OT, ring 07700 900123"],
-        "setting": ["Hospital - x@y.org", "Hospital", "GP practice"],
-    })
+    rows = pd.DataFrame(
+        {
+            "source_file": ["a.csv", "a.csv", "b.csv"],
+            "job_title": ["Practice nurse (contact x@y.org)", "GP", "OT, ring 07700 900123"],
+            "setting": ["Hospital - x@y.org", "Hospital", "GP practice"],
+        }
+    )
     redacted, counts = redact_free_text(rows, ["job_title", "setting", "absent"], NAMES)
-    assert redacted["job_title"].tolist() == ["Practice nurse (contact [email removed])", "GP", "OT, ring [phone removed]"]
+    assert redacted["job_title"].tolist() == [
+        "Practice nurse (contact [email removed])",
+        "GP",
+        "OT, ring [phone removed]",
+    ]
     assert sorted(map(tuple, counts.to_numpy().tolist())) == [
-        ("a.csv", "job_title", "email", 1), ("a.csv", "setting", "email", 1), ("b.csv", "job_title", "phone", 1),
+        ("a.csv", "job_title", "email", 1),
+        ("a.csv", "setting", "email", 1),
+        ("b.csv", "job_title", "phone", 1),
     ]
 
 
@@ -141,7 +161,9 @@ def test_mask_series_equals_mask_text_value_by_value():
 _LOCAL = st.text(alphabet=string.ascii_lowercase + string.digits + "._", min_size=1, max_size=12).filter(
     lambda s: s[0] not in "._" and s[-1] not in "._"
 )
-_DOMAIN = st.lists(st.text(alphabet=string.ascii_lowercase, min_size=2, max_size=8), min_size=2, max_size=3).map(".".join)
+_DOMAIN = st.lists(st.text(alphabet=string.ascii_lowercase, min_size=2, max_size=8), min_size=2, max_size=3).map(
+    ".".join
+)
 _INVISIBLE = st.sampled_from(["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad"])
 
 
@@ -172,7 +194,9 @@ def test_every_variant_of_an_address_is_the_same_person(pair):
     assert email_identity(variant) == email_identity(address)
 
 
-@pytest.mark.parametrize("variant", ["x\u200b@example.org", "x@example.org.", "X@EXAMPLE.ORG", "ｘ@example.org", " x@example.org "])
+@pytest.mark.parametrize(
+    "variant", ["x\u200b@example.org", "x@example.org.", "X@EXAMPLE.ORG", "ｘ@example.org", " x@example.org "]
+)
 def test_the_variants_the_issue_found_are_one_person(variant):
     assert normalise_email(variant) == "x@example.org"
 
@@ -181,13 +205,18 @@ def test_the_variants_the_issue_found_are_one_person(variant):
 
 
 def test_the_survey_tools_respondent_email_is_the_identity_where_the_form_is_not_anonymous():
-    frame = pd.DataFrame({
-        "respondent_email": ["meg.ross@example.org", "anonymous", "", "anonymous"],
-        "respondent_name": ["Meg Ross", "", "Ann Lee", ""],
-        "email": ["", "kay.lee@example.org", "", ""],
-    })
+    frame = pd.DataFrame(
+        {
+            "respondent_email": ["meg.ross@example.org", "anonymous", "", "anonymous"],
+            "respondent_name": ["Meg Ross", "", "Ann Lee", ""],
+            "email": ["", "kay.lee@example.org", "", ""],
+        }
+    )
     assert identity_texts(frame, "p").tolist() == [
-        "email:meg.ross@example.org", "email:kay.lee@example.org", "name:p:ann lee", "",
+        "email:meg.ross@example.org",
+        "email:kay.lee@example.org",
+        "name:p:ann lee",
+        "",
     ]
 
 
@@ -199,11 +228,16 @@ def test_first_and_last_name_columns_identify_a_respondent_without_an_email():
 def test_erasure_by_either_address_drops_the_response():
     erasure_key = b"erasure"
     tokens = frozenset({erasure_token(erasure_key, email_identity("kay.lee@example.org"))})
-    rows = pd.DataFrame({
-        "respondent_email": ["meg.ross@example.org", "kay.lee@example.org", "x@example.org"],
-        "email": ["kay.lee@example.org", "", ""],
-        "source_file": ["f.xlsx"] * 3, "source_row": [2, 3, 4], "partnership_id": ["p"] * 3, "source_name": ["s"] * 3,
-    })
+    rows = pd.DataFrame(
+        {
+            "respondent_email": ["meg.ross@example.org", "kay.lee@example.org", "x@example.org"],
+            "email": ["kay.lee@example.org", "", ""],
+            "source_file": ["f.xlsx"] * 3,
+            "source_row": [2, 3, 4],
+            "partnership_id": ["p"] * 3,
+            "source_name": ["s"] * 3,
+        }
+    )
     kept, erased = drop_erased(rows, tokens, erasure_key, "p", "feedback")
     assert kept["source_row"].tolist() == [4] and erased["source_row"].tolist() == [2, 3]
 
@@ -235,27 +269,72 @@ def test_a_name_read_after_the_text_is_swept_from_everything_landed_before(tmp_p
     engine = sa.create_engine(f"duckdb:///{tmp_path}/w.duckdb", poolclass=sa.pool.NullPool)
     with engine.begin() as conn:
         metadata.create_all(conn)
-        conn.execute(landing.landing_comment.insert(), [
-            {"partnership_id": "p", "source_file": "f.csv", "submitted_month": "2021-01", "comment": "Amira Khan showed me how"},
-            {"partnership_id": "q", "source_file": "g.csv", "submitted_month": "2021-01", "comment": "nothing to add"},
-        ])
-        conn.execute(landing.landing_quarantine.insert(), [{
-            "partnership_id": "q", "dataset": "bookings", "source_name": "s", "source_file": "h.csv", "source_row": 3,
-            "rule": "unparseable_value", "column_name": "Status", "value": "by amira khan", "reason": "'by amira khan' is not one of",
-        }])
-        conn.execute(landing.staging_state.insert(), [{"partnership_id": "p", "fingerprint": "x"}, {"partnership_id": "q", "fingerprint": "y"}])
-        conn.execute(landing.landing_name.insert(), [{"partnership_id": "q", "source_file": "b.csv", "name_digest": name_digest(KEY, name_words("Amira", "Khan"))}])
+        conn.execute(
+            landing.landing_comment.insert(),
+            [
+                {
+                    "partnership_id": "p",
+                    "source_file": "f.csv",
+                    "submitted_month": "2021-01",
+                    "comment": "Amira Khan showed me how",
+                },
+                {
+                    "partnership_id": "q",
+                    "source_file": "g.csv",
+                    "submitted_month": "2021-01",
+                    "comment": "nothing to add",
+                },
+            ],
+        )
+        conn.execute(
+            landing.landing_quarantine.insert(),
+            [
+                {
+                    "partnership_id": "q",
+                    "dataset": "bookings",
+                    "source_name": "s",
+                    "source_file": "h.csv",
+                    "source_row": 3,
+                    "rule": "unparseable_value",
+                    "column_name": "Status",
+                    "value": "by amira khan",
+                    "reason": "'by amira khan' is not one of",
+                }
+            ],
+        )
+        conn.execute(
+            landing.staging_state.insert(),
+            [{"partnership_id": "p", "fingerprint": "x"}, {"partnership_id": "q", "fingerprint": "y"}],
+        )
+        conn.execute(
+            landing.landing_name.insert(),
+            [
+                {
+                    "partnership_id": "q",
+                    "source_file": "b.csv",
+                    "name_digest": name_digest(KEY, name_words("Amira", "Khan")),
+                }
+            ],
+        )
         names = KnownNames(KEY, landing.known_name_digests(conn))
         removed, touched = landing.sweep_known_names(conn, names)
-        comments = conn.execute(sa.select(landing.landing_comment.c.comment).order_by(landing.landing_comment.c.source_file)).scalars().all()
-        quarantine = conn.execute(sa.select(landing.landing_quarantine.c.value, landing.landing_quarantine.c.reason)).one()
+        comments = (
+            conn.execute(sa.select(landing.landing_comment.c.comment).order_by(landing.landing_comment.c.source_file))
+            .scalars()
+            .all()
+        )
+        quarantine = conn.execute(
+            sa.select(landing.landing_quarantine.c.value, landing.landing_quarantine.c.reason)
+        ).one()
         counts = conn.execute(sa.select(landing.landing_redaction)).mappings().all()
         staged = conn.execute(sa.select(landing.staging_state.c.partnership_id)).scalars().all()
     engine.dispose()
     assert comments == ["[name removed] showed me how", "nothing to add"]
     assert tuple(quarantine) == ("by [name removed]", "'by [name removed]' is not one of")
     assert removed == 3 and touched == {"p", "q"}
-    assert [(c["source_file"], c["field_name"], c["kind"], c["redactions"]) for c in counts] == [("f.csv", "doing_differently", "name", 1)]
+    assert [(c["source_file"], c["field_name"], c["kind"], c["redactions"]) for c in counts] == [
+        ("f.csv", "doing_differently", "name", 1)
+    ]
     assert staged == []  # both partnerships are staged again from the cleaned text
 
 
@@ -270,14 +349,36 @@ def test_every_sample_ms_forms_response_with_a_respondent_email_gets_a_person():
     with_address = rows["respondent_email"].map(normalise_email).str.contains("@")
     identities = identity_texts(rows, source.partnership_id)
     assert with_address.sum() > 50
-    assert (identities[with_address] == "email:" + rows.loc[with_address, "respondent_email"].map(normalise_email)).all()
+    assert (
+        identities[with_address] == "email:" + rows.loc[with_address, "respondent_email"].map(normalise_email)
+    ).all()
     assert (identities != "").sum() > with_address.sum()  # the optional question still counts where anonymous
 
 
-_PIECES = st.sampled_from([
-    "Amira Khan", "zoë o'brien", "Mary Ann de la Cruz", "x@y.org", "a.b@nhs.net.", "07700 900123", "+44 (0)20 7946 0958",
-    "(01865) 123456", "OX1 2AB", "rg145ab", "GP", "Band 6", "1000000001", "2020-07-14", "nurse", ",", " ", "-", "|", "\u200b",
-])
+_PIECES = st.sampled_from(
+    [
+        "Amira Khan",
+        "zoë o'brien",
+        "Mary Ann de la Cruz",
+        "x@y.org",
+        "a.b@nhs.net.",
+        "07700 900123",
+        "+44 (0)20 7946 0958",
+        "(01865) 123456",
+        "OX1 2AB",
+        "rg145ab",
+        "GP",
+        "Band 6",
+        "1000000001",
+        "2020-07-14",
+        "nurse",
+        ",",
+        " ",
+        "-",
+        "|",
+        "\u200b",
+    ]
+)
 
 
 @settings(max_examples=200, deadline=None)

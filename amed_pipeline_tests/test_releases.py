@@ -32,7 +32,9 @@ def freeze(data_dir, url, exports, name, as_at, as_known_at=None):
     request = ReleaseRequest(name, as_at, as_known_at)
     with env(AMED_PSEUDONYM_KEY=TEST_KEY, AMED_EXPORT_DIR=exports):
         job = build_definitions(data_dir, url).resolve_job_def(RELEASE_JOB_NAME)
-        result = job.execute_in_process(run_config=release_run_config(request), tags=release_tags(request), raise_on_error=False)
+        result = job.execute_in_process(
+            run_config=release_run_config(request), tags=release_tags(request), raise_on_error=False
+        )
     assert result.success
     output = next(e for e in result.all_events if e.event_type_value == "STEP_OUTPUT")
     return result, {k: v.value for k, v in output.event_specific_data.metadata.items()}
@@ -77,7 +79,7 @@ def test_three_phases_are_recorded_and_exported_each_to_its_own_folder(phases):
     assert (phase_1["period_end"].astype(str) <= "2020-12-31").all()
     months = set(phase_1.loc[phase_1["dimension"] == "month", "dimension_value"])
     assert months and max(months) <= "2020-12"
-    for name, metadata in phases["frozen"].items():
+    for metadata in phases["frozen"].values():
         folder = phases["exports"] / "releases" / metadata["release_id"]
         assert str(folder) == metadata["folder"]
         assert all((folder / f).stat().st_size > 0 for f in RELEASE_FILES)
@@ -98,7 +100,9 @@ def test_freezing_again_from_the_same_raw_data_is_byte_identical(phases, tmp_pat
     assert folder_bytes(tmp_path / "exports" / "releases" / "phase-2-v1") == before
 
 
-def test_a_late_file_makes_a_new_version_the_diff_names_it_and_as_known_at_reproduces_the_first(deliverables_run, tmp_path):
+def test_a_late_file_makes_a_new_version_the_diff_names_it_and_as_known_at_reproduces_the_first(
+    deliverables_run, tmp_path
+):
     data_dir = tmp_path / "data"
     shutil.copytree(deliverables_run["data_dir"], data_dir)
     late = data_dir / LATE_FILE
@@ -122,7 +126,9 @@ def test_a_late_file_makes_a_new_version_the_diff_names_it_and_as_known_at_repro
     with connection(url) as conn:
         changed, summary = release_diff(conn, "phase-2-v1", "Phase 2")
     assert summary["a"] == "phase-2-v1" and summary["b"] == "phase-2-v2" and summary["changed"] > 0
-    leap_attendances = changed[(changed["metric_id"] == "attendances") & (changed["partnership_id"] == "leap") & (changed["dimension"] == "")]
+    leap_attendances = changed[
+        (changed["metric_id"] == "attendances") & (changed["partnership_id"] == "leap") & (changed["dimension"] == "")
+    ]
     assert len(leap_attendances) == 1 and leap_attendances.iloc[0]["value_b"] > leap_attendances.iloc[0]["value_a"]
     assert "late file raw/leap/sign_in/Leap_sign_in_register_2021-01.xlsx" in leap_attendances.iloc[0]["reasons"]
     # Other partnerships' exact figures depend on their own data only: a file of Leap moves none of them.
@@ -152,11 +158,15 @@ def test_a_late_file_makes_a_new_version_the_diff_names_it_and_as_known_at_repro
 def test_the_diff_puts_a_suppression_change_down_to_another_partnerships_files_and_nothing_else():
     from amed_pipeline.releases.diff import disclosure_reason
 
-    files = pd.DataFrame([("leap", "raw/leap/sign_in/x.xlsx", "late file", "late file raw/leap/sign_in/x.xlsx")],
-                         columns=["partnership_id", "source_file", "kind", "reason"])
+    files = pd.DataFrame(
+        [("leap", "raw/leap/sign_in/x.xlsx", "late file", "late file raw/leap/sign_in/x.xlsx")],
+        columns=["partnership_id", "source_file", "kind", "reason"],
+    )
 
     def row(status_a, status_b, partnership="active_oxfordshire"):
-        return pd.Series({"partnership_id": partnership, "observation_status_a": status_a, "observation_status_b": status_b})
+        return pd.Series(
+            {"partnership_id": partnership, "observation_status_a": status_a, "observation_status_b": status_b}
+        )
 
     became = disclosure_reason(row("", "[c]"), files)
     assert became.startswith("disclosure control: suppressed") and "leap's files" in became

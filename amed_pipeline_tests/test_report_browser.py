@@ -29,7 +29,9 @@ def run_chromium(chromium, base, *arguments) -> subprocess.CompletedProcess:
     profile = base / "chromium-profile"
     return subprocess.run(
         [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *arguments],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -41,7 +43,9 @@ class FigureCollector(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         attributes = dict(attrs)
-        if tag == "span" and ("data-metric" in attributes or "data-base-of" in attributes or "data-not-applicable" in attributes):
+        if tag == "span" and (
+            "data-metric" in attributes or "data-base-of" in attributes or "data-not-applicable" in attributes
+        ):
             self.current = {**attributes, "text": ""}
         if tag == "ul" and attributes.get("class") == "legend":
             self.in_legend = True
@@ -75,7 +79,17 @@ def test_report_renders_in_chromium_with_the_published_figures(chromium, report_
     assert completed.returncode == 0, completed.stderr[-2000:]
     dom = FigureCollector()
     dom.feed(completed.stdout)
-    assert dom.sections == ["headline", "training-types", "role-groups", "delivery", "ratings", "conversations", "breakdowns", "partnerships", "notes"]
+    assert dom.sections == [
+        "headline",
+        "training-types",
+        "role-groups",
+        "delivery",
+        "ratings",
+        "conversations",
+        "breakdowns",
+        "partnerships",
+        "notes",
+    ]
     assert dom.svg_rects >= 20
     published = mark_not_applicable(read_table(report_run["url"], "metric_values_published"), {"followup": {"leap"}})
     assert len(dom.figures) >= 30
@@ -101,23 +115,47 @@ def test_report_shows_the_base_beside_every_share_and_mean_and_z_where_there_is_
     dom = FigureCollector()
     dom.feed(completed.stdout)
     published = mark_not_applicable(read_table(report_run["url"], "metric_values_published"), {"followup": {"leap"}})
-    bases = {(b["data-base-of"], b["data-partnership"], b["data-dimension"], b["data-dimension-value"]): b["text"].strip() for b in dom.bases}
-    shares_and_means = [f for f in dom.figures if f["data-metric"] in set(published.loc[published["unit"].isin(["share", "mean_0_10"]), "metric_id"])]
+    bases = {
+        (b["data-base-of"], b["data-partnership"], b["data-dimension"], b["data-dimension-value"]): b["text"].strip()
+        for b in dom.bases
+    }
+    shares_and_means = [
+        f
+        for f in dom.figures
+        if f["data-metric"] in set(published.loc[published["unit"].isin(["share", "mean_0_10"]), "metric_id"])
+    ]
     assert len(shares_and_means) >= 20
     for figure in shares_and_means:
-        key = (figure["data-metric"], figure["data-partnership"], figure["data-dimension"], figure["data-dimension-value"])
+        key = (
+            figure["data-metric"],
+            figure["data-partnership"],
+            figure["data-dimension"],
+            figure["data-dimension-value"],
+        )
         assert key in bases, f"no base (n) beside {key}"
-        rows = published[(published["metric_id"] == key[0]) & (published["partnership_id"] == key[1])
-                         & (published["dimension"] == key[2]) & (published["dimension_value"] == key[3])]
+        rows = published[
+            (published["metric_id"] == key[0])
+            & (published["partnership_id"] == key[1])
+            & (published["dimension"] == key[2])
+            & (published["dimension_value"] == key[3])
+        ]
         assert len(rows) == 1, key
         row = rows.iloc[0]
         assert bases[key] == f"({format_base(row['base_n'], row['unit'], row['observation_status'])})"
     assert bases[("feedback_response_rate", "all", "", "")] == "(n = 1,385)"  # attendances, rounded to 5
     # Leap has no follow-up survey in this config: not applicable, never "0%".
-    leap_followup = {f["data-metric"]: f["text"].strip() for f in dom.figures if f["data-partnership"] == "leap" and f["data-metric"].startswith("followup")}
+    leap_followup = {
+        f["data-metric"]: f["text"].strip()
+        for f in dom.figures
+        if f["data-partnership"] == "leap" and f["data-metric"].startswith("followup")
+    }
     assert leap_followup == {"followup_response_rate": "[z]"}
-    leap_conversations = [f["text"].strip() for f in dom.figures + dom.not_applicable if f["data-partnership"] == "leap"
-                          and "more_conversations_share" in (f.get("data-metric"), f.get("data-not-applicable"))]
+    leap_conversations = [
+        f["text"].strip()
+        for f in dom.figures + dom.not_applicable
+        if f["data-partnership"] == "leap"
+        and "more_conversations_share" in (f.get("data-metric"), f.get("data-not-applicable"))
+    ]
     assert leap_conversations and set(leap_conversations) == {"[z]"}
     # The legend explains every symbol on the page, the dash included when one is drawn.
     legend = "".join(dom.legend)
@@ -134,10 +172,12 @@ def test_report_charts_are_visible_on_a_screenshot(chromium, report_run):
     from PIL import Image
 
     shot = report_run["base"] / "report.png"
-    completed = run_chromium(chromium, report_run["base"], f"--screenshot={shot}", "--window-size=1280,4200", report_run["report"].as_uri())
+    completed = run_chromium(
+        chromium, report_run["base"], f"--screenshot={shot}", "--window-size=1280,4200", report_run["report"].as_uri()
+    )
     assert completed.returncode == 0 and shot.exists(), completed.stderr[-2000:]
     image = Image.open(shot).convert("RGB")
-    colours = {tuple(int(c[i:i + 2], 16) for i in (1, 3, 5)) for c in PALETTE[:4]}
+    colours = {tuple(int(c[i : i + 2], 16) for i in (1, 3, 5)) for c in PALETTE[:4]}
     counts = {c: 0 for c in colours}
     for pixel in image.getdata():
         if pixel in counts:

@@ -42,7 +42,12 @@ def test_people_sessions_and_months(values):
 def test_training_type_mix(values):
     shares = {
         t: pct(metric(values, "training_type_share", dimension="training_type", value=t))
-        for t in ("helping_people_become_more_active", "physical_activity_in_clinical_care", "motivational_interviewing", "bespoke_iapt")
+        for t in (
+            "helping_people_become_more_active",
+            "physical_activity_in_clinical_care",
+            "motivational_interviewing",
+            "bespoke_iapt",
+        )
     }
     assert shares == {
         "helping_people_become_more_active": 43,
@@ -90,29 +95,43 @@ def test_more_conversations(values):
 
 
 def test_physiotherapists_in_clinical_care(values):
-    physios = metric(values, "profession_share", dimension="training_type|profession",
-                     value="physical_activity_in_clinical_care|physiotherapist")
+    physios = metric(
+        values,
+        "profession_share",
+        dimension="training_type|profession",
+        value="physical_activity_in_clinical_care|physiotherapist",
+    )
     assert physios["numerator"] == 54
     assert pct(physios) == 10
 
 
 def test_all_is_not_the_sum_of_partnerships(values):
     """People trained by two partnerships count once in the programme total."""
-    partnerships = values[(values["metric_id"] == "people_trained") & (values["dimension"] == "") & (values["partnership_id"] != "all")]
+    partnerships = values[
+        (values["metric_id"] == "people_trained") & (values["dimension"] == "") & (values["partnership_id"] != "all")
+    ]
     assert partnerships["value"].sum() > metric(values, "people_trained")["value"]
-    attendances = values[(values["metric_id"] == "attendances") & (values["dimension"] == "") & (values["partnership_id"] != "all")]
+    attendances = values[
+        (values["metric_id"] == "attendances") & (values["dimension"] == "") & (values["partnership_id"] != "all")
+    ]
     assert attendances["value"].sum() == metric(values, "attendances")["value"]
 
 
 def test_monthly_rows_add_up(values):
-    monthly = values[(values["metric_id"] == "attendances") & (values["dimension"] == "month") & (values["partnership_id"] == "all")]
+    monthly = values[
+        (values["metric_id"] == "attendances") & (values["dimension"] == "month") & (values["partnership_id"] == "all")
+    ]
     assert len(monthly) == 13
     assert monthly["value"].sum() == metric(values, "attendances")["value"]
 
 
 def test_shares_of_a_breakdown_sum_to_one(values):
     for metric_id, dimension in (("training_type_share", "training_type"), ("role_group_share", "role_group")):
-        rows = values[(values["metric_id"] == metric_id) & (values["partnership_id"] == "all") & (values["dimension"] == dimension)]
+        rows = values[
+            (values["metric_id"] == metric_id)
+            & (values["partnership_id"] == "all")
+            & (values["dimension"] == dimension)
+        ]
         assert rows["value"].sum() == pytest.approx(1.0)
 
 

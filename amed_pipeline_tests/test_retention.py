@@ -98,7 +98,9 @@ def test_archive_moves_only_old_raw_exports_where_no_source_reads_them(tmp_path)
     ]
     assert present(root) == set(FILES) - {a.file for a in actions} | {a.destination for a in actions}
     # A glob that would also match the archive still never reads it.
-    greedy = Source(partnership_id="test_partnership", name="all_csv", dataset="bookings", format="eventbrite", path="**/*.csv")
+    greedy = Source(
+        partnership_id="test_partnership", name="all_csv", dataset="bookings", format="eventbrite", path="**/*.csv"
+    )
     assert not [p for p in greedy.files(root) if p.relative_to(root).parts[0] == "archive"]
     # A second archiving of a file with the same name does not overwrite the first.
     (root / "raw/followup/old.csv").write_text("again", encoding="utf-8")
@@ -138,7 +140,9 @@ def test_the_asset_is_a_dry_run_by_hand_and_enforces_when_told(tmp_path):
     assert materialization.metadata["files"].value == 2
     assert materialization.metadata["dry run"].value is True
     assert present(root) == set(FILES)
-    enforced = dg.materialize(definitions.assets, run_config={"ops": {"raw_export_retention": {"config": {"dry_run": False}}}})
+    enforced = dg.materialize(
+        definitions.assets, run_config={"ops": {"raw_export_retention": {"config": {"dry_run": False}}}}
+    )
     assert enforced.success
     assert "archive/raw/followup/old.csv" in present(root)
 
@@ -157,7 +161,14 @@ def test_the_schedule_enforces_weekly_and_the_nightly_job_never_runs_retention()
 
 
 def test_a_source_glob_cannot_point_into_the_archive(tmp_path):
-    raw = {**CONFIG, "partnerships": [{**CONFIG["partnerships"][0], "sources": [
-        {"dataset": "bookings", "format": "eventbrite", "path": "archive/raw/eventbrite/*.csv"}]}]}
+    raw = {
+        **CONFIG,
+        "partnerships": [
+            {
+                **CONFIG["partnerships"][0],
+                "sources": [{"dataset": "bookings", "format": "eventbrite", "path": "archive/raw/eventbrite/*.csv"}],
+            }
+        ],
+    }
     with pytest.raises(ConfigError, match="never read"):
         parse_programme_config(raw, tmp_path)

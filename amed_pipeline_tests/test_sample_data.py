@@ -49,7 +49,8 @@ PUBLISHED = {
 def file_hashes(root: Path) -> dict:
     return {
         str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*")) if p.is_file()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
     }
 
 
@@ -97,7 +98,8 @@ def test_every_replica_of_a_scaled_sample_is_calibrated():
 def test_ground_truth_check_detects_a_lost_check_in():
     model = build_model(2020)
     checked_in = next(
-        r for r in model.records
+        r
+        for r in model.records
         if r.session.systems == ("eventbrite",) and r.final_status == "Checked In" and r.person is not None
     )
     checked_in.final_status = "Attending"
@@ -145,8 +147,12 @@ def test_scale_two_adds_a_copy_of_each_partnership(scale_two):
     config = yaml.safe_load((scale_two / "partnerships.yaml").read_text(encoding="utf-8"))
     ids = [p["id"] for p in config["partnerships"]]
     assert ids == [
-        "active_oxfordshire", "get_berkshire_active", "leap",
-        "active_oxfordshire_2", "get_berkshire_active_2", "leap_2",
+        "active_oxfordshire",
+        "get_berkshire_active",
+        "leap",
+        "active_oxfordshire_2",
+        "get_berkshire_active_2",
+        "leap_2",
     ]
     copy = config["partnerships"][5]
     assert copy["name"] == "Leap 2"

@@ -20,8 +20,19 @@ import pytest
 
 from amed_pipeline_tests.pipeline_runs import PROJECT_ROOT
 
-IGNORED_DIRS = {".git", ".venv", "venv", ".dagster_home", ".pytest_cache", "__pycache__", "build", "node_modules",
-                "warehouse", "exports", ".secrets"}
+IGNORED_DIRS = {
+    ".git",
+    ".venv",
+    "venv",
+    ".dagster_home",
+    ".pytest_cache",
+    "__pycache__",
+    "build",
+    "node_modules",
+    "warehouse",
+    "exports",
+    ".secrets",
+}
 CONFIG_SUFFIXES = {".yaml", ".yml", ".toml", ".ini", ".cfg", ".env", ".conf"}
 NAMED_FILES = ("data/partnerships.yaml", "workspace.yaml", "Makefile", "pyproject.toml")
 SCANNED_DIRS = ("deploy", ".ci", "scripts")
@@ -35,7 +46,9 @@ SECRET_SETTING = re.compile(
 LONG_HEX = re.compile(r"(?<![0-9A-Za-z])[0-9a-fA-F]{32,}(?![0-9A-Za-z])")
 LONG_BASE64 = re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{40,}={0,2}")
 PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
-TOKEN_PREFIXES = re.compile(r"\b(AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{30,}|xox[abprs]-[A-Za-z0-9-]{10,}|sk_live_[A-Za-z0-9]{16,})\b")
+TOKEN_PREFIXES = re.compile(
+    r"\b(AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{30,}|xox[abprs]-[A-Za-z0-9-]{10,}|sk_live_[A-Za-z0-9]{16,})\b"
+)
 REFERENCE = re.compile(r"^(\$\{[^}]+\}|\$[A-Za-z_][A-Za-z0-9_]*|\{env:[^}]+\}|!env\s+\S+|<[^>]+>|\*+)$")
 EMPTY = {"", "null", "~", "none", '""', "''", "[]", "{}", "true", "false", "yes", "no", "on", "off"}
 # Documentation placeholders (`postgresql://user:password@host/db`): the value is the field's own name.

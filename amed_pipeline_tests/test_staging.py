@@ -144,8 +144,16 @@ def test_overlapping_cumulative_eventbrite_exports(write_export, stage):
     assert dropped.loc[("eb/attendees-2020-07-15.csv", 4)].tolist() == ["eb/attendees-2020-07-01.csv", 4]
     assert len(staged.duplicates) == 5
     accounting = assert_balanced(staged)
-    assert accounting.loc["eb/attendees-2020-07-01.csv", ["rows_read", "rows_loaded", "rows_duplicate"]].tolist() == [5, 1, 4]
-    assert accounting.loc["eb/attendees-2020-07-15.csv", ["rows_read", "rows_loaded", "rows_duplicate"]].tolist() == [6, 5, 1]
+    assert accounting.loc["eb/attendees-2020-07-01.csv", ["rows_read", "rows_loaded", "rows_duplicate"]].tolist() == [
+        5,
+        1,
+        4,
+    ]
+    assert accounting.loc["eb/attendees-2020-07-15.csv", ["rows_read", "rows_loaded", "rows_duplicate"]].tolist() == [
+        6,
+        5,
+        1,
+    ]
 
 
 def test_the_same_export_twice_is_counted_once(write_export, stage):
@@ -174,7 +182,10 @@ def test_one_person_in_two_booking_systems_is_one_booking(
     write_export, stage, eventbrite_status, bookwhen_attended, expected, winner
 ):
     # The same person: email differs in case and surrounding whitespace between the systems.
-    write_export("eb/attendees.csv", EB_HEADER + eb_row(201, "Aisha", "  Aisha.Example@EXAMPLE.org ", eventbrite_status, "Band 6 Physio"))
+    write_export(
+        "eb/attendees.csv",
+        EB_HEADER + eb_row(201, "Aisha", "  Aisha.Example@EXAMPLE.org ", eventbrite_status, "Band 6 Physio"),
+    )
     write_export(
         "bookwhen/attendances.csv",
         BOOKWHEN_HEADER
@@ -187,7 +198,10 @@ def test_one_person_in_two_booking_systems_is_one_booking(
     assert len(staged.rows) == 1
     booking = staged.rows.iloc[0]
     assert (booking["session_key"], booking["status"], booking["n_records"], booking["source_name"]) == (
-        SESSION_BY_REF, expected, 2, winner,
+        SESSION_BY_REF,
+        expected,
+        2,
+        winner,
     )
     [duplicate] = staged.duplicates.to_dict("records")
     assert duplicate["kept_file"] == booking["source_file"]
@@ -195,7 +209,9 @@ def test_one_person_in_two_booking_systems_is_one_booking(
 
 
 def test_bookings_link_by_event_id_and_by_title_and_date(write_export, stage):
-    write_export("eb/attendees.csv", EB_HEADER + eb_row(201, "Aisha", "aisha@example.org", "Checked In", "Band 6 Physio"))
+    write_export(
+        "eb/attendees.csv", EB_HEADER + eb_row(201, "Aisha", "aisha@example.org", "Checked In", "Band 6 Physio")
+    )
     write_export(
         "bookwhen/attendances.csv",
         BOOKWHEN_HEADER
@@ -216,7 +232,11 @@ def test_bookings_link_by_event_id_and_by_title_and_date(write_export, stage):
         "Health & Wellbeing Coach": SESSION_BY_TITLE,
     }
     [unlinked] = staged.quarantine.to_dict("records")
-    assert (unlinked["source_file"], unlinked["source_row"], unlinked["rule"]) == ("bookwhen/attendances.csv", 4, "session_unknown")
+    assert (unlinked["source_file"], unlinked["source_row"], unlinked["rule"]) == (
+        "bookwhen/attendances.csv",
+        4,
+        "session_unknown",
+    )
     assert unlinked["value"] == "Physical activity in clinical care on 28/07/2020"
     assert "links to no known session" in unlinked["reason"]
     accounting = assert_balanced(staged)
@@ -231,7 +251,9 @@ def test_event_id_without_a_session_is_quarantined(write_export, stage):
     )
     staged = stage(("eventbrite", "eventbrite", "eb/*.csv", {}))
     assert staged.rows.empty
-    assert staged.quarantine[["rule", "value"]].to_dict("records") == [{"rule": "session_unknown", "value": "999000111"}]
+    assert staged.quarantine[["rule", "value"]].to_dict("records") == [
+        {"rule": "session_unknown", "value": "999000111"}
+    ]
     assert_balanced(staged)
 
 
@@ -247,7 +269,10 @@ def test_info_requested_without_email_is_quarantined_with_the_reason(write_expor
     assert status_by_job(staged) == {"Band 6 Physio": "attended", "Practice Nurse": "booked"}
     [record] = staged.quarantine.to_dict("records")
     assert (record["source_file"], record["source_row"], record["rule"], record["column_name"]) == (
-        "eb/attendees.csv", 2, "person_unattributable", "email",
+        "eb/attendees.csv",
+        2,
+        "person_unattributable",
+        "email",
     )
     assert record["reason"] == UNATTRIBUTABLE
     assert "Info Requested" in record["reason"]
@@ -264,7 +289,8 @@ def test_booking_professions_and_role_groups(write_export, stage):
     )
     rows = stage(("eventbrite", "eventbrite", "eb/*.csv", {})).rows
     assert rows[["profession", "role_group"]].values.tolist() == [
-        ["physiotherapist", "health_and_social_care"], ["unclassified", "unclassified"],
+        ["physiotherapist", "health_and_social_care"],
+        ["unclassified", "unclassified"],
     ]
 
 
@@ -284,7 +310,10 @@ def sm_row(respondent: int, useful: str, job: str, where: str) -> str:
 def test_surveymonkey_same_respondent_in_two_exports_is_one_response(
     write_export, data_dir, make_source, raw_export, reference_tables
 ):
-    write_export("sm/feedback-2020-08-01.csv", SM_HEADER + sm_row(101, "9", "PWP", "Hospital") + sm_row(102, "7", "Practice Nurse", "GP practice"))
+    write_export(
+        "sm/feedback-2020-08-01.csv",
+        SM_HEADER + sm_row(101, "9", "PWP", "Hospital") + sm_row(102, "7", "Practice Nurse", "GP practice"),
+    )
     write_export(
         "sm/feedback-2020-09-01.csv",
         SM_HEADER
@@ -337,7 +366,9 @@ def test_google_form_download_and_sheet_export_of_one_response_are_one(
     staged = stage_survey("followup", [export], reference_tables)
     assert len(staged.rows) == 3
     assert sorted(staged.rows["submitted_at"].dt.strftime("%Y-%m-%d %H:%M:%S")) == [
-        "2021-01-05 15:04:05", "2021-06-14 10:10:09", "2021-07-02 16:45:00",
+        "2021-01-05 15:04:05",
+        "2021-06-14 10:10:09",
+        "2021-07-02 16:45:00",
     ]
     assert len(staged.duplicates) == 1
     # Erin (in both files), Fin and Gita: three people.
@@ -352,14 +383,18 @@ def test_survey_setting_and_profession(write_export, data_dir, make_source, raw_
         + "14/06/2021 10:10:09,,8,Much more often,Community health services,Health & Wellbeing Coach\n"
         + "14/06/2021 10:11:00,,8,Much more often,,\n",
     )
-    staged = stage_survey("followup", [raw_export(make_source("followup", "google_forms", "gf/*.csv"), data_dir)], reference_tables)
+    staged = stage_survey(
+        "followup", [raw_export(make_source("followup", "google_forms", "gf/*.csv"), data_dir)], reference_tables
+    )
     assert staged.rows[["setting_answer", "setting", "profession", "role_group"]].values.tolist() == [
         ["Community health services", "community_health", "health_and_wellbeing_coach", "link_workers"],
         ["", "unknown", "", ""],  # no job title given: not classified at all
     ]
 
 
-def test_survey_quarantine_from_reading_is_carried_and_accounted(exports_dir, make_source, raw_export, reference_tables):
+def test_survey_quarantine_from_reading_is_carried_and_accounted(
+    exports_dir, make_source, raw_export, reference_tables
+):
     source = make_source("feedback", "surveymonkey", "surveymonkey/*/*.csv")
     staged = stage_survey("feedback", [raw_export(source, exports_dir)], reference_tables)
     assert len(staged.rows) == 4
@@ -487,7 +522,10 @@ def test_setting_classification(reference_tables, answer, setting):
 def test_classify_series_keeps_length_and_order(reference_tables):
     titles = pd.Series(["PWP", None, "Practice Nurse", "PWP"])
     assert reference_tables.classify_professions(titles).tolist() == [
-        "psychological_wellbeing_practitioner", "unclassified", "nurse", "psychological_wellbeing_practitioner",
+        "psychological_wellbeing_practitioner",
+        "unclassified",
+        "nurse",
+        "psychological_wellbeing_practitioner",
     ]
 
 

@@ -53,8 +53,7 @@ def eventbrite_csv(rows: int) -> str:
 def test_formula_cells_are_read_as_their_cached_values_never_as_formulas(tmp_path):
     path = write_xlsx(
         tmp_path / "responses.xlsx",
-        {"Sheet1": [["Name", "Score", "Total", "Uncached"],
-                    ["Ann", "=1+1", "=SUM(B2:B2)*10", "=cmd|' /C calc'!A0"]]},
+        {"Sheet1": [["Name", "Score", "Total", "Uncached"], ["Ann", "=1+1", "=SUM(B2:B2)*10", "=cmd|' /C calc'!A0"]]},
         cached_values={"1+1": 2, "SUM(B2:B2)*10": 20},
     )
     table = read_raw_table(path)
@@ -85,32 +84,71 @@ def test_exported_workbook_cells_are_text_not_formulas(tmp_path):
     from openpyxl import load_workbook
 
     values = DANGEROUS[:4] + ["[click](http://attacker.example)"]
-    frame = pd.DataFrame({
-        "metric_id": "training_type_share", "partnership_id": "all", "dimension": "training_type",
-        "dimension_value": values, "period_start": pd.Timestamp("2020-07-01").date(), "period_end": pd.Timestamp("2020-07-31").date(),
-        "numerator": 40.0, "denominator": 200.0, "value": 0.2, "unit": "share", "base_n": 200, "observation_status": "",
-    })
-    definitions = pd.DataFrame({"metric_id": ["training_type_share"], "unit": ["share"], "dimension": ["training_type"],
-                                "label": ["=1+1"], "definition": ["@SUM(A1)"]})
+    frame = pd.DataFrame(
+        {
+            "metric_id": "training_type_share",
+            "partnership_id": "all",
+            "dimension": "training_type",
+            "dimension_value": values,
+            "period_start": pd.Timestamp("2020-07-01").date(),
+            "period_end": pd.Timestamp("2020-07-31").date(),
+            "numerator": 40.0,
+            "denominator": 200.0,
+            "value": 0.2,
+            "unit": "share",
+            "base_n": 200,
+            "observation_status": "",
+        }
+    )
+    definitions = pd.DataFrame(
+        {
+            "metric_id": ["training_type_share"],
+            "unit": ["share"],
+            "dimension": ["training_type"],
+            "label": ["=1+1"],
+            "definition": ["@SUM(A1)"],
+        }
+    )
     programme = '=HYPERLINK("http://attacker.example","Active Medicine")'
     labels = Labels({}, {"training_type_share": "+cmd"}, {"training_type": {}})
-    path = write_evaluation_workbook(tmp_path / "out.xlsx", frame, definitions, labels, ["all"], programme,
-                                     (pd.Timestamp("2020-07-01").date(),) * 2, ["=note"])
+    path = write_evaluation_workbook(
+        tmp_path / "out.xlsx",
+        frame,
+        definitions,
+        labels,
+        ["all"],
+        programme,
+        (pd.Timestamp("2020-07-01").date(),) * 2,
+        ["=note"],
+    )
     workbook = load_workbook(path)
-    texts = [c.value for sheet in workbook.worksheets for row in sheet.iter_rows() for c in row if isinstance(c.value, str)]
+    texts = [
+        c.value for sheet in workbook.worksheets for row in sheet.iter_rows() for c in row if isinstance(c.value, str)
+    ]
     for value in DANGEROUS[:4]:
         assert not any(t == value for t in texts), value
     assert any(t.startswith("'=HYPERLINK") for t in texts)
-    formulas = [c.coordinate for sheet in workbook.worksheets for row in sheet.iter_rows() for c in row if c.data_type == "f"]
+    formulas = [
+        c.coordinate for sheet in workbook.worksheets for row in sheet.iter_rows() for c in row if c.data_type == "f"
+    ]
     assert not formulas, f"formula cells in the export: {formulas}"
-    links = [c.coordinate for sheet in workbook.worksheets if sheet.title != "Contents" for row in sheet.iter_rows() for c in row if c.hyperlink]
+    links = [
+        c.coordinate
+        for sheet in workbook.worksheets
+        if sheet.title != "Contents"
+        for row in sheet.iter_rows()
+        for c in row
+        if c.hyperlink
+    ]
     assert not links, f"links made from data: {links}"
 
 
 # --- file size -----------------------------------------------------------------------------------
 
 
-def test_a_file_over_the_size_limit_is_refused_unread_with_a_clear_file_level_quarantine(data_dir, write_export, make_source):
+def test_a_file_over_the_size_limit_is_refused_unread_with_a_clear_file_level_quarantine(
+    data_dir, write_export, make_source
+):
     write_export("eb/big.csv", eventbrite_csv(200))
     write_export("eb/small.csv", eventbrite_csv(2))
     limit = 2_000
@@ -150,7 +188,13 @@ def materialise_raw_export(data_dir: Path, csv_text: str, **top_level):
     (data_dir / "raw/eb/export.csv").write_text(csv_text, encoding="utf-8")
     raw = yaml.safe_load((SAMPLE_DATA_DIR / "partnerships.yaml").read_text(encoding="utf-8"))
     raw.update(top_level)
-    raw["partnerships"] = [{"id": "tiny", "name": "Tiny", "sources": [{"dataset": "bookings", "format": "eventbrite", "path": "raw/eb/*.csv"}]}]
+    raw["partnerships"] = [
+        {
+            "id": "tiny",
+            "name": "Tiny",
+            "sources": [{"dataset": "bookings", "format": "eventbrite", "path": "raw/eb/*.csv"}],
+        }
+    ]
     (data_dir / "partnerships.yaml").write_text(yaml.safe_dump(raw), encoding="utf-8")
     from amed_pipeline.definitions import build_definitions
 
@@ -170,7 +214,9 @@ def test_the_configured_limit_reaches_the_raw_export_asset(tmp_path):
 
 
 def test_a_misaligned_row_cannot_put_an_email_into_the_quarantine(tmp_path):
-    shifted = eventbrite_csv(2) + "1099,2020-07-01 09:00,Zed,Example,,5099,Checked In,Session,115243358567,zed@example.org\n"
+    shifted = (
+        eventbrite_csv(2) + "1099,2020-07-01 09:00,Zed,Example,,5099,Checked In,Session,115243358567,zed@example.org\n"
+    )
     export = materialise_raw_export(tmp_path, shifted)
     overflow = export.quarantine[export.quarantine["column_name"] == "(beyond last column)"]
     assert len(overflow) == 1 and overflow["value"].iat[0] == "[email removed]"
@@ -182,7 +228,14 @@ def test_a_misaligned_row_cannot_put_an_email_into_the_quarantine(tmp_path):
 
 @pytest.mark.parametrize(
     "path",
-    ["../outside/*.csv", "raw/../../etc/*.csv", "/etc/passwd", "~/exports/*.csv", "C:/exports/*.csv", "raw\\..\\..\\x.csv"],
+    [
+        "../outside/*.csv",
+        "raw/../../etc/*.csv",
+        "/etc/passwd",
+        "~/exports/*.csv",
+        "C:/exports/*.csv",
+        "raw\\..\\..\\x.csv",
+    ],
 )
 def test_a_glob_that_leaves_the_data_dir_is_refused_at_load(tmp_path, path):
     raw = yaml.safe_load((SAMPLE_DATA_DIR / "partnerships.yaml").read_text(encoding="utf-8"))
@@ -237,8 +290,10 @@ def sql_formatting_problems(source: str, filename: str) -> list[str]:
     tree = ast.parse(source)
     assignments = [
         (target.id, node.value)
-        for node in tree.body if isinstance(node, ast.Assign)
-        for target in node.targets if isinstance(target, ast.Name)
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name)
     ]
     constants = _module_constants(tree, _imported_constants(tree))
     sql_constants = {name for name, value in assignments if name in constants and SQL_WORDS.search(ast.unparse(value))}
@@ -260,10 +315,14 @@ def sql_formatting_problems(source: str, filename: str) -> list[str]:
             if SQL_WORDS.search(literal):
                 for value in node.values:
                     if isinstance(value, ast.FormattedValue) and ast.unparse(value.value) not in ALLOWED_INTERPOLATIONS:
-                        problems.setdefault(node.lineno, f"{where}: f-string SQL interpolates {ast.unparse(value.value)}")
+                        problems.setdefault(
+                            node.lineno, f"{where}: f-string SQL interpolates {ast.unparse(value.value)}"
+                        )
         elif isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mod, ast.Add)):
             if sql_text(node) and not _is_constant_text(node, constants):
-                problems.setdefault(node.lineno, f"{where}: SQL text built with {type(node.op).__name__}: {ast.unparse(node)[:80]}")
+                problems.setdefault(
+                    node.lineno, f"{where}: SQL text built with {type(node.op).__name__}: {ast.unparse(node)[:80]}"
+                )
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "format":
             if sql_text(node.func.value) and not _is_constant_text(node, constants):
                 problems.setdefault(node.lineno, f"{where}: SQL text built with .format(): {ast.unparse(node)[:80]}")
@@ -275,8 +334,10 @@ def _module_constants(tree, known: set[str] = frozenset()) -> set[str]:
     (a shared SQL fragment plus a literal is still a constant)."""
     assignments = [
         (target.id, node.value)
-        for node in tree.body if isinstance(node, ast.Assign)
-        for target in node.targets if isinstance(target, ast.Name)
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name)
     ]
     constants = set(known)
     while True:
@@ -337,7 +398,7 @@ def test_no_code_formats_a_value_into_sql():
 
 
 def test_the_sql_scan_catches_planted_examples():
-    planted = '''
+    planted = """
 SQL = "SELECT * FROM fact_booking"
 def bad(conn, partnership, table):
     conn.execute(text(f"SELECT * FROM fact_booking WHERE partnership_id = '{partnership}'"))
@@ -348,6 +409,6 @@ def good(conn, table, partnership):
     conn.execute(text(SQL + " WHERE partnership_id = :p"), {"p": partnership})
     conn.execute(text("SELECT 1 FROM {t}".format(t="fact_feedback")))
     duck.execute(f'INSERT INTO "{table.name}" SELECT * FROM {view}')
-'''
+"""
     problems = sql_formatting_problems(planted, "planted.py")
     assert [p.split(":")[1] for p in problems] == ["4", "5", "6", "7"], problems

@@ -49,10 +49,17 @@ def test_the_watchdog_names_the_main_locations_job_and_schedule():
 
 
 def test_the_watchdog_location_does_not_depend_on_the_partnership_config():
-    code = ("import sys, amed_pipeline.watchdog as w; w.defs(); "
-            "print([m for m in sys.modules if m.startswith(('amed_pipeline.config', 'amed_pipeline.defs', 'amed_pipeline.definitions'))])")
-    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                               env={**os.environ, "AMED_DATA_DIR": "/nonexistent"})
+    code = (
+        "import sys, amed_pipeline.watchdog as w; w.defs(); "
+        "print([m for m in sys.modules if m.startswith(('amed_pipeline.config', 'amed_pipeline.defs', 'amed_pipeline.definitions'))])"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "AMED_DATA_DIR": "/nonexistent"},
+    )
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip() == "[]"
 
@@ -66,7 +73,9 @@ def test_a_missed_night_alerts_once_a_day_and_a_quiet_night_does_not(tmp_path):
         assert f"no {WATCHED_JOB} run is recorded" in message
         assert alert(AlertsResource(webhook_url=webhook.url), overdue) == ["webhook"]
         (post,) = webhook.received
-        assert post["json"]["event"] == "missed_refresh" and "switch missed_refresh_watchdog off" in post["json"]["text"]
+        assert (
+            post["json"]["event"] == "missed_refresh" and "switch missed_refresh_watchdog off" in post["json"]["text"]
+        )
 
         # Still overdue an hour later: no second alert until a day has passed.
         again, message, cursor = check(instance, watchdog, cursor, now=NOW + dt.timedelta(hours=1))
@@ -75,7 +84,9 @@ def test_a_missed_night_alerts_once_a_day_and_a_quiet_night_does_not(tmp_path):
         assert reminder is not None
 
         # A known outage, silenced.
-        silenced, message, _ = check(instance, WatchdogResource(max_hours=26, silence_until="2026-12-01"), watching, now=NOW)
+        silenced, message, _ = check(
+            instance, WatchdogResource(max_hours=26, silence_until="2026-12-01"), watching, now=NOW
+        )
         assert silenced is None and "silenced" in message
 
         # The schedule found nothing to do last night: on time.
@@ -97,14 +108,29 @@ def test_the_watchdog_alerts_when_the_main_code_location_cannot_load(tmp_path):
     with Webhook() as webhook:
         environment = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("AMED_", "DAGSTER_"))},
-            "DAGSTER_HOME": str(home), "AMED_DATA_DIR": str(data),
-            "AMED_ALERT_WEBHOOK_URL": webhook.url, "AMED_WATCHDOG_MAX_HOURS": "0",
+            "DAGSTER_HOME": str(home),
+            "AMED_DATA_DIR": str(data),
+            "AMED_ALERT_WEBHOOK_URL": webhook.url,
+            "AMED_WATCHDOG_MAX_HOURS": "0",
         }
         log_path = tmp_path / "dagster_dev.log"
         with open(log_path, "w") as log:
             process = subprocess.Popen(
-                [str(Path(sys.executable).with_name("dagster")), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-                cwd=PROJECT_ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                [
+                    str(Path(sys.executable).with_name("dagster")),
+                    "dev",
+                    "-w",
+                    "workspace.yaml",
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(port),
+                ],
+                cwd=PROJECT_ROOT,
+                env=environment,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
             try:
                 statuses = {}
@@ -124,16 +150,25 @@ def test_the_watchdog_alerts_when_the_main_code_location_cannot_load(tmp_path):
 
 
 def location_statuses(port: int) -> dict[str, str]:
-    query = ("{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus "
-             "locationOrLoadError { __typename } } } } }")
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": query}).encode(),
-                                     headers={"Content-Type": "application/json"})
+    query = (
+        "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus "
+        "locationOrLoadError { __typename } } } } }"
+    )
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps({"query": query}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             entries = json.load(response)["data"]["workspaceOrError"]["locationEntries"]
     except (urllib.error.URLError, ConnectionError, OSError, KeyError, TypeError):
         return {}
-    return {e["name"]: (e["locationOrLoadError"] or {}).get("__typename", "") for e in entries if e["loadStatus"] == "LOADED"}
+    return {
+        e["name"]: (e["locationOrLoadError"] or {}).get("__typename", "")
+        for e in entries
+        if e["loadStatus"] == "LOADED"
+    }
 
 
 def test_the_cron_check_alerts_and_exits_1_when_the_refresh_is_overdue(tmp_path):
@@ -144,15 +179,30 @@ def test_the_cron_check_alerts_and_exits_1_when_the_refresh_is_overdue(tmp_path)
     with dg.DagsterInstance.from_config(str(home)) as instance:
         record_nothing_to_do(instance, dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=30))
     with Webhook() as webhook:
-        environment = {**{k: v for k, v in os.environ.items() if not k.startswith(("AMED_", "DAGSTER_"))},
-                       "DAGSTER_HOME": str(home), "AMED_ALERT_WEBHOOK_URL": webhook.url}
-        completed = subprocess.run([sys.executable, "-m", "amed_pipeline.watchdog"], cwd=PROJECT_ROOT, env=environment,
-                                   capture_output=True, text=True, timeout=120)
+        environment = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("AMED_", "DAGSTER_"))},
+            "DAGSTER_HOME": str(home),
+            "AMED_ALERT_WEBHOOK_URL": webhook.url,
+        }
+        completed = subprocess.run(
+            [sys.executable, "-m", "amed_pipeline.watchdog"],
+            cwd=PROJECT_ROOT,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert completed.returncode == 1, completed.stdout + completed.stderr
         assert "no successful nightly refresh" in completed.stdout
         (post,) = webhook.received
         assert post["json"]["event"] == "missed_refresh"
         environment["AMED_WATCHDOG_SILENCE_UNTIL"] = (dt.date.today() + dt.timedelta(days=2)).isoformat()
-        silenced = subprocess.run([sys.executable, "-m", "amed_pipeline.watchdog"], cwd=PROJECT_ROOT, env=environment,
-                                  capture_output=True, text=True, timeout=120)
+        silenced = subprocess.run(
+            [sys.executable, "-m", "amed_pipeline.watchdog"],
+            cwd=PROJECT_ROOT,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert silenced.returncode == 0 and "silenced" in silenced.stdout and len(webhook.received) == 1

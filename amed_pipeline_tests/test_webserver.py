@@ -86,7 +86,11 @@ def dagster_ui(tmp_path_factory):
     with open(log_path, "w") as log:
         process = subprocess.Popen(
             [str(dagster), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-            cwd=PROJECT_ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=PROJECT_ROOT,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         ui = DagsterUI(f"http://127.0.0.1:{port}", log_path, warehouse_url, environment)
         try:
@@ -144,8 +148,13 @@ def test_graphql_lists_the_code_location_and_runs_the_nightly_job(dagster_ui):
     assert {a["groupName"] for a in assets} >= GROUPS
     for partnership in PARTNERSHIPS:
         assert keys[f"{partnership}/bookings_eventbrite"]["groupName"] == partnership
-    assert {"metrics/metric_values", "metrics/metric_values_published", "warehouse/dim_person",
-            "staged/bookings", "reports/evaluation_report"} <= set(keys)
+    assert {
+        "metrics/metric_values",
+        "metrics/metric_values_published",
+        "warehouse/dim_person",
+        "staged/bookings",
+        "reports/evaluation_report",
+    } <= set(keys)
     assert all(a["description"] for a in assets), [k for k, a in keys.items() if not a["description"]]
     assert all(a["owners"] for a in assets), [k for k, a in keys.items() if not a["owners"]]
     # Asset checks: whatever the code location declares is served (the list may be empty).
@@ -155,7 +164,10 @@ def test_graphql_lists_the_code_location_and_runs_the_nightly_job(dagster_ui):
     schedules = {s["name"]: s for s in automation["schedulesOrError"]["results"]}
     schedule = schedules[NIGHTLY_SCHEDULE_NAME]
     assert (schedule["cronSchedule"], schedule["executionTimezone"], schedule["pipelineName"]) == (
-        "0 2 * * *", "Europe/London", NIGHTLY_JOB_NAME)
+        "0 2 * * *",
+        "Europe/London",
+        NIGHTLY_JOB_NAME,
+    )
     assert schedule["scheduleState"]["status"] == "RUNNING"
     sensors = {s["name"]: s["sensorState"]["status"] for s in automation["sensorsOrError"]["results"]}
     assert sensors[RUN_FAILURE_SENSOR_NAME] == "RUNNING" and NEW_EXPORT_SENSOR_NAME in sensors
@@ -163,10 +175,14 @@ def test_graphql_lists_the_code_location_and_runs_the_nightly_job(dagster_ui):
     params = {
         "selector": {**REPOSITORY, "jobName": NIGHTLY_JOB_NAME},
         "runConfigData": {},
-        "executionMetadata": {"tags": [{"key": "amed/trigger", "value": "test_webserver"}] + [
-            # every partnership's partition in one run, as the schedule does
-            {"key": k, "value": v} for k, v in all_partnerships_tags(list(PARTNERSHIPS)).items()
-        ]},
+        "executionMetadata": {
+            "tags": [{"key": "amed/trigger", "value": "test_webserver"}]
+            + [
+                # every partnership's partition in one run, as the schedule does
+                {"key": k, "value": v}
+                for k, v in all_partnerships_tags(list(PARTNERSHIPS)).items()
+            ]
+        },
     }
     launched = dagster_ui.graphql(LAUNCH_MUTATION, {"params": params})["launchRun"]
     assert launched["__typename"] == "LaunchRunSuccess", launched
@@ -204,20 +220,32 @@ REEXECUTE_MUTATION = """mutation($params: ReexecutionParams!) { launchRunReexecu
 
 def test_a_refresh_started_from_the_command_line_belongs_to_the_job_and_can_be_re_executed(dagster_ui):
     """Issue 15 §3: `python -m amed_pipeline refresh` runs carry the code location's origin."""
-    completed = subprocess.run([sys.executable, "-m", "amed_pipeline", "refresh", "--all"], cwd=PROJECT_ROOT,
-                               env=dagster_ui.environment, capture_output=True, text=True, timeout=600)
+    completed = subprocess.run(
+        [sys.executable, "-m", "amed_pipeline", "refresh", "--all"],
+        cwd=PROJECT_ROOT,
+        env=dagster_ui.environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-2000:]
     run_id = re.search(r"nightly_refresh run (\S+) succeeded", completed.stdout).group(1)
 
     # Jobs → nightly_refresh → Runs
-    job = dagster_ui.graphql(JOB_RUNS_QUERY, {"selector": {**REPOSITORY, "pipelineName": NIGHTLY_JOB_NAME}})["pipelineOrError"]
+    job = dagster_ui.graphql(JOB_RUNS_QUERY, {"selector": {**REPOSITORY, "pipelineName": NIGHTLY_JOB_NAME}})[
+        "pipelineOrError"
+    ]
     assert run_id in {r["runId"] for r in job["runs"]}
     # The Overview timeline places runs by their code location's label.
     label = f"{REPOSITORY['repositoryName']}@{LOCATION}"
-    runs = dagster_ui.graphql(REPOSITORY_RUNS_QUERY, {"filter": {"tags": [{"key": ".dagster/repository", "value": label}]}})
+    runs = dagster_ui.graphql(
+        REPOSITORY_RUNS_QUERY, {"filter": {"tags": [{"key": ".dagster/repository", "value": label}]}}
+    )
     assert run_id in {r["runId"] for r in runs["runsOrError"]["results"]}
     # Re-executed with the run id alone, as the UI's Re-execute button does.
-    launched = dagster_ui.graphql(REEXECUTE_MUTATION, {"params": {"parentRunId": run_id, "strategy": "ALL_STEPS"}})["launchRunReexecution"]
+    launched = dagster_ui.graphql(REEXECUTE_MUTATION, {"params": {"parentRunId": run_id, "strategy": "ALL_STEPS"}})[
+        "launchRunReexecution"
+    ]
     assert launched["__typename"] == "LaunchRunSuccess", launched
     wait_for_run(dagster_ui, launched["run"]["runId"])
 
@@ -225,18 +253,29 @@ def test_a_refresh_started_from_the_command_line_belongs_to_the_job_and_can_be_r
 # --- the UI in a browser ---------------------------------------------------------------------------
 
 
-def rendered_text(chromium: str, profile: Path, url: str, expected: str, attempts: int = 2, window: str = "1600,1200") -> str:
+def rendered_text(
+    chromium: str, profile: Path, url: str, expected: str, attempts: int = 2, window: str = "1600,1200"
+) -> str:
     """The visible text of the page once the app has rendered (virtual time lets its requests finish)."""
     text = ""
     for attempt in range(attempts):
         completed = subprocess.run(
-            [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--window-size={window}",
-             f"--virtual-time-budget={30000 * (attempt + 1)}", "--run-all-compositor-stages-before-draw",
-             "--dump-dom", url],
-            capture_output=True, text=True, timeout=180,
+            [
+                chromium,
+                *CHROMIUM_FLAGS,
+                f"--user-data-dir={profile}",
+                f"--window-size={window}",
+                f"--virtual-time-budget={30000 * (attempt + 1)}",
+                "--run-all-compositor-stages-before-draw",
+                "--dump-dom",
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
         )
         assert completed.returncode == 0, completed.stderr[-2000:]
-        body = completed.stdout[completed.stdout.find("<body"):]
+        body = completed.stdout[completed.stdout.find("<body") :]
         body = re.sub(r"<(script|style)\b[^>]*>.*?</\1>", " ", body, flags=re.S)
         text = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", body)))
         if expected in text:
@@ -250,13 +289,19 @@ def test_asset_lineage_and_catalog_render_in_chromium(dagster_ui, chromium, tmp_
     for group in GROUPS:
         assert group in lineage, f"group {group} missing from the global lineage"
 
-    leap = rendered_text(chromium, tmp_path / "profile",
-                         f"{dagster_ui.base_url}/locations/{LOCATION}/asset-groups/leap/lineage", "bookings_eventbrite")
+    leap = rendered_text(
+        chromium,
+        tmp_path / "profile",
+        f"{dagster_ui.base_url}/locations/{LOCATION}/asset-groups/leap/lineage",
+        "bookings_eventbrite",
+    )
     for name in ("bookings_eventbrite", "bookings_mapped_csv", "feedback_jisc", "sessions_mapped_csv"):
         assert name in leap, f"{name} missing from the leap group's graph"
 
     # The catalog is a virtual list: a tall window renders every row.
-    catalog = rendered_text(chromium, tmp_path / "profile", f"{dagster_ui.base_url}/assets", "metric_values", window="1600,8000")
+    catalog = rendered_text(
+        chromium, tmp_path / "profile", f"{dagster_ui.base_url}/assets", "metric_values", window="1600,8000"
+    )
     for name in ("bookings_eventbrite", "metric_values", "evaluation_report", "dim_person"):
         assert name in catalog, f"{name} missing from the asset catalog"
 

@@ -20,8 +20,20 @@ from amed_pipeline.reports.presentation import mark_not_applicable
 from amed_pipeline_tests.pipeline_runs import metric, read_table
 
 SHEET_ORDER = [
-    "Cover", "Contents", "Notes", "Headline", "Training_type", "Role_group", "Profession", "Setting", "Month",
-    "Ratings_profession", "Ratings_role_group", "Surveys_training_type", "Definitions", "Metric_values",
+    "Cover",
+    "Contents",
+    "Notes",
+    "Headline",
+    "Training_type",
+    "Role_group",
+    "Profession",
+    "Setting",
+    "Month",
+    "Ratings_profession",
+    "Ratings_role_group",
+    "Surveys_training_type",
+    "Definitions",
+    "Metric_values",
 ]
 SYMBOLS = ("[c]", "[u]", "[z]", "[x]")
 
@@ -47,7 +59,10 @@ def table_rows(sheet):
     assert len(sheet.tables) == 1, sheet.title
     table = next(iter(sheet.tables.values()))
     min_col, min_row, max_col, max_row = range_boundaries(table.ref)
-    rows = [[c.value for c in row] for row in sheet.iter_rows(min_row=min_row, max_row=max_row, min_col=min_col, max_col=max_col)]
+    rows = [
+        [c.value for c in row]
+        for row in sheet.iter_rows(min_row=min_row, max_row=max_row, min_col=min_col, max_col=max_col)
+    ]
     return table, min_row, rows[0], rows[1:]
 
 
@@ -61,7 +76,9 @@ def test_sheets_in_order_with_a_title_in_a1_one_named_table_each_and_frozen_head
             continue
         table, header_row, header, rows = table_rows(sheet)
         assert table.name and " " not in table.name
-        assert sheet.freeze_panes and int("".join(ch for ch in sheet.freeze_panes if ch.isdigit())) == header_row + 1, sheet.title
+        assert sheet.freeze_panes and int("".join(ch for ch in sheet.freeze_panes if ch.isdigit())) == header_row + 1, (
+            sheet.title
+        )
         assert all(h for h in header), f"unnamed column on {sheet.title}"
         assert rows, sheet.title
         for row in rows:
@@ -72,8 +89,12 @@ def test_sheets_in_order_with_a_title_in_a1_one_named_table_each_and_frozen_head
 def test_headline_uses_labels_formats_and_a_base_beside_every_share_and_mean(workbook, published, exact_values):
     sheet = workbook["Headline"]
     _, header_row, header, rows = table_rows(sheet)
-    assert header[:4] == ["Measure", "All partnerships: figure", "All partnerships: base (n)", "All partnerships: note"] or \
-        header[:3] == ["Measure", "All partnerships: figure", "All partnerships: base (n)"]
+    assert header[:4] == [
+        "Measure",
+        "All partnerships: figure",
+        "All partnerships: base (n)",
+        "All partnerships: note",
+    ] or header[:3] == ["Measure", "All partnerships: figure", "All partnerships: base (n)"]
     assert {"Active Oxfordshire: figure", "Get Berkshire Active: figure", "Leap: figure"} <= set(header)
     by_measure = {row[0]: dict(zip(header, row)) for row in rows}
     people = by_measure["People trained"]
@@ -109,7 +130,11 @@ def test_every_share_and_mean_has_its_base_beside_it_on_every_table(workbook, pu
                 continue
             scope = heading.removesuffix(": figure")
             for row in rows:
-                if isinstance(row[column], float) and not float(row[column]).is_integer() or name in ("Training_type", "Role_group", "Profession", "Setting"):
+                if (
+                    isinstance(row[column], float)
+                    and not float(row[column]).is_integer()
+                    or name in ("Training_type", "Role_group", "Profession", "Setting")
+                ):
                     assert header[column + 1] == f"{scope}: base (n)", (name, heading)
                     base = row[column + 1]
                     assert isinstance(base, int) or base in SYMBOLS, (name, heading, row)
@@ -139,7 +164,15 @@ def test_shorthand_in_cells_has_a_key_on_the_cover_and_under_each_table(workbook
         used = {s for row in rows for v in row if isinstance(v, str) for s in SYMBOLS if s in v}
         for symbol in used:
             assert symbol in above, f"{symbol} used on {name} without a key above the table"
-    used_anywhere = {s for n in SHEET_ORDER[3:] for row in table_rows(workbook[n])[3] for v in row if isinstance(v, str) for s in SYMBOLS if s in v}
+    used_anywhere = {
+        s
+        for n in SHEET_ORDER[3:]
+        for row in table_rows(workbook[n])[3]
+        for v in row
+        if isinstance(v, str)
+        for s in SYMBOLS
+        if s in v
+    }
     assert {"[c]", "[u]", "[z]"} <= used_anywhere
 
 
@@ -149,12 +182,18 @@ def test_csv_keeps_ids_adds_labels_writes_integer_counts_with_a_bom(deliverables
     with open(path, newline="", encoding="utf-8-sig") as handle:
         rows = list(csv.DictReader(handle))
     header = list(rows[0])
-    for id_column, label_column in (("metric_id", "metric_label"), ("partnership_id", "partnership_name"),
-                                    ("dimension", "dimension_label"), ("dimension_value", "dimension_value_label")):
+    for id_column, label_column in (
+        ("metric_id", "metric_label"),
+        ("partnership_id", "partnership_name"),
+        ("dimension", "dimension_label"),
+        ("dimension_value", "dimension_value_label"),
+    ):
         assert header.index(label_column) == header.index(id_column) + 1
-    people = next(r for r in rows if r["metric_id"] == "people_trained" and r["partnership_id"] == "all" and r["dimension"] == "")
-    exact = f'{metric(exact_values, "people_trained")["value"]:.0f}'
-    assert f'{metric(published, "people_trained")["value"]:.0f}' == exact  # an exact programme total
+    people = next(
+        r for r in rows if r["metric_id"] == "people_trained" and r["partnership_id"] == "all" and r["dimension"] == ""
+    )
+    exact = f"{metric(exact_values, 'people_trained')['value']:.0f}"
+    assert f"{metric(published, 'people_trained')['value']:.0f}" == exact  # an exact programme total
     assert people["value"] == exact and people["base_n"] == exact and people["partnership_name"] == "All partnerships"
     for row in rows:
         for column in ("numerator", "denominator", "base_n"):
@@ -163,6 +202,10 @@ def test_csv_keeps_ids_adds_labels_writes_integer_counts_with_a_bom(deliverables
             assert row["value"] == "" or row["value"].isdigit(), row
     role = next(r for r in rows if r["dimension_value"] == "third_sector_volunteers_council")
     assert role["dimension_value_label"] == "Third sector, volunteers and council"
-    leap_rate = next(r for r in rows if r["metric_id"] == "followup_response_rate" and r["partnership_id"] == "leap" and r["dimension"] == "")
+    leap_rate = next(
+        r
+        for r in rows
+        if r["metric_id"] == "followup_response_rate" and r["partnership_id"] == "leap" and r["dimension"] == ""
+    )
     assert leap_rate["observation_status"] == "[z]" and leap_rate["value"] == ""
     assert len(rows) == len(published)

@@ -27,12 +27,14 @@ def refresh_in_process(data_dir: Path, work: Path) -> None:
     from amed_pipeline.definitions import build_definitions
     from amed_pipeline.defs.jobs import NIGHTLY_JOB_NAME, all_partnerships_tags
 
-    os.environ.update({
-        "AMED_PSEUDONYM_KEY": "benchmark-key",
-        "AMED_PSEUDONYM_KEY_FILE": str(work / "key"),
-        "AMED_ERASURE_LIST": str(work / "erasure_list.txt"),
-        "AMED_EXPORT_DIR": str(work / "exports"),
-    })
+    os.environ.update(
+        {
+            "AMED_PSEUDONYM_KEY": "benchmark-key",
+            "AMED_PSEUDONYM_KEY_FILE": str(work / "key"),
+            "AMED_ERASURE_LIST": str(work / "erasure_list.txt"),
+            "AMED_EXPORT_DIR": str(work / "exports"),
+        }
+    )
     defs = build_definitions(data_dir, f"duckdb:///{work}/warehouse.duckdb")
     tags = all_partnerships_tags(load_programme_config(data_dir).partnership_ids)
     result = defs.resolve_job_def(NIGHTLY_JOB_NAME).execute_in_process(tags=tags)
@@ -46,7 +48,11 @@ def prepare_only(data_dir: Path) -> None:
 
     config = load_programme_config(data_dir)
     for source in config.sources():
-        prepare_source(PrepareTask(source, data_dir, config.max_file_bytes, {}, b"benchmark-key", frozenset(), None, config.reference_dir))
+        prepare_source(
+            PrepareTask(
+                source, data_dir, config.max_file_bytes, {}, b"benchmark-key", frozenset(), None, config.reference_dir
+            )
+        )
 
 
 def main(argv=None) -> int:

@@ -35,7 +35,13 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "latest.json"
-STAGES = {"raw": "read", "staging": "validate", "warehouse_load": "load", "metric_tables": "metrics", "reports": "reports"}
+STAGES = {
+    "raw": "read",
+    "staging": "validate",
+    "warehouse_load": "load",
+    "metric_tables": "metrics",
+    "reports": "reports",
+}
 
 
 def process_tree_rss(root_pid: int) -> int:
@@ -64,7 +70,9 @@ def process_tree_rss(root_pid: int) -> int:
 def run_measured(command: list[str], env: dict) -> tuple[float, int, subprocess.CompletedProcess]:
     """Wall seconds and peak process-tree RSS of a command."""
     started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     peak = 0
     done = threading.Event()
 
@@ -86,8 +94,11 @@ def run_measured(command: list[str], env: dict) -> tuple[float, int, subprocess.
 def generate(scale: int, base: Path) -> Path:
     data_dir = base / f"scale_{scale}"
     if not (data_dir / "partnerships.yaml").exists():
-        subprocess.run([sys.executable, "-m", "amed_pipeline.sample_data", "--out", str(data_dir), "--scale", str(scale)],
-                       cwd=PROJECT_ROOT, check=True)
+        subprocess.run(
+            [sys.executable, "-m", "amed_pipeline.sample_data", "--out", str(data_dir), "--scale", str(scale)],
+            cwd=PROJECT_ROOT,
+            check=True,
+        )
     return data_dir
 
 
@@ -132,13 +143,16 @@ def step_durations(dagster_home: Path, run_id: str) -> dict[str, float]:
         "print(json.dumps(out))\n"
     )
     env = {**os.environ, "DAGSTER_HOME": str(dagster_home)}
-    completed = subprocess.run([sys.executable, "-c", code, run_id], env=env, capture_output=True, text=True, cwd=PROJECT_ROOT)
+    completed = subprocess.run(
+        [sys.executable, "-c", code, run_id], env=env, capture_output=True, text=True, cwd=PROJECT_ROOT
+    )
     if completed.returncode != 0:
         return {}
     steps = json.loads(completed.stdout.strip().splitlines()[-1])
     return {
         step: times["STEP_SUCCESS"] - times["STEP_START"]
-        for step, times in steps.items() if "STEP_START" in times and "STEP_SUCCESS" in times
+        for step, times in steps.items()
+        if "STEP_START" in times and "STEP_SUCCESS" in times
     }
 
 
@@ -152,7 +166,9 @@ def stage_breakdown(durations: dict[str, float], wall: float) -> dict[str, float
     return {k: round(v, 2) for k, v in sorted(totals.items())}
 
 
-def refresh(data_dir: Path, work: Path, warehouse_url: str, dagster_home: Path, *arguments: str) -> tuple[float, int, dict]:
+def refresh(
+    data_dir: Path, work: Path, warehouse_url: str, dagster_home: Path, *arguments: str
+) -> tuple[float, int, dict]:
     """Run the user's refresh command; wall seconds, peak RSS and the stage breakdown (all
     `other` when the plan found nothing to do and no run was launched)."""
     env = {
@@ -193,7 +209,11 @@ def add_new_month(data_dir: Path) -> list[Path]:
     with open(latest, encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.reader(handle))
     header, body = rows[0], rows[1:]
-    numbered = [i for i, name in enumerate(header) if name.strip().lower() in ("order id", "order #", "order no.", "attendee #", "ticket id", "barcode")]
+    numbered = [
+        i
+        for i, name in enumerate(header)
+        if name.strip().lower() in ("order id", "order #", "order no.", "attendee #", "ticket id", "barcode")
+    ]
     email = [i for i, name in enumerate(header) if name.strip().lower() in ("email", "buyer email", "attendee email")]
     new_rows = []
     for row in body[: max(len(body) // 10, 1)]:
@@ -238,7 +258,7 @@ def measure_scale(scale: int, repeats: int, base: Path, postgres_url: str | None
     data_dir = generate(scale, base)
     floors = [floor_seconds(data_dir) for _ in range(repeats)]
     runs: dict[str, list] = {"full": [], "no_change": [], "no_change_run": [], "new_export": []}
-    for attempt in range(repeats):
+    for _ in range(repeats):
         with tempfile.TemporaryDirectory(prefix=f"amed_bench_{scale}_") as tmp:
             work = Path(tmp)
             data = working_copy(data_dir, work)
@@ -284,15 +304,47 @@ def measure_scale(scale: int, repeats: int, base: Path, postgres_url: str | None
 
 
 def print_table(results: list[dict]) -> None:
-    header = ("K", "db", "raw rows", "floor s", "full s", "× floor", "no-change s", "ratio", "no-change --all s", "ratio",
-              "new export s", "ratio", "peak RSS MiB", "rows/s", "stages of the full refresh (s)")
+    header = (
+        "K",
+        "db",
+        "raw rows",
+        "floor s",
+        "full s",
+        "× floor",
+        "no-change s",
+        "ratio",
+        "no-change --all s",
+        "ratio",
+        "new export s",
+        "ratio",
+        "peak RSS MiB",
+        "rows/s",
+        "stages of the full refresh (s)",
+    )
     print(" | ".join(header))
     for r in results:
-        print(" | ".join(str(v) for v in (
-            r["scale"], r["warehouse"], r["raw_csv_rows"], r["floor_s"], r["full_refresh_s"], r["x_floor"],
-            r["no_change_s"], r["no_change_ratio"], r["no_change_run_s"], r["no_change_run_ratio"],
-            r["new_export_s"], r["new_export_ratio"], r["peak_rss_mib"], r["rows_per_s"], r["stages_s"],
-        )))
+        print(
+            " | ".join(
+                str(v)
+                for v in (
+                    r["scale"],
+                    r["warehouse"],
+                    r["raw_csv_rows"],
+                    r["floor_s"],
+                    r["full_refresh_s"],
+                    r["x_floor"],
+                    r["no_change_s"],
+                    r["no_change_ratio"],
+                    r["no_change_run_s"],
+                    r["no_change_run_ratio"],
+                    r["new_export_s"],
+                    r["new_export_ratio"],
+                    r["peak_rss_mib"],
+                    r["rows_per_s"],
+                    r["stages_s"],
+                )
+            )
+        )
 
 
 def markdown_table(results: list[dict], machine: dict, exponent) -> str:
@@ -316,8 +368,10 @@ def markdown_table(results: list[dict], machine: dict, exponent) -> str:
     lines.append("")
     if exponent is not None:
         lines.append(f"Full-refresh time grows as rows^{exponent} from K = 100 to K = 1000 (1 = linear).")
-    lines.append(f"Machine: {machine['cpus']} CPUs, {machine['memory_gib']} GiB, Python {machine['python']}, "
-                 f"{machine['platform']}; median of {results[0]['repeats']} runs each.")
+    lines.append(
+        f"Machine: {machine['cpus']} CPUs, {machine['memory_gib']} GiB, Python {machine['python']}, "
+        f"{machine['platform']}; median of {results[0]['repeats']} runs each."
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -329,16 +383,23 @@ def growth_exponent(results: list[dict], low: int, high: int) -> float | None:
     if low not in by_scale or high not in by_scale:
         return None
     a, b = by_scale[low], by_scale[high]
-    return round(math.log(b["full_refresh_s"] / a["full_refresh_s"]) / math.log(b["raw_csv_rows"] / a["raw_csv_rows"]), 2)
+    return round(
+        math.log(b["full_refresh_s"] / a["full_refresh_s"]) / math.log(b["raw_csv_rows"] / a["raw_csv_rows"]), 2
+    )
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scales", default="1,100,1000", help="comma-separated K values (default 1,100,1000)")
-    parser.add_argument("--repeats", type=int, default=3, help="runs per measurement; the median is reported (default 3)")
-    parser.add_argument("--data", default=str(PROJECT_ROOT / "benchmarks" / ".data"), help="where generated data dirs are cached")
-    parser.add_argument("--postgres-url", default=None,
-                        help="a PostgreSQL server (any database on it) to also run K=100 against")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="runs per measurement; the median is reported (default 3)"
+    )
+    parser.add_argument(
+        "--data", default=str(PROJECT_ROOT / "benchmarks" / ".data"), help="where generated data dirs are cached"
+    )
+    parser.add_argument(
+        "--postgres-url", default=None, help="a PostgreSQL server (any database on it) to also run K=100 against"
+    )
     parser.add_argument("--output", default=str(RESULTS), help="where to write the JSON results")
     args = parser.parse_args(argv)
     base = Path(args.data)
@@ -351,13 +412,20 @@ def main(argv=None) -> int:
     if args.postgres_url:
         results.append(measure_scale(100, args.repeats, base, args.postgres_url))
         print_table(results[-1:])
-    machine = {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(),
-               "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)}
+    machine = {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+    }
     exponent = growth_exponent(results, 100, 1000)
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps({"machine": machine, "growth_exponent_100_to_1000": exponent, "results": results},
-                                 indent=2, default=str))
+    output.write_text(
+        json.dumps(
+            {"machine": machine, "growth_exponent_100_to_1000": exponent, "results": results}, indent=2, default=str
+        )
+    )
     output.with_suffix(".md").write_text(markdown_table(results, machine, exponent), encoding="utf-8")
     print()
     print_table(results)

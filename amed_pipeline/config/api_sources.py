@@ -42,7 +42,11 @@ API_DATASETS = {
 API_OPTION_NAMES = (
     "base_url",  # default: the real service; tests and the demo point it at 127.0.0.1
     "token_env",  # the NAME of the environment variable holding the token (never the token)
-    "organization_id", "survey_id", "form_id", "drive_id", "folder_path",
+    "organization_id",
+    "survey_id",
+    "form_id",
+    "drive_id",
+    "folder_path",
     "read_as",  # graph_drive: the file format its files are read as
     "daily_request_budget",  # requests per token per UTC day (all sources sharing the token)
     "overlap_minutes",  # re-read window before the cursor on each pull
@@ -90,7 +94,9 @@ def check_api_options(options: dict[str, Any], dataset: str, fmt: str, where: st
         )
     for key in ("token", "api_key", "access_token", "password", "secret"):
         if key in options:
-            raise error(f"{where}: key 'options.{key}': tokens never go in the YAML; set options.token_env to a variable name")
+            raise error(
+                f"{where}: key 'options.{key}': tokens never go in the YAML; set options.token_env to a variable name"
+            )
     for key in REQUIRED_IDS[fmt]:
         value = options.get(key)
         if value in (None, "") or not isinstance(value, (str, int)) or isinstance(value, bool):

@@ -23,7 +23,13 @@ from typing import Any
 
 import yaml
 
-from amed_pipeline.config.api_sources import API_FORMATS, API_OPTION_NAMES, check_api_options, default_api_path, is_api_format
+from amed_pipeline.config.api_sources import (
+    API_FORMATS,
+    API_OPTION_NAMES,
+    check_api_options,
+    default_api_path,
+    is_api_format,
+)
 
 DATASETS = ("sessions", "bookings", "feedback", "followup")
 FILE_FORMATS = ("eventbrite", "surveymonkey", "msforms", "google_forms", "jisc", "mapped_csv")
@@ -43,7 +49,13 @@ SURVEY_DATASETS = ("feedback", "followup")
 # Optional top-level `disclosure:` overrides of the published outputs' disclosure-control rules.
 DISCLOSURE_KEYS = ("suppress_counts_up_to", "round_counts_to", "low_reliability_base", "exact_programme_totals")
 # Programme-wide totals that may be published unrounded (`exact_programme_totals`, a list).
-EXACT_TOTAL_METRICS = ("people_trained", "attendances", "sessions_delivered", "feedback_responses", "followup_responses")
+EXACT_TOTAL_METRICS = (
+    "people_trained",
+    "attendances",
+    "sessions_delivered",
+    "feedback_responses",
+    "followup_responses",
+)
 ID_PATTERN = re.compile(r"^[a-z0-9_]+$")
 RESERVED_ID = "all"  # metrics.catalogue.ALL_PARTNERSHIPS: the programme-wide scope of every metric
 # Optional top-level `limits:`: the largest export file the reader opens (on disk, and an xlsx uncompressed).
@@ -132,12 +144,7 @@ class ProgrammeConfig:
         return self.data_dir / "reference"
 
     def sources(self, dataset: str | None = None) -> list[Source]:
-        return [
-            s
-            for p in self.partnerships
-            for s in p.sources
-            if dataset is None or s.dataset == dataset
-        ]
+        return [s for p in self.partnerships for s in p.sources if dataset is None or s.dataset == dataset]
 
 
 def load_programme_config(
@@ -152,7 +159,9 @@ def load_programme_config(
     data_dir = Path(data_dir).resolve()
     config_name = config_name or settings.config_name()
     if not CONFIG_NAME_PATTERN.match(config_name):
-        raise ConfigError(f"{config_name!r}: AMED_CONFIG must be a YAML file name inside the data dir, e.g. partnerships.api.yaml")
+        raise ConfigError(
+            f"{config_name!r}: AMED_CONFIG must be a YAML file name inside the data dir, e.g. partnerships.api.yaml"
+        )
     config_path = data_dir / config_name
     if not config_path.is_file():
         raise ConfigError(f"{config_path}: configuration file not found")
@@ -364,7 +373,9 @@ def _parse_retention(raw: Any, origin: str) -> RetentionPolicy:
     _reject_unknown(retention, {"raw_exports_days", "action"}, where)
     days = retention.get("raw_exports_days")
     if days is not None and (not isinstance(days, int) or isinstance(days, bool) or days < 1):
-        raise ConfigError(f"{where}: key 'raw_exports_days': expected a whole number of days ≥ 1, or null (keep for ever)")
+        raise ConfigError(
+            f"{where}: key 'raw_exports_days': expected a whole number of days ≥ 1, or null (keep for ever)"
+        )
     action = retention.get("action", "archive")
     if action not in RETENTION_ACTIONS:
         raise ConfigError(f"{where}: key 'action': {action!r}; expected one of {', '.join(RETENTION_ACTIONS)}")
@@ -434,12 +445,16 @@ def _parse_source(pid: str, raw: Any, index: int, partnership_where: str) -> Sou
 def _check_options(options: dict, dataset: str, fmt: str, where: str) -> None:
     for key, value in options.items():
         if key not in OPTION_NAMES:
-            raise ConfigError(f"{where}: key 'options.{key}': unknown option; expected one of {', '.join(OPTION_NAMES)}")
+            raise ConfigError(
+                f"{where}: key 'options.{key}': unknown option; expected one of {', '.join(OPTION_NAMES)}"
+            )
         if key in ("columns", "questions", "default_values") and not _is_str_mapping(value):
             raise ConfigError(f"{where}: key 'options.{key}': expected a mapping of field to text")
         if key == "values":
             if not (isinstance(value, dict) and all(isinstance(v, dict) for v in value.values())):
-                raise ConfigError(f"{where}: key 'options.values': expected {{field: {{source value: canonical value}}}}")
+                raise ConfigError(
+                    f"{where}: key 'options.values': expected {{field: {{source value: canonical value}}}}"
+                )
             for field_name, mapping in value.items():
                 for source_value in mapping:
                     if not isinstance(source_value, (str, int, float)) or isinstance(source_value, bool):
@@ -482,11 +497,15 @@ def _check_glob_inside_data_dir(path: Any, where: str) -> None:
     if pure.is_absolute() or re.match(r"^[A-Za-z]:", path) or ".." in pure.parts or path.startswith("~"):
         raise ConfigError(f"{where}: key 'path': {path!r} leaves the data dir; use a glob relative to it")
     if pure.parts and pure.parts[0] == ARCHIVE_DIR:
-        raise ConfigError(f"{where}: key 'path': {path!r}: {ARCHIVE_DIR}/ holds raw exports retention archived; it is never read")
+        raise ConfigError(
+            f"{where}: key 'path': {path!r}: {ARCHIVE_DIR}/ holds raw exports retention archived; it is never read"
+        )
 
 
 def _is_str_mapping(value: Any) -> bool:
-    return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, (str, int, float, bool)) for k, v in value.items())
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(v, (str, int, float, bool)) for k, v in value.items()
+    )
 
 
 def _require(mapping: dict, key: str, where: str) -> Any:

@@ -33,15 +33,13 @@ from pathlib import Path
 import dagster as dg
 
 from amed_pipeline.config import ProgrammeConfig
+from amed_pipeline.config.api_sources import is_api_format
 from amed_pipeline.defs.config_errors import config_error_keys
 from amed_pipeline.defs.jobs import all_partnerships_tags, nightly_refresh_job, partition_tags
 from amed_pipeline.defs.metrics import ExportDirResource
-from amed_pipeline.config.api_sources import is_api_format
 from amed_pipeline.defs.pulls import pull_asset_key
 from amed_pipeline.defs.raw_exports import raw_export_key
 from amed_pipeline.defs.resources import PseudonymKeyResource
-from amed_pipeline.operations.planning import RefreshPlan, plan_refresh
-from amed_pipeline.privacy.erasure import ErasureListResource
 from amed_pipeline.operations.failures import (
     AlertsResource,
     RunFailure,
@@ -50,6 +48,8 @@ from amed_pipeline.operations.failures import (
     innermost_message,
     record_failure,
 )
+from amed_pipeline.operations.planning import RefreshPlan, plan_refresh
+from amed_pipeline.privacy.erasure import ErasureListResource
 from amed_pipeline.warehouse.resource import WarehouseResource
 from amed_pipeline.watchdog import record_nothing_to_do
 
@@ -58,6 +58,7 @@ NEW_EXPORT_SENSOR_NAME = "new_export_sensor"
 RUN_FAILURE_SENSOR_NAME = "run_failure_alerts"
 PARTNERSHIP_TAG = "amed/partnership"
 TRIGGER_TAG = "amed/trigger"
+
 
 def build_nightly_schedule(config: ProgrammeConfig) -> dg.ScheduleDefinition:
     @dg.schedule(
@@ -96,7 +97,9 @@ def build_nightly_schedule(config: ProgrammeConfig) -> dg.ScheduleDefinition:
     return nightly_refresh_schedule
 
 
-def run_scope(plan: RefreshPlan, config: ProgrammeConfig, asset_graph) -> tuple[list[dg.AssetKey] | None, dict[str, str]]:
+def run_scope(
+    plan: RefreshPlan, config: ProgrammeConfig, asset_graph
+) -> tuple[list[dg.AssetKey] | None, dict[str, str]]:
     """The assets and partition tags of a planned refresh: the changed partnerships' raw exports,
     their partitions and everything after them; every asset and partition when only what comes
     after staging is out of date (None: the whole job)."""
@@ -107,7 +110,13 @@ def run_scope(plan: RefreshPlan, config: ProgrammeConfig, asset_graph) -> tuple[
         return None, all_partnerships_tags(config.partnership_ids)
     raw_keys = [raw_export_key(s) for p in config.partnerships if p.id in plan.changed for s in p.sources]
     # API sources: their pulls run first (offline plans mark no partnership for its pulls alone).
-    raw_keys += [pull_asset_key(s) for p in config.partnerships if p.id in plan.changed for s in p.sources if is_api_format(s.format)]
+    raw_keys += [
+        pull_asset_key(s)
+        for p in config.partnerships
+        if p.id in plan.changed
+        for s in p.sources
+        if is_api_format(s.format)
+    ]
     selected = with_downstream(asset_graph, raw_keys) + broken
     return selected, partition_tags(config.partnership_ids, plan.changed)
 
@@ -130,7 +139,9 @@ def export_file_hashes(config: ProgrammeConfig) -> dict[str, dict[str, str]]:
     return dict(hashes)
 
 
-def changed_files(config: ProgrammeConfig, previous: dict[str, str], current: dict[str, dict[str, str]]) -> dict[str, list[tuple[str, str, str]]]:
+def changed_files(
+    config: ProgrammeConfig, previous: dict[str, str], current: dict[str, dict[str, str]]
+) -> dict[str, list[tuple[str, str, str]]]:
     """`{partnership: [(file, old hash, new hash)]}` for new, changed and removed files ("" = none)."""
     changes: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
     seen = set()
@@ -182,10 +193,15 @@ def build_new_export_sensor(config: ProgrammeConfig) -> dg.SensorDefinition:
     def new_export_sensor(context: dg.SensorEvaluationContext):
         previous = json.loads(context.cursor) if context.cursor else {}
         current = export_file_hashes(config)
-        cursor = json.dumps({name: digest for files in current.values() for name, digest in files.items()}, sort_keys=True)
+        cursor = json.dumps(
+            {name: digest for files in current.values() for name, digest in files.items()}, sort_keys=True
+        )
         changes = changed_files(config, previous, current)
         if not changes:
-            return dg.SensorResult(skip_reason=dg.SkipReason(f"no new or changed export files ({len(json.loads(cursor))} watched)"), cursor=cursor)
+            return dg.SensorResult(
+                skip_reason=dg.SkipReason(f"no new or changed export files ({len(json.loads(cursor))} watched)"),
+                cursor=cursor,
+            )
         if context.repository_def is None:
             raise dg.DagsterInvariantViolationError(f"{NEW_EXPORT_SENSOR_NAME} needs its code location's asset graph")
         graph = context.repository_def.asset_graph
@@ -223,7 +239,9 @@ def run_failure_alerts(context: dg.RunFailureSensorContext, warehouse: Warehouse
         with warehouse.begin() as conn:
             record_failure(conn, failure)
     except Exception as exc:  # e.g. the warehouse is what is down: still alert
-        context.log.error(f"could not record run {failure.run_id} in run_failures ({warehouse.display_url}): {first_line(str(exc))}")
+        context.log.error(
+            f"could not record run {failure.run_id} in run_failures ({warehouse.display_url}): {first_line(str(exc))}"
+        )
     delivered = alerts.notify(failure, log=context.log)
     if delivered:
         context.log.info(f"alert for run {failure.run_id} sent by {', '.join(delivered)}")

@@ -12,7 +12,9 @@ import dagster as dg
 
 NIGHTLY_JOB_NAME = "nightly_refresh"
 WAREHOUSE_WRITE_TAG = "amed/warehouse"
-NIGHTLY_RETRY_POLICY = dg.RetryPolicy(max_retries=3, delay=10, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+NIGHTLY_RETRY_POLICY = dg.RetryPolicy(
+    max_retries=3, delay=10, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
 
 # The in-process executor: the job has a handful of steps, each of which works over every
 # partnership (the raw-exports step prepares files in worker processes of its own), so a process

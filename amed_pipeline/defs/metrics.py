@@ -20,25 +20,25 @@ from amed_pipeline import settings
 from amed_pipeline.config import ProgrammeConfig
 from amed_pipeline.defs.staging import staged_key
 from amed_pipeline.defs.warehouse import warehouse_key
-from amed_pipeline.quality.staged import DATASETS as STAGED_DATASETS
 from amed_pipeline.metrics import tables
 from amed_pipeline.metrics.breakdowns import all_metric_rows, annotate_definitions
-from amed_pipeline.operations.errors import ExportDirError
 from amed_pipeline.metrics.disclosure import DisclosureRules, publish
+from amed_pipeline.operations.errors import ExportDirError
+from amed_pipeline.operations.retries import retry_only_transient
+from amed_pipeline.privacy.redaction import mask_series
 from amed_pipeline.quality.checks import latest_blocking_failures
-from amed_pipeline.quality.warehouse_checks import PER_PARTNERSHIP_CHECKS, blocked_partnerships
 from amed_pipeline.quality.metric_checks import shares_not_summing_to_one, values_out_of_range
+from amed_pipeline.quality.staged import DATASETS as STAGED_DATASETS
+from amed_pipeline.quality.warehouse_checks import PER_PARTNERSHIP_CHECKS, blocked_partnerships
 from amed_pipeline.reports import presentation
 from amed_pipeline.reports.exports import write_csv
 from amed_pipeline.reports.html_report import render_report
 from amed_pipeline.reports.workbook import write_evaluation_workbook
 from amed_pipeline.warehouse import schema
 from amed_pipeline.warehouse.bulk import replace_rows
-from amed_pipeline.privacy.redaction import mask_series
 from amed_pipeline.warehouse.landing import read_redactions, staging_state
-from amed_pipeline.warehouse.state import fingerprint_of, record_fingerprint, stored_fingerprint
 from amed_pipeline.warehouse.resource import WarehouseResource
-from amed_pipeline.operations.retries import retry_only_transient
+from amed_pipeline.warehouse.state import fingerprint_of, record_fingerprint, stored_fingerprint
 
 REDACTION_RETURN_COLUMNS = ("source_file", "dataset", "field_name", "kind", "redactions")
 
@@ -46,7 +46,12 @@ METRICS_GROUP = "metrics"
 REPORTS_GROUP = "reports"
 OWNERS = ["team:data-engineering"]
 # What the metric queries read (metrics/compute.py): the staged facts and the people's roles.
-METRIC_TABLES = (tables.metric_values, tables.metric_values_published, tables.metric_definitions, tables.metrics_headline)
+METRIC_TABLES = (
+    tables.metric_values,
+    tables.metric_values_published,
+    tables.metric_definitions,
+    tables.metrics_headline,
+)
 
 
 def report_notes(rules: DisclosureRules) -> list[str]:
@@ -65,7 +70,6 @@ def report_notes(rules: DisclosureRules) -> list[str]:
         "Follow-up measures of a partnership that runs no follow-up survey are not applicable ([z]), not 0 %.",
         "Definitions of every measure are on the Definitions sheet and in metric_definitions.csv.",
     ]
-
 
 
 class ExportDirResource(dg.ConfigurableResource):
@@ -100,7 +104,9 @@ def metric_key(name: str) -> dg.AssetKey:
 
 def headline_markdown(headline: pd.DataFrame) -> str:
     shown = headline.drop(columns=["period_start", "period_end"]).set_index("partnership_id").T
-    return shown.map(lambda v: "" if pd.isna(v) else (f"{v:,.0f}" if float(v).is_integer() else f"{v:.3f}")).to_markdown()
+    return shown.map(
+        lambda v: "" if pd.isna(v) else (f"{v:,.0f}" if float(v).is_integer() else f"{v:.3f}")
+    ).to_markdown()
 
 
 def read_table(conn, table) -> pd.DataFrame:
@@ -115,23 +121,54 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
 
     @dg.multi_asset(
         specs=[
-            dg.AssetSpec(metric_key("metric_values"), group_name=METRICS_GROUP, kinds={"sql"}, owners=OWNERS, deps=warehouse_deps,
-                         description="Exact metric values (restricted, for the evaluator): one row per metric × partnership "
-                         "× dimension value × period. Definitions in metrics/metric_definitions."),
-            dg.AssetSpec(metric_key("metric_values_published"), group_name=METRICS_GROUP, kinds={"sql"}, owners=OWNERS, deps=warehouse_deps,
-                         description="metric_values with disclosure control: counts 1–7 [c], counts rounded to 5 "
-                         "(programme totals of people, attendances and sessions exact), shares from the rounded counts, "
-                         "bases of 1–7 [c], 0/0 [z], small bases [u], secondary suppression audited against differencing."),
-            dg.AssetSpec(metric_key("metric_definitions"), group_name=METRICS_GROUP, kinds={"sql"}, owners=OWNERS,
-                         description="The definition of every metric: id, unit, dimension, label, definition."),
-            dg.AssetSpec(metric_key("metrics_headline"), group_name=METRICS_GROUP, kinds={"sql"}, owners=OWNERS, deps=warehouse_deps,
-                         description="Headline metrics, one row per partnership plus 'all' (from metric_values)."),
+            dg.AssetSpec(
+                metric_key("metric_values"),
+                group_name=METRICS_GROUP,
+                kinds={"sql"},
+                owners=OWNERS,
+                deps=warehouse_deps,
+                description="Exact metric values (restricted, for the evaluator): one row per metric × partnership "
+                "× dimension value × period. Definitions in metrics/metric_definitions.",
+            ),
+            dg.AssetSpec(
+                metric_key("metric_values_published"),
+                group_name=METRICS_GROUP,
+                kinds={"sql"},
+                owners=OWNERS,
+                deps=warehouse_deps,
+                description="metric_values with disclosure control: counts 1–7 [c], counts rounded to 5 "
+                "(programme totals of people, attendances and sessions exact), shares from the rounded counts, "
+                "bases of 1–7 [c], 0/0 [z], small bases [u], secondary suppression audited against differencing.",
+            ),
+            dg.AssetSpec(
+                metric_key("metric_definitions"),
+                group_name=METRICS_GROUP,
+                kinds={"sql"},
+                owners=OWNERS,
+                description="The definition of every metric: id, unit, dimension, label, definition.",
+            ),
+            dg.AssetSpec(
+                metric_key("metrics_headline"),
+                group_name=METRICS_GROUP,
+                kinds={"sql"},
+                owners=OWNERS,
+                deps=warehouse_deps,
+                description="Headline metrics, one row per partnership plus 'all' (from metric_values).",
+            ),
         ],
         check_specs=[
-            dg.AssetCheckSpec("shares_sum_to_one", asset=metric_key("metric_values"), blocking=True,
-                              description="shares of one breakdown (training types, role groups, professions within a type) sum to 1"),
-            dg.AssetCheckSpec("values_in_range", asset=metric_key("metric_values"), blocking=True,
-                              description="shares and rates within [0, 1], means within [0, 10], counts not negative"),
+            dg.AssetCheckSpec(
+                "shares_sum_to_one",
+                asset=metric_key("metric_values"),
+                blocking=True,
+                description="shares of one breakdown (training types, role groups, professions within a type) sum to 1",
+            ),
+            dg.AssetCheckSpec(
+                "values_in_range",
+                asset=metric_key("metric_values"),
+                blocking=True,
+                description="shares and rates within [0, 1], means within [0, 10], counts not negative",
+            ),
         ],
         can_subset=False,
         name="metric_tables",
@@ -147,14 +184,20 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
                 context.log.info("metric inputs unchanged since the last computation: metric tables kept")
                 exact = stored
                 headline = read_table(conn, tables.metrics_headline)
-                written = {t.name: int(conn.execute(select(func.count()).select_from(t)).scalar()) for t in METRIC_TABLES}
+                written = {
+                    t.name: int(conn.execute(select(func.count()).select_from(t)).scalar()) for t in METRIC_TABLES
+                }
             else:
                 exact = withhold_blocked(all_metric_rows(conn), blocked_partnerships(conn), config)
                 stamp = {"run_id": context.run_id, "computed_at": dt.datetime.now().replace(microsecond=0)}
                 exact = exact.assign(**stamp)
                 published = publish(exact, DisclosureRules(**config.disclosure)).assign(**stamp)
                 definitions = annotate_definitions(tables.definitions_frame())
-                headline = tables.headline_frame(exact) if len(exact) else pd.DataFrame(columns=[c.name for c in tables.metrics_headline.columns])
+                headline = (
+                    tables.headline_frame(exact)
+                    if len(exact)
+                    else pd.DataFrame(columns=[c.name for c in tables.metrics_headline.columns])
+                )
                 frames = {
                     "metric_values": exact,
                     "metric_values_published": published,
@@ -172,12 +215,21 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
             if table.name in ("metric_values", "metrics_headline"):
                 metadata["headline"] = dg.MetadataValue.md(headline_md)
             yield dg.MaterializeResult(asset_key=metric_key(table.name), metadata=metadata)
-        for name, failing in (("shares_sum_to_one", shares_not_summing_to_one(exact)), ("values_in_range", values_out_of_range(exact))):
+        for name, failing in (
+            ("shares_sum_to_one", shares_not_summing_to_one(exact)),
+            ("values_in_range", values_out_of_range(exact)),
+        ):
             yield dg.AssetCheckResult(
-                asset_key=metric_key("metric_values"), check_name=name, passed=failing.empty,
+                asset_key=metric_key("metric_values"),
+                check_name=name,
+                passed=failing.empty,
                 severity=dg.AssetCheckSeverity.ERROR,
-                metadata={"failing rows": dg.MetadataValue.int(len(failing)),
-                          "examples": dg.MetadataValue.md(failing.head(5).to_markdown(index=False) if len(failing) else "_none_")},
+                metadata={
+                    "failing rows": dg.MetadataValue.int(len(failing)),
+                    "examples": dg.MetadataValue.md(
+                        failing.head(5).to_markdown(index=False) if len(failing) else "_none_"
+                    ),
+                },
             )
 
     @dg.asset(
@@ -196,7 +248,9 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
     @retry_only_transient
     def data_returns(warehouse: WarehouseResource, export_dir: ExportDirResource):
         with warehouse.connect() as conn:
-            quarantine = read_table(conn, schema.quarantine).sort_values(["source_file", "source_row", "column_name", "rule"])
+            quarantine = read_table(conn, schema.quarantine).sort_values(
+                ["source_file", "source_row", "column_name", "rule"]
+            )
             redactions = read_redactions(conn)
         # Masked when quarantined already; masked again here because this file leaves the building.
         for column in ("value", "reason"):
@@ -211,10 +265,13 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
             own = redactions[redactions["partnership_id"] == partnership.id]
             write_csv(own[list(REDACTION_RETURN_COLUMNS)], directory / f"{partnership.id}_data_return_redactions.csv")
             removed[partnership.id] = int(own["redactions"].sum()) if len(own) else 0
-        summary = pd.DataFrame({
-            "partnership": list(counts), "quarantined entries": list(counts.values()),
-            "removed from free text": list(removed.values()),
-        })
+        summary = pd.DataFrame(
+            {
+                "partnership": list(counts),
+                "quarantined entries": list(counts.values()),
+                "removed from free text": list(removed.values()),
+            }
+        )
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": dg.MetadataValue.int(int(sum(counts.values()))),
@@ -228,9 +285,14 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
         group_name=REPORTS_GROUP,
         owners=OWNERS,
         kinds={"csv", "excel"},
-        deps=[metric_key("metric_values_published"), metric_key("metric_definitions"), metric_key("metrics_headline"),
-              warehouse_key(schema.ref_training_type.name), warehouse_key(schema.ref_role_group.name),
-              warehouse_key(schema.ref_profession.name)],  # labels
+        deps=[
+            metric_key("metric_values_published"),
+            metric_key("metric_definitions"),
+            metric_key("metrics_headline"),
+            warehouse_key(schema.ref_training_type.name),
+            warehouse_key(schema.ref_role_group.name),
+            warehouse_key(schema.ref_profession.name),
+        ],  # labels
         description="Published exports under the export dir: metric_values.csv (disclosure-controlled, ids with labels "
         "beside them, UTF-8 with a BOM), metric_definitions.csv and the GSS-style workbook amed_metrics.xlsx (cover, "
         "contents, notes, headline table, one sheet per breakdown, definitions, the long table).",
@@ -251,7 +313,12 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
             context.log.info("metric tables unchanged since these exports were written: files kept")
         else:
             write_published_outputs(
-                directory, published, definitions, labels, config, run_line=f"Dagster run: {context.run_id}",
+                directory,
+                published,
+                definitions,
+                labels,
+                config,
+                run_line=f"Dagster run: {context.run_id}",
                 extra_notes=withheld,
             )
             with warehouse.begin() as conn:
@@ -269,14 +336,20 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
         group_name=REPORTS_GROUP,
         owners=OWNERS,
         kinds={"html"},
-        deps=[metric_key("metric_values_published"), metric_key("metric_definitions"),
-              warehouse_key(schema.ref_training_type.name), warehouse_key(schema.ref_role_group.name),
-              warehouse_key(schema.ref_profession.name)],  # labels
+        deps=[
+            metric_key("metric_values_published"),
+            metric_key("metric_definitions"),
+            warehouse_key(schema.ref_training_type.name),
+            warehouse_key(schema.ref_role_group.name),
+            warehouse_key(schema.ref_profession.name),
+        ],  # labels
         description="Self-contained HTML report in the evaluation's layout (headline figures, training types, "
         "role groups, delivery by month, ratings, conversations by setting, partnerships compared).",
     )
     @retry_only_transient
-    def evaluation_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource, export_dir: ExportDirResource):
+    def evaluation_report(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource, export_dir: ExportDirResource
+    ):
         path = export_dir.directory() / REPORT_FILE
         metadata = {"report": dg.MetadataValue.path(str(path)), "open": dg.MetadataValue.url(path.resolve().as_uri())}
         with warehouse.connect() as conn:
@@ -289,8 +362,14 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
             labels = report_labels(conn, config)
             withheld = blocked_notes(blocked_partnerships(conn), config)
         page = render_report(
-            published, definitions, labels.values, {p.id: p.name for p in config.partnerships}, config.name, context.run_id,
-            notes=report_notes(DisclosureRules(**config.disclosure)), not_applicable=surveys_not_run(config),
+            published,
+            definitions,
+            labels.values,
+            {p.id: p.name for p in config.partnerships},
+            config.name,
+            context.run_id,
+            notes=report_notes(DisclosureRules(**config.disclosure)),
+            not_applicable=surveys_not_run(config),
             warnings=withheld,
         )
         temporary = path.with_suffix(".html.tmp")
@@ -315,9 +394,16 @@ def metrics_fingerprint(conn, config: ProgrammeConfig) -> str:
     """Every partnership's staged fingerprint, the disclosure rules, the partnerships blocked by an
     unreadable file and the publishing policy, and the metric code version."""
     staged = sorted(tuple(r) for r in conn.execute(select(staging_state)).all())
-    return fingerprint_of({"staged": staged, "disclosure": config.disclosure, "partnerships": config.partnership_ids,
-                           "blocked": blocked_partnerships(conn), "all_while_blocked": config.programme_row_while_blocked,
-                           "version": METRICS_VERSION})
+    return fingerprint_of(
+        {
+            "staged": staged,
+            "disclosure": config.disclosure,
+            "partnerships": config.partnership_ids,
+            "blocked": blocked_partnerships(conn),
+            "all_while_blocked": config.programme_row_while_blocked,
+            "version": METRICS_VERSION,
+        }
+    )
 
 
 def withhold_blocked(values: pd.DataFrame, blocked: dict[str, list[str]], config: ProgrammeConfig) -> pd.DataFrame:
@@ -338,14 +424,20 @@ def blocked_notes(blocked: dict[str, list[str]], config: ProgrammeConfig) -> lis
     notes = []
     for partnership, files in blocked.items():
         shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
-        notes.append(f"Not published: {names.get(partnership, partnership)} ({partnership}): an export file could not be "
-                     f"read ({shown}); its figures return once the file is replaced (see its data return).")
+        notes.append(
+            f"Not published: {names.get(partnership, partnership)} ({partnership}): an export file could not be "
+            f"read ({shown}); its figures return once the file is replaced (see its data return)."
+        )
     if config.programme_row_while_blocked:
-        notes.append("The programme-wide 'all' figures are published without the unreadable files "
-                     "(publishing.programme_row_while_blocked: true).")
+        notes.append(
+            "The programme-wide 'all' figures are published without the unreadable files "
+            "(publishing.programme_row_while_blocked: true)."
+        )
     else:
-        notes.append("The programme-wide 'all' figures are withheld while a partnership is blocked "
-                     "(publishing.programme_row_while_blocked: false).")
+        notes.append(
+            "The programme-wide 'all' figures are withheld while a partnership is blocked "
+            "(publishing.programme_row_while_blocked: false)."
+        )
     return notes
 
 
@@ -358,9 +450,16 @@ def outputs_fingerprint(conn, config: ProgrammeConfig, paths: list[Path]) -> str
     """
     if not all(path.exists() for path in paths):
         return None
-    return fingerprint_of({"metrics": stored_fingerprint(conn, METRICS_STEP), "version": METRICS_VERSION,
-                           "partnerships": [(p.id, p.name) for p in config.partnerships], "name": config.name,
-                           "paths": [str(p) for p in paths], "bytes": [_file_digest(p) for p in paths]})
+    return fingerprint_of(
+        {
+            "metrics": stored_fingerprint(conn, METRICS_STEP),
+            "version": METRICS_VERSION,
+            "partnerships": [(p.id, p.name) for p in config.partnerships],
+            "name": config.name,
+            "paths": [str(p) for p in paths],
+            "bytes": [_file_digest(p) for p in paths],
+        }
+    )
 
 
 def _file_digest(path: Path) -> str:
@@ -379,12 +478,20 @@ def refuse_over_blocking_failures(conn) -> None:
     """
     failures = latest_blocking_failures(conn)
     # An unreadable file blocks its own partnership only (withhold_blocked), not every metric.
-    failures = failures[(failures["dataset"] != "metrics") & ~failures["rule"].isin(PER_PARTNERSHIP_CHECKS)] if len(failures) else failures
+    failures = (
+        failures[(failures["dataset"] != "metrics") & ~failures["rule"].isin(PER_PARTNERSHIP_CHECKS)]
+        if len(failures)
+        else failures
+    )
     if len(failures):
         rules = ", ".join(sorted(set(failures["dataset"] + "." + failures["rule"])))
         raise dg.Failure(
             description=f"metric tables not computed: blocking data-quality check(s) failed in their latest run: {rules}",
-            metadata={"failing checks": dg.MetadataValue.md(failures[["dataset", "rule", "partnership_id", "failing_rows", "run_id"]].to_markdown(index=False))},
+            metadata={
+                "failing checks": dg.MetadataValue.md(
+                    failures[["dataset", "rule", "partnership_id", "failing_rows", "run_id"]].to_markdown(index=False)
+                )
+            },
             allow_retries=False,  # not transient: retrying cannot help until the data is fixed
         )
 
@@ -393,10 +500,16 @@ def report_labels(conn, config: ProgrammeConfig) -> presentation.Labels:
     """Labels for every id an output shows: partnerships from the config, the rest from the reference tables."""
     definitions = read_table(conn, tables.metric_definitions)
     values = {}
-    for table, key in ((schema.ref_training_type, "training_type"), (schema.ref_role_group, "role_group"), (schema.ref_profession, "profession")):
+    for table, key in (
+        (schema.ref_training_type, "training_type"),
+        (schema.ref_role_group, "role_group"),
+        (schema.ref_profession, "profession"),
+    ):
         frame = read_table(conn, table)
         values[key] = dict(zip(frame[key], frame["label"]))
-    return presentation.Labels({p.id: p.name for p in config.partnerships}, dict(zip(definitions["metric_id"], definitions["label"])), values)
+    return presentation.Labels(
+        {p.id: p.name for p in config.partnerships}, dict(zip(definitions["metric_id"], definitions["label"])), values
+    )
 
 
 def surveys_not_run(config: ProgrammeConfig, landed: set[tuple[str, str]] | None = None) -> dict[str, set[str]]:
@@ -405,17 +518,26 @@ def surveys_not_run(config: ProgrammeConfig, landed: set[tuple[str, str]] | None
     out = {}
     for survey in ("feedback", "followup"):
         out[survey] = {
-            p.id for p in config.partnerships
+            p.id
+            for p in config.partnerships
             if not any(s.dataset == survey for s in p.sources) or (landed is not None and (p.id, survey) not in landed)
         }
     return out
 
 
 def write_published_outputs(
-    directory: Path, published: pd.DataFrame, definitions: pd.DataFrame, labels: presentation.Labels,
-    config: ProgrammeConfig, run_line: str | None = None, not_applicable: dict[str, set[str]] | None = None,
-    rules: DisclosureRules | None = None, created: dt.datetime | None = None, about: list[str] = (),
-    keep_stamps: bool = True, extra_notes: list[str] = (),
+    directory: Path,
+    published: pd.DataFrame,
+    definitions: pd.DataFrame,
+    labels: presentation.Labels,
+    config: ProgrammeConfig,
+    run_line: str | None = None,
+    not_applicable: dict[str, set[str]] | None = None,
+    rules: DisclosureRules | None = None,
+    created: dt.datetime | None = None,
+    about: list[str] = (),
+    keep_stamps: bool = True,
+    extra_notes: list[str] = (),
 ) -> dict[str, Path]:
     """metric_values.csv (ids with labels beside them), metric_definitions.csv and the workbook.
 
@@ -435,8 +557,17 @@ def write_published_outputs(
     write_csv(definitions, paths["metric_definitions.csv"])
     scopes = ["all", *config.partnership_ids]
     write_evaluation_workbook(
-        paths["amed_metrics.xlsx"], shown, definitions, labels, scopes, config.name, _programme_period(published, config),
-        [*extra_notes, *report_notes(rules)], not_applicable, about=[*( [run_line] if run_line else []), *about], created=created,
+        paths["amed_metrics.xlsx"],
+        shown,
+        definitions,
+        labels,
+        scopes,
+        config.name,
+        _programme_period(published, config),
+        [*extra_notes, *report_notes(rules)],
+        not_applicable,
+        about=[*([run_line] if run_line else []), *about],
+        created=created,
     )
     return paths
 

@@ -16,7 +16,6 @@ Tokens come from `ApiTokenResource`s, one per `token_env` named in the config, e
 `EnvVar` (resolved at run time, never shown in the UI); nothing here logs, stores or returns one.
 """
 
-
 import os
 from typing import Optional
 
@@ -114,21 +113,34 @@ def build_pull_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
 
     @dg.multi_asset(
         specs=[_spec(s) for s in sources],
-        check_specs=[dg.AssetCheckSpec(PULL_CHECK, asset=pull_asset_key(s), description="the pull completed or stopped cleanly") for s in sources],
+        check_specs=[
+            dg.AssetCheckSpec(PULL_CHECK, asset=pull_asset_key(s), description="the pull completed or stopped cleanly")
+            for s in sources
+        ],
         can_subset=True,
         name=PULLS_STEP,
-        required_resource_keys={"api_pull_settings", *{token_resource_key(str(s.options["token_env"])) for s in sources}},
+        required_resource_keys={
+            "api_pull_settings",
+            *{token_resource_key(str(s.options["token_env"])) for s in sources},
+        },
     )
     def api_pulls(context: dg.AssetExecutionContext):
         settings: ApiPullSettings = context.resources.api_pull_settings
-        client_options = {"backoff_base": settings.backoff_base_seconds, "max_wait": settings.max_wait_seconds,
-                          "max_attempts": settings.max_attempts}
+        client_options = {
+            "backoff_base": settings.backoff_base_seconds,
+            "max_wait": settings.max_wait_seconds,
+            "max_attempts": settings.max_attempts,
+        }
         for key, source in by_key.items():
             if key not in context.selected_asset_keys:
                 continue
             if settings.offline:
-                yield dg.MaterializeResult(asset_key=key, metadata={"status": dg.MetadataValue.text("offline: not pulled")})
-                yield dg.AssetCheckResult(asset_key=key, check_name=PULL_CHECK, passed=True, description="offline: not pulled")
+                yield dg.MaterializeResult(
+                    asset_key=key, metadata={"status": dg.MetadataValue.text("offline: not pulled")}
+                )
+                yield dg.AssetCheckResult(
+                    asset_key=key, check_name=PULL_CHECK, passed=True, description="offline: not pulled"
+                )
                 continue
             token = getattr(context.resources, token_resource_key(str(source.options["token_env"]))).token
             try:
@@ -136,15 +148,32 @@ def build_pull_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
             except ApiError as exc:
                 message = str(exc)
                 context.log.error(message)
-                yield dg.MaterializeResult(asset_key=key, metadata={"status": dg.MetadataValue.text("failed"), "error": dg.MetadataValue.text(message)})
-                yield dg.AssetCheckResult(asset_key=key, check_name=PULL_CHECK, passed=False, severity=dg.AssetCheckSeverity.ERROR, description=message)
+                yield dg.MaterializeResult(
+                    asset_key=key,
+                    metadata={"status": dg.MetadataValue.text("failed"), "error": dg.MetadataValue.text(message)},
+                )
+                yield dg.AssetCheckResult(
+                    asset_key=key,
+                    check_name=PULL_CHECK,
+                    passed=False,
+                    severity=dg.AssetCheckSeverity.ERROR,
+                    description=message,
+                )
                 continue
             status = "complete" if outcome.complete else "stopped early; resumes next night"
-            context.log.info(f"{source.partnership_id}/{source.name}: {outcome.records} records in {outcome.pages} pages, {outcome.requests} requests ({status})")
+            context.log.info(
+                f"{source.partnership_id}/{source.name}: {outcome.records} records in {outcome.pages} pages, {outcome.requests} requests ({status})"
+            )
             yield dg.MaterializeResult(asset_key=key, metadata=pull_metadata(outcome, status))
             if outcome.complete:
                 yield dg.AssetCheckResult(asset_key=key, check_name=PULL_CHECK, passed=True)
             else:
-                yield dg.AssetCheckResult(asset_key=key, check_name=PULL_CHECK, passed=False, severity=dg.AssetCheckSeverity.WARN, description=outcome.stopped)
+                yield dg.AssetCheckResult(
+                    asset_key=key,
+                    check_name=PULL_CHECK,
+                    passed=False,
+                    severity=dg.AssetCheckSeverity.WARN,
+                    description=outcome.stopped,
+                )
 
     return [api_pulls]

@@ -21,23 +21,38 @@ import pandas as pd
 from amed_pipeline.config import DATASETS, ProgrammeConfig, Source
 from amed_pipeline.config.api_sources import is_api_format
 from amed_pipeline.defs.pulls import pull_asset_key
-from amed_pipeline.lib.frames import release_memory
 from amed_pipeline.defs.resources import PseudonymKeyResource
+from amed_pipeline.lib.frames import release_memory
+from amed_pipeline.operations.retries import retry_only_transient
 from amed_pipeline.privacy.erasure import ERASED_RULE, ErasureListResource
 from amed_pipeline.privacy.key_guard import REKEY_TAG, check_pseudonym_key
+from amed_pipeline.privacy.redaction import KnownNames
 from amed_pipeline.staging.datasets import RawExport
 from amed_pipeline.staging.people import key_version
-from amed_pipeline.privacy.redaction import KnownNames
 from amed_pipeline.warehouse.landing import (
-    NAME_SWEEP_STEP, Landing, known_files, known_name_digests, landed_file_states, replace_files, sweep_known_names,
+    NAME_SWEEP_STEP,
+    Landing,
+    known_files,
+    known_name_digests,
+    landed_file_states,
+    replace_files,
+    sweep_known_names,
 )
-from amed_pipeline.warehouse.state import record_fingerprint, stored_fingerprint
 from amed_pipeline.warehouse.prepare import PrepareTask, parallel_workers, prepare_sources
 from amed_pipeline.warehouse.resource import WarehouseResource
-from amed_pipeline.operations.retries import retry_only_transient
+from amed_pipeline.warehouse.state import record_fingerprint, stored_fingerprint
 
-FILE_KINDS = {"eventbrite": "csv", "surveymonkey": "csv", "msforms": "excel", "google_forms": "csv", "jisc": "csv", "mapped_csv": "csv",
-              "eventbrite_api": "json", "surveymonkey_api": "json", "google_forms_api": "json"}
+FILE_KINDS = {
+    "eventbrite": "csv",
+    "surveymonkey": "csv",
+    "msforms": "excel",
+    "google_forms": "csv",
+    "jisc": "csv",
+    "mapped_csv": "csv",
+    "eventbrite_api": "json",
+    "surveymonkey_api": "json",
+    "google_forms_api": "json",
+}
 RAW_EXPORTS_STEP = "raw_exports"
 
 
@@ -178,11 +193,17 @@ def build_raw_export_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition
                 fingerprints[source.name, source.partnership_id] = fingerprint
                 landed[source.name, source.partnership_id] = set(source_states)
                 to_read += _bytes_to_read(source, data_dir, known)
-                tasks.append(PrepareTask(source, data_dir, max_file_bytes, known, key, tokens, erasure_key, reference_dir, known_names))
+                tasks.append(
+                    PrepareTask(
+                        source, data_dir, max_file_bytes, known, key, tokens, erasure_key, reference_dir, known_names
+                    )
+                )
             conn.commit()
             workers = parallel_workers(to_read)
             if workers:
-                context.log.info(f"{to_read / 2**20:.0f} MiB of new files: preparing {len(tasks)} sources in {workers} worker processes")
+                context.log.info(
+                    f"{to_read / 2**20:.0f} MiB of new files: preparing {len(tasks)} sources in {workers} worker processes"
+                )
             # A source's materialisation is reported once its rows are committed.
             pending: list[tuple[Landing | None, dg.MaterializeResult]] = []
             for prepared in prepare_sources(tasks, workers):
@@ -193,17 +214,40 @@ def build_raw_export_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition
                         context.log.warning(f"{ledger.source_file}: whole file quarantined: {ledger.error}")
                     if ledger.note:
                         context.log.info(f"{ledger.source_file}: {ledger.note}")
-                landing = Landing(
-                    source.dataset, prepared.files, prepared.rows, prepared.quarantine,
-                    fingerprints[source.name, source.partnership_id], removed, prepared.job_titles, prepared.comments,
-                    prepared.names, prepared.redactions,
-                ) if prepared.files or removed else None
-                export = RawExport(source.partnership_id, source.name, source.dataset, prepared.rows, prepared.quarantine, prepared.files)
-                pending.append((landing, dg.MaterializeResult(
-                    asset_key=raw_export_key(source),
-                    metadata=raw_export_metadata(export, prepared.unchanged, removed, prepared.redactions),
-                )))
-                if sum(len(l.rows) for l, _ in pending if l is not None) >= LANDING_BATCH_ROWS:
+                landing = (
+                    Landing(
+                        source.dataset,
+                        prepared.files,
+                        prepared.rows,
+                        prepared.quarantine,
+                        fingerprints[source.name, source.partnership_id],
+                        removed,
+                        prepared.job_titles,
+                        prepared.comments,
+                        prepared.names,
+                        prepared.redactions,
+                    )
+                    if prepared.files or removed
+                    else None
+                )
+                export = RawExport(
+                    source.partnership_id,
+                    source.name,
+                    source.dataset,
+                    prepared.rows,
+                    prepared.quarantine,
+                    prepared.files,
+                )
+                pending.append(
+                    (
+                        landing,
+                        dg.MaterializeResult(
+                            asset_key=raw_export_key(source),
+                            metadata=raw_export_metadata(export, prepared.unchanged, removed, prepared.redactions),
+                        ),
+                    )
+                )
+                if sum(len(landing.rows) for landing, _ in pending if landing is not None) >= LANDING_BATCH_ROWS:
                     yield from _land(conn, pending)
                     pending = []
             yield from _land(conn, pending)
@@ -222,11 +266,16 @@ def _sweep_names(context, conn, key: bytes) -> None:
         removed, touched = sweep_known_names(conn, names)
         record_fingerprint(conn, NAME_SWEEP_STEP, names.fingerprint())
     if removed:
-        context.log.info(f"{removed} known name(s) removed from free text landed earlier ({', '.join(sorted(touched))}: staged again)")
+        context.log.info(
+            f"{removed} known name(s) removed from free text landed earlier ({', '.join(sorted(touched))}: staged again)"
+        )
 
 
 def raw_export_metadata(
-    export: RawExport, unchanged: list[str] = (), removed: set[str] = frozenset(), redactions: pd.DataFrame | None = None
+    export: RawExport,
+    unchanged: list[str] = (),
+    removed: set[str] = frozenset(),
+    redactions: pd.DataFrame | None = None,
 ) -> dict:
     files = pd.DataFrame(
         [
@@ -251,5 +300,7 @@ def raw_export_metadata(
         "rows left out (erasure list)": dg.MetadataValue.int(int((export.quarantine["rule"] == ERASED_RULE).sum())),
         "files unreadable": dg.MetadataValue.int(sum(1 for f in export.files if f.error)),
         "contact details and names removed from free text": dg.MetadataValue.int(removed_text),
-        "file summary": dg.MetadataValue.md(files.to_markdown(index=False) if len(files) else "_no file read: none new or changed_"),
+        "file summary": dg.MetadataValue.md(
+            files.to_markdown(index=False) if len(files) else "_no file read: none new or changed_"
+        ),
     }

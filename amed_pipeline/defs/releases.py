@@ -8,7 +8,6 @@ and writes the files. It is an op job, not an asset: a release is a frozen event
 job (every asset) must not re-run it.
 """
 
-
 import datetime as dt
 import json
 from pathlib import Path
@@ -20,7 +19,12 @@ import pandas as pd
 from amed_pipeline.config import ProgrammeConfig
 from amed_pipeline.defs.jobs import WAREHOUSE_WRITE_TAG
 from amed_pipeline.defs.metrics import (
-    METRICS_VERSION, REPORT_FILE, ExportDirResource, report_labels, report_notes, write_published_outputs,
+    METRICS_VERSION,
+    REPORT_FILE,
+    ExportDirResource,
+    report_labels,
+    report_notes,
+    write_published_outputs,
 )
 from amed_pipeline.metrics.disclosure import DisclosureRules
 from amed_pipeline.releases.build import ReleaseRequest, freeze
@@ -57,20 +61,51 @@ def release_writer(config: ProgrammeConfig, labels, request: ReleaseRequest):
     rules = DisclosureRules(**config.disclosure)
     created = dt.datetime.combine(request.as_at, dt.time())
 
-    def write(folder: Path, published: pd.DataFrame, definitions: pd.DataFrame, not_applicable, files: pd.DataFrame, manifest: dict):
+    def write(
+        folder: Path,
+        published: pd.DataFrame,
+        definitions: pd.DataFrame,
+        not_applicable,
+        files: pd.DataFrame,
+        manifest: dict,
+    ):
         folder.mkdir(parents=True, exist_ok=True)
         known = f", as known at {request.as_known_at:%d %B %Y}" if request.as_known_at else ""
-        line = (f"Evaluation release {request.name} (version {manifest['version']}): figures as at {request.as_at:%d %B %Y}{known}; "
-                f"inputs fingerprint {manifest['inputs_fingerprint']}.")
-        write_published_outputs(folder, published, definitions, labels, config, not_applicable=not_applicable, rules=rules,
-                                created=created, about=[line], keep_stamps=False)
+        line = (
+            f"Evaluation release {request.name} (version {manifest['version']}): figures as at {request.as_at:%d %B %Y}{known}; "
+            f"inputs fingerprint {manifest['inputs_fingerprint']}."
+        )
+        write_published_outputs(
+            folder,
+            published,
+            definitions,
+            labels,
+            config,
+            not_applicable=not_applicable,
+            rules=rules,
+            created=created,
+            about=[line],
+            keep_stamps=False,
+        )
         page = render_report(
-            published, definitions, labels.values, {p.id: p.name for p in config.partnerships}, config.name, run_id="",
-            notes=report_notes(rules), not_applicable=not_applicable, footer=line,
+            published,
+            definitions,
+            labels.values,
+            {p.id: p.name for p in config.partnerships},
+            config.name,
+            run_id="",
+            notes=report_notes(rules),
+            not_applicable=not_applicable,
+            footer=line,
         )
         (folder / REPORT_FILE).write_text(page, encoding="utf-8")
-        listed = files.assign(first_landed_at=files["first_landed_at"].map(lambda v: "" if pd.isna(v) else f"{pd.Timestamp(v):%Y-%m-%d}"))
-        write_csv(listed[["source_file", "partnership_id", "dataset", "content_hash", "first_landed_at"]], folder / "input_files.csv")
+        listed = files.assign(
+            first_landed_at=files["first_landed_at"].map(lambda v: "" if pd.isna(v) else f"{pd.Timestamp(v):%Y-%m-%d}")
+        )
+        write_csv(
+            listed[["source_file", "partnership_id", "dataset", "content_hash", "first_landed_at"]],
+            folder / "input_files.csv",
+        )
         (folder / "release.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
     return write
@@ -78,35 +113,55 @@ def release_writer(config: ProgrammeConfig, labels, request: ReleaseRequest):
 
 def build_release_job(programme: ProgrammeConfig) -> dg.JobDefinition:
     @dg.op(name="freeze_release", description="Compute, record and export one evaluation release (releases/build.py).")
-    def freeze_release(context: dg.OpExecutionContext, config: ReleaseConfig, warehouse: WarehouseResource,
-                       export_dir: ExportDirResource):
+    def freeze_release(
+        context: dg.OpExecutionContext,
+        config: ReleaseConfig,
+        warehouse: WarehouseResource,
+        export_dir: ExportDirResource,
+    ):
         request = ReleaseRequest(
-            config.name, dt.date.fromisoformat(config.as_at),
+            config.name,
+            dt.date.fromisoformat(config.as_at),
             dt.date.fromisoformat(config.as_known_at) if config.as_known_at else None,
         )
         with warehouse.begin() as conn:
             labels = report_labels(conn, programme)
-            outcome = freeze(conn, request, programme, export_dir.directory(), context.run_id, METRICS_VERSION, labels,
-                             release_writer(programme, labels, request))
-        context.log.info(
-            f"release {outcome.release_id}: {'new version' if outcome.new_version else 'same inputs and figures as before, files rewritten identically'}"
+            outcome = freeze(
+                conn,
+                request,
+                programme,
+                export_dir.directory(),
+                context.run_id,
+                METRICS_VERSION,
+                labels,
+                release_writer(programme, labels, request),
+            )
+        what = (
+            "new version" if outcome.new_version else "same inputs and figures as before, files rewritten identically"
         )
-        yield dg.Output(None, metadata={
-            "release": dg.MetadataValue.text(outcome.name),
-            "release_id": dg.MetadataValue.text(outcome.release_id),
-            "version": dg.MetadataValue.int(outcome.version),
-            "new version": dg.MetadataValue.bool(outcome.new_version),
-            "as at": dg.MetadataValue.text(str(request.as_at)),
-            "as known at": dg.MetadataValue.text(str(request.as_known_at or "all landed files")),
-            "input files": dg.MetadataValue.int(outcome.input_files),
-            "published figures": dg.MetadataValue.int(outcome.figures),
-            "inputs fingerprint": dg.MetadataValue.text(outcome.inputs_fingerprint),
-            "figures fingerprint": dg.MetadataValue.text(outcome.figures_fingerprint),
-            "folder": dg.MetadataValue.path(str(outcome.folder)),
-        })
+        context.log.info(f"release {outcome.release_id}: {what}")
+        yield dg.Output(
+            None,
+            metadata={
+                "release": dg.MetadataValue.text(outcome.name),
+                "release_id": dg.MetadataValue.text(outcome.release_id),
+                "version": dg.MetadataValue.int(outcome.version),
+                "new version": dg.MetadataValue.bool(outcome.new_version),
+                "as at": dg.MetadataValue.text(str(request.as_at)),
+                "as known at": dg.MetadataValue.text(str(request.as_known_at or "all landed files")),
+                "input files": dg.MetadataValue.int(outcome.input_files),
+                "published figures": dg.MetadataValue.int(outcome.figures),
+                "inputs fingerprint": dg.MetadataValue.text(outcome.inputs_fingerprint),
+                "figures fingerprint": dg.MetadataValue.text(outcome.figures_fingerprint),
+                "folder": dg.MetadataValue.path(str(outcome.folder)),
+            },
+        )
 
-    @dg.job(name=RELEASE_JOB_NAME, tags={WAREHOUSE_WRITE_TAG: "write"},
-            description="Freeze an evaluation release as at a date (python -m amed_pipeline release).")
+    @dg.job(
+        name=RELEASE_JOB_NAME,
+        tags={WAREHOUSE_WRITE_TAG: "write"},
+        description="Freeze an evaluation release as at a date (python -m amed_pipeline release).",
+    )
     def evaluation_release():
         freeze_release()
 

@@ -5,7 +5,6 @@
 documented default (an embedded DuckDB warehouse in the data dir, a generated key file).
 """
 
-
 import os
 import secrets
 from pathlib import Path

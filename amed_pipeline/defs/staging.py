@@ -26,9 +26,16 @@ import dagster as dg
 import pandas as pd
 
 from amed_pipeline.config import ProgrammeConfig
-from amed_pipeline.lib.frames import release_memory
 from amed_pipeline.defs.raw_exports import raw_export_key
-from amed_pipeline.quality.checks import dq_history_rows, dq_results, examples_markdown, latest_outcomes, rule_check_result
+from amed_pipeline.lib.frames import release_memory
+from amed_pipeline.operations.retries import retry_only_transient
+from amed_pipeline.quality.checks import (
+    dq_history_rows,
+    dq_results,
+    examples_markdown,
+    latest_outcomes,
+    rule_check_result,
+)
 from amed_pipeline.quality.staged import DATASETS, ValidatedDataset, stage_and_validate
 from amed_pipeline.quality.suites import SUITES
 from amed_pipeline.quality.validation import GreatExpectationsResource
@@ -36,16 +43,15 @@ from amed_pipeline.staging.classification import load_reference_tables
 from amed_pipeline.staging.datasets import RawExport, Staged
 from amed_pipeline.warehouse.bulk import insert_frame
 from amed_pipeline.warehouse.landing import (
+    landed_rows_by_partnership,
     partnership_fingerprint_rows,
     read_free_text,
-    landed_rows_by_partnership,
     read_landed,
     record_staged,
     staged_fingerprint,
 )
 from amed_pipeline.warehouse.load import load_partnerships, partnership_frames
 from amed_pipeline.warehouse.resource import WarehouseResource
-from amed_pipeline.operations.retries import retry_only_transient
 
 STAGING_GROUP = "staging"
 READ_CHECK = "rows_parsed"
@@ -130,12 +136,16 @@ def summarise_batch(key_of, ids: list[str], validated: dict[str, ValidatedDatase
     staged, checks = {}, {}
     for dataset in DATASETS:
         result = validated[dataset]
-        staged[dataset] = pd.DataFrame({
-            "partnership": ids,
-            "rows": _counts(result.staged.rows, ids).to_numpy(),
-            "quarantined rows": _counts(result.staged.quarantine.drop_duplicates(["source_file", "source_row"]), ids).to_numpy(),
-            "files": [sum(1 for f in result.staged.files if f.partnership_id == p) for p in ids],
-        })
+        staged[dataset] = pd.DataFrame(
+            {
+                "partnership": ids,
+                "rows": _counts(result.staged.rows, ids).to_numpy(),
+                "quarantined rows": _counts(
+                    result.staged.quarantine.drop_duplicates(["source_file", "source_row"]), ids
+                ).to_numpy(),
+                "files": [sum(1 for f in result.staged.files if f.partnership_id == p) for p in ids],
+            }
+        )
         evaluated = _counts(result.evaluated, ids)
         for rule in [r.name for r in SUITES[dataset]] + [READ_CHECK]:
             if rule == READ_CHECK:
@@ -145,10 +155,17 @@ def summarise_batch(key_of, ids: list[str], validated: dict[str, ValidatedDatase
                 outcome = next(o for o in result.outcomes if o.rule == rule)
                 check = rule_check_result(key_of(dataset), outcome, result.evaluated)
                 failing = _counts(result.evaluated.iloc[outcome.failing_positions], ids)
-            checks[dataset, rule] = (check, pd.DataFrame({
-                "partnership": ids, "passed": (failing == 0).to_numpy() & (check.passed or bool(failing.sum())),
-                "failing rows": failing.to_numpy(), "evaluated rows": evaluated.to_numpy(),
-            }))
+            checks[dataset, rule] = (
+                check,
+                pd.DataFrame(
+                    {
+                        "partnership": ids,
+                        "passed": (failing == 0).to_numpy() & (check.passed or bool(failing.sum())),
+                        "failing rows": failing.to_numpy(),
+                        "evaluated rows": evaluated.to_numpy(),
+                    }
+                ),
+            )
     return BatchSummary(ids, staged, checks)
 
 
@@ -166,11 +183,15 @@ def staging_batches(rows_by_partnership: dict[str, int], budget: int) -> list[li
     return batches
 
 
-def _exports_by_partnership(dataset: str, partnership_ids: list[str], rows: pd.DataFrame, quarantine: pd.DataFrame, files) -> list[RawExport]:
+def _exports_by_partnership(
+    dataset: str, partnership_ids: list[str], rows: pd.DataFrame, quarantine: pd.DataFrame, files
+) -> list[RawExport]:
     """The landed rows of a batch, one RawExport per partnership (in the batch's order)."""
     return [
         RawExport(
-            p, "landing", dataset,
+            p,
+            "landing",
+            dataset,
             rows[rows["partnership_id"] == p].reset_index(drop=True),
             quarantine[quarantine["partnership_id"] == p].reset_index(drop=True),
             [f for f in files if f.partnership_id == p],
@@ -195,8 +216,12 @@ def build_staging_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
     @dg.multi_asset(
         specs=[
             dg.AssetSpec(
-                staged_key(d), group_name=STAGING_GROUP, kinds={"pandas", "sql"}, owners=["team:data-engineering"],
-                description=DESCRIPTIONS[d], deps=[raw_export_key(s) for s in sources if s.dataset == d],
+                staged_key(d),
+                group_name=STAGING_GROUP,
+                kinds={"pandas", "sql"},
+                owners=["team:data-engineering"],
+                description=DESCRIPTIONS[d],
+                deps=[raw_export_key(s) for s in sources if s.dataset == d],
                 partitions_def=partitions,
             )
             for d in DATASETS
@@ -208,7 +233,9 @@ def build_staging_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
         name="staging",
     )
     @retry_only_transient
-    def staging(context: dg.AssetExecutionContext, warehouse: WarehouseResource, great_expectations: GreatExpectationsResource):
+    def staging(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource, great_expectations: GreatExpectationsResource
+    ):
         reference = load_reference_tables(reference_dir)
         batches: list[BatchSummary] = []
         unchanged: list[str] = []
@@ -244,7 +271,9 @@ def build_staging_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
         if unchanged:
             context.log.info(f"unchanged since last staged, not staged again: {', '.join(unchanged)}")
         for dataset in DATASETS:
-            yield dg.MaterializeResult(asset_key=staged_key(dataset), metadata=_staged_metadata(batches, dataset, unchanged))
+            yield dg.MaterializeResult(
+                asset_key=staged_key(dataset), metadata=_staged_metadata(batches, dataset, unchanged)
+            )
         yield from _check_results(batches, unchanged, stored)
 
     return [staging]
@@ -258,14 +287,34 @@ def _history(run_id: str, validated: dict, partnership_ids: list[str]) -> pd.Dat
         evaluated_by = _counts(result.evaluated, partnership_ids)
         for outcome in result.outcomes:
             failing = _counts(result.evaluated.iloc[outcome.failing_positions], partnership_ids)
-            rows.append(dq_history_rows(
-                run_id, dataset, outcome.rule, "WARN", False, outcome.success, failing, evaluated_by, outcome.description,
-            ))
-        rows.append(dq_history_rows(
-            run_id, dataset, READ_CHECK, "WARN", False, _read_quarantine(result.staged).empty,
-            _counts(_read_quarantine(result.staged).drop_duplicates(["source_file", "source_row"]), partnership_ids),
-            evaluated_by, "rows refused while reading or staging",
-        ))
+            rows.append(
+                dq_history_rows(
+                    run_id,
+                    dataset,
+                    outcome.rule,
+                    "WARN",
+                    False,
+                    outcome.success,
+                    failing,
+                    evaluated_by,
+                    outcome.description,
+                )
+            )
+        rows.append(
+            dq_history_rows(
+                run_id,
+                dataset,
+                READ_CHECK,
+                "WARN",
+                False,
+                _read_quarantine(result.staged).empty,
+                _counts(
+                    _read_quarantine(result.staged).drop_duplicates(["source_file", "source_row"]), partnership_ids
+                ),
+                evaluated_by,
+                "rows refused while reading or staging",
+            )
+        )
     return pd.concat(rows, ignore_index=True)
 
 
@@ -296,13 +345,15 @@ def _staged_metadata(batches: list[BatchSummary], dataset: str, unchanged: list[
 def _stored_table(stored: pd.DataFrame, dataset: str, rule: str) -> pd.DataFrame:
     """The last outcome of one rule for the partnerships not evaluated again, as a 'by partnership' table."""
     mine = stored[(stored["dataset"] == dataset) & (stored["rule"] == rule)] if len(stored) else stored
-    return pd.DataFrame({
-        "partnership": mine.get("partnership_id", pd.Series(dtype=object)).to_numpy(),
-        "passed": mine.get("passed", pd.Series(dtype=bool)).astype(bool).to_numpy(),
-        "failing rows": mine.get("failing_rows", pd.Series(dtype=int)).astype(int).to_numpy(),
-        "evaluated rows": mine.get("evaluated_rows", pd.Series(dtype=int)).astype(int).to_numpy(),
-        "evaluated in run": mine.get("run_id", pd.Series(dtype=object)).to_numpy(),
-    })
+    return pd.DataFrame(
+        {
+            "partnership": mine.get("partnership_id", pd.Series(dtype=object)).to_numpy(),
+            "passed": mine.get("passed", pd.Series(dtype=bool)).astype(bool).to_numpy(),
+            "failing rows": mine.get("failing_rows", pd.Series(dtype=int)).astype(int).to_numpy(),
+            "evaluated rows": mine.get("evaluated_rows", pd.Series(dtype=int)).astype(int).to_numpy(),
+            "evaluated in run": mine.get("run_id", pd.Series(dtype=object)).to_numpy(),
+        }
+    )
 
 
 def _last_failure_detail(stored: pd.DataFrame, dataset: str, rule: str) -> str | None:
@@ -332,10 +383,18 @@ def _check_results(batches: list[BatchSummary], unchanged: list[str], stored: pd
                 by_partnership["evaluated in run"] = by_partnership["evaluated in run"].fillna("this run")
             first_failure = next((r for r in results if not r.passed), results[0] if results else None)
             metadata = dict(first_failure.metadata) if first_failure else {}
-            names = [n for n, v in metadata.items() if isinstance(v, dg.IntMetadataValue)] or ["failing rows (quarantined)", "evaluated rows"]
-            stored_counts = {"failing rows (quarantined)": int(kept["failing rows"].sum()), "evaluated rows": int(kept["evaluated rows"].sum())}
+            names = [n for n, v in metadata.items() if isinstance(v, dg.IntMetadataValue)] or [
+                "failing rows (quarantined)",
+                "evaluated rows",
+            ]
+            stored_counts = {
+                "failing rows (quarantined)": int(kept["failing rows"].sum()),
+                "evaluated rows": int(kept["evaluated rows"].sum()),
+            }
             for name in names:
-                metadata[name] = dg.MetadataValue.int(sum(r.metadata[name].value for r in results) + stored_counts.get(name, 0))
+                metadata[name] = dg.MetadataValue.int(
+                    sum(r.metadata[name].value for r in results) + stored_counts.get(name, 0)
+                )
             description = first_failure.description if first_failure else None
             if first_failure is None or first_failure.passed:
                 description = _last_failure_detail(stored, dataset, rule) or description
@@ -347,7 +406,9 @@ def _check_results(batches: list[BatchSummary], unchanged: list[str], stored: pd
                 description=description,
                 metadata={
                     **metadata,
-                    "by partnership": dg.MetadataValue.md(by_partnership.to_markdown(index=False) if len(by_partnership) else "_none_"),
+                    "by partnership": dg.MetadataValue.md(
+                        by_partnership.to_markdown(index=False) if len(by_partnership) else "_none_"
+                    ),
                     "unchanged (not evaluated again)": dg.MetadataValue.text(", ".join(unchanged) or "none"),
                 },
             )

@@ -16,16 +16,16 @@ from sqlalchemy import func, select
 from amed_pipeline.config import ProgrammeConfig
 from amed_pipeline.defs.raw_exports import reference_digest
 from amed_pipeline.defs.staging import staged_key
+from amed_pipeline.operations.retries import retry_only_transient
 from amed_pipeline.quality.checks import dq_history_rows, dq_results, examples_markdown
 from amed_pipeline.quality.warehouse_checks import PER_PARTNERSHIP_CHECKS, WAREHOUSE_CHECKS, run_warehouse_check
 from amed_pipeline.staging.classification import load_reference_tables
 from amed_pipeline.warehouse import schema
 from amed_pipeline.warehouse.bulk import insert_frame
-from amed_pipeline.warehouse.load import global_frames, load_global
 from amed_pipeline.warehouse.landing import staging_state
+from amed_pipeline.warehouse.load import global_frames, load_global
 from amed_pipeline.warehouse.resource import WarehouseResource
 from amed_pipeline.warehouse.state import fingerprint_of, record_fingerprint, stored_fingerprint
-from amed_pipeline.operations.retries import retry_only_transient
 
 WAREHOUSE_GROUP = "warehouse"
 TABLE_DESCRIPTIONS = {
@@ -77,8 +77,12 @@ def build_warehouse_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]
         ],
         check_specs=[
             # An unreadable file blocks only its partnership's metrics (defs/metrics.py), not the run.
-            dg.AssetCheckSpec(c.name, asset=warehouse_key(CHECK_ASSET[c.name]), description=c.description,
-                              blocking=c.name not in PER_PARTNERSHIP_CHECKS)
+            dg.AssetCheckSpec(
+                c.name,
+                asset=warehouse_key(CHECK_ASSET[c.name]),
+                description=c.description,
+                blocking=c.name not in PER_PARTNERSHIP_CHECKS,
+            )
             for c in WAREHOUSE_CHECKS
         ],
         can_subset=False,
@@ -90,13 +94,20 @@ def build_warehouse_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]
         with warehouse.begin() as conn:
             fingerprint = global_fingerprint(conn, config)
             if stored_fingerprint(conn, GLOBAL_STEP) == fingerprint:
-                written = {t.name: int(conn.execute(select(func.count()).select_from(t)).scalar()) for t in schema.GLOBAL_TABLES}
-                context.log.info(f"no partnership staged again and no config change: tables across partnerships kept "
-                                 f"({sum(written.values())} rows), 0 rows written to {warehouse.display_url}")
+                written = {
+                    t.name: int(conn.execute(select(func.count()).select_from(t)).scalar())
+                    for t in schema.GLOBAL_TABLES
+                }
+                context.log.info(
+                    f"no partnership staged again and no config change: tables across partnerships kept "
+                    f"({sum(written.values())} rows), 0 rows written to {warehouse.display_url}"
+                )
             else:
                 written = load_global(conn, global_frames(config, reference))
                 record_fingerprint(conn, GLOBAL_STEP, fingerprint)
-                context.log.info(f"wrote {sum(written.values())} rows of the tables across partnerships to {warehouse.display_url}")
+                context.log.info(
+                    f"wrote {sum(written.values())} rows of the tables across partnerships to {warehouse.display_url}"
+                )
             failures = {c.name: run_warehouse_check(conn, c) for c in WAREHOUSE_CHECKS}
             ledger = pd.read_sql_query(select(schema.ingest_ledger), conn)
             insert_frame(conn, dq_results, _history(context.run_id, failures, ledger))
@@ -109,7 +120,10 @@ def build_warehouse_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]
         for check in WAREHOUSE_CHECKS:
             failing = failures[check.name]
             if len(failing):
-                context.log.error(f"blocking check {check.name} failed: {len(failing)} problem(s), e.g. {failing.iloc[0]['source_file']}: {failing.iloc[0]['detail']}")
+                context.log.error(
+                    f"blocking check {check.name} failed: {len(failing)} problem(s), "
+                    f"e.g. {failing.iloc[0]['source_file']}: {failing.iloc[0]['detail']}"
+                )
             yield dg.AssetCheckResult(
                 asset_key=warehouse_key(CHECK_ASSET[check.name]),
                 check_name=check.name,
@@ -118,7 +132,9 @@ def build_warehouse_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]
                 description=check.description,
                 metadata={
                     "failing": dg.MetadataValue.int(len(failing)),
-                    "examples": dg.MetadataValue.md(examples_markdown(failing, ("partnership_id", "source_file", "detail"))),
+                    "examples": dg.MetadataValue.md(
+                        examples_markdown(failing, ("partnership_id", "source_file", "detail"))
+                    ),
                 },
             )
 
@@ -133,7 +149,9 @@ def global_fingerprint(conn, config: ProgrammeConfig) -> str:
     the partnerships and the reference tables."""
     staged = sorted(tuple(r) for r in conn.execute(select(staging_state)).all())
     partnerships = [(p.id, p.name, p.area) for p in config.partnerships] + [(d.id, d.name, "") for d in config.disabled]
-    return fingerprint_of({"staged": staged, "reference": reference_digest(config.reference_dir), "partnerships": partnerships})
+    return fingerprint_of(
+        {"staged": staged, "reference": reference_digest(config.reference_dir), "partnerships": partnerships}
+    )
 
 
 def _history(run_id: str, failures: dict[str, pd.DataFrame], ledger: pd.DataFrame) -> pd.DataFrame:
@@ -141,9 +159,19 @@ def _history(run_id: str, failures: dict[str, pd.DataFrame], ledger: pd.DataFram
     return pd.concat(
         [
             # Passed or failed per partnership: one partnership's unreadable file is not the others' failure.
-            dq_history_rows(run_id, "warehouse", check.name, "ERROR", True, True,
-                            failures[check.name].groupby("partnership_id").size() if len(failures[check.name]) else pd.Series(dtype=int),
-                            evaluated, check.description)
+            dq_history_rows(
+                run_id,
+                "warehouse",
+                check.name,
+                "ERROR",
+                True,
+                True,
+                failures[check.name].groupby("partnership_id").size()
+                if len(failures[check.name])
+                else pd.Series(dtype=int),
+                evaluated,
+                check.description,
+            )
             for check in WAREHOUSE_CHECKS
         ],
         ignore_index=True,
@@ -151,7 +179,11 @@ def _history(run_id: str, failures: dict[str, pd.DataFrame], ledger: pd.DataFram
 
 
 def _accounting_markdown(ledger: pd.DataFrame) -> str:
-    totals = ledger.groupby(["partnership_id", "dataset"])[
-        ["rows_read", "rows_loaded", "rows_quarantined", "rows_duplicate"]
-    ].sum().reset_index()
+    totals = (
+        ledger.groupby(["partnership_id", "dataset"])[
+            ["rows_read", "rows_loaded", "rows_quarantined", "rows_duplicate"]
+        ]
+        .sum()
+        .reset_index()
+    )
     return totals.to_markdown(index=False)

@@ -38,7 +38,8 @@ BREAKDOWNS: dict[str, tuple[str, ...]] = {
 }
 DEFINITION_NOTES = {
     "profession": "By profession and by role group: the respondent's role where the response links to a person trained "
-    "(their most recent attended booking with that partnership; for 'all', in the programme), otherwise the job title the survey asked for; 'not stated' when neither.",
+    "(their most recent attended booking with that partnership; for 'all', in the programme), "
+    "otherwise the job title the survey asked for; 'not stated' when neither.",
     "training_type": "By training type: responses linked to the latest session of that partnership the respondent attended "
     "that started on or before they answered; a rate by type divides linked responses by attendances of that type "
     "(responses that link to no session are left out).",
@@ -47,8 +48,11 @@ DEFINITION_NOTES = {
 # The respondent's role in each scope is the role `compute.ROLE_CTES` gives the person in that
 # scope (their most recent attended booking with that partnership; for 'all', in the programme),
 # so a partnership's breakdown rows depend on its own data only.
-_RESPONDENT = """
-WITH""" + ROLE_CTES + """, responses AS (
+_RESPONDENT = (
+    """
+WITH"""
+    + ROLE_CTES
+    + """, responses AS (
     SELECT f.partnership_id AS scope, f.* FROM fact_feedback f
     UNION ALL
     SELECT 'all' AS scope, f.* FROM fact_feedback f
@@ -65,6 +69,7 @@ SELECT scope, {group} AS category,
        SUM(confidence) AS confidence_sum, COUNT(confidence) AS confidence_n
 FROM scoped GROUP BY scope, {group}
 """
+)
 
 _LINKED = """
 WITH candidates AS (
@@ -96,7 +101,11 @@ BREAKDOWN_QUERIES = {
 
 def run_breakdown_queries(conn: Connection) -> dict[str, pd.DataFrame]:
     results = {}
-    for name, sql in {**BREAKDOWN_QUERIES, "totals": QUERIES["totals"], "by_training_type": QUERIES["by_training_type"]}.items():
+    for name, sql in {
+        **BREAKDOWN_QUERIES,
+        "totals": QUERIES["totals"],
+        "by_training_type": QUERIES["by_training_type"],
+    }.items():
         params = {"not_stated": NOT_STATED} if ":not_stated" in sql else {}
         results[name] = pd.DataFrame(conn.execute(text(sql), params).mappings().all())
     return results
@@ -107,29 +116,57 @@ def breakdown_rows(aggregates: dict[str, pd.DataFrame]) -> pd.DataFrame:
     totals = aggregates["totals"]
     if totals.empty:
         return pd.DataFrame(columns=METRIC_COLUMNS)
-    periods = {r["scope"]: (pd.Timestamp(r["first_start"]).date(), pd.Timestamp(r["last_start"]).date()) for _, r in totals.iterrows()}
+    periods = {
+        r["scope"]: (pd.Timestamp(r["first_start"]).date(), pd.Timestamp(r["last_start"]).date())
+        for _, r in totals.iterrows()
+    }
     rows = []
 
     def add(metric_id, scope, dimension, category, numerator, denominator):
         if scope not in periods or not denominator:
             return
         start, end = periods[scope]
-        rows.append({
-            "metric_id": metric_id, "partnership_id": scope, "dimension": dimension, "dimension_value": str(category),
-            "period_start": start, "period_end": end, "numerator": float(numerator), "denominator": float(denominator),
-            "value": float(numerator) / float(denominator), "unit": METRICS_BY_ID[metric_id].unit, "base_n": int(denominator),
-        })
+        rows.append(
+            {
+                "metric_id": metric_id,
+                "partnership_id": scope,
+                "dimension": dimension,
+                "dimension_value": str(category),
+                "period_start": start,
+                "period_end": end,
+                "numerator": float(numerator),
+                "denominator": float(denominator),
+                "value": float(numerator) / float(denominator),
+                "unit": METRICS_BY_ID[metric_id].unit,
+                "base_n": int(denominator),
+            }
+        )
 
     for name, dimension in (("ratings_by_profession", "profession"), ("ratings_by_role_group", "role_group")):
         for _, r in aggregates[name].iterrows():
-            for answer, metric_id in (("usefulness", "usefulness_end_mean"), ("knowledge", "knowledge_mean"), ("confidence", "confidence_mean")):
+            for answer, metric_id in (
+                ("usefulness", "usefulness_end_mean"),
+                ("knowledge", "knowledge_mean"),
+                ("confidence", "confidence_mean"),
+            ):
                 if r[f"{answer}_n"]:
                     add(metric_id, r["scope"], dimension, r["category"], r[f"{answer}_sum"], r[f"{answer}_n"])
-    attendances = {(r["scope"], r["training_type"]): r["attendances"] for _, r in aggregates["by_training_type"].iterrows()}
-    for survey, rate, mean in (("feedback", "feedback_response_rate", "usefulness_end_mean"),
-                               ("followup", "followup_response_rate", "usefulness_followup_mean")):
+    attendances = {
+        (r["scope"], r["training_type"]): r["attendances"] for _, r in aggregates["by_training_type"].iterrows()
+    }
+    for survey, rate, mean in (
+        ("feedback", "feedback_response_rate", "usefulness_end_mean"),
+        ("followup", "followup_response_rate", "usefulness_followup_mean"),
+    ):
         for _, r in aggregates[f"{survey}_by_training_type"].iterrows():
-            add(rate, r["scope"], "training_type", r["category"], r["responses"], attendances.get((r["scope"], r["category"])))
+            add(
+                rate,
+                r["scope"],
+                "training_type",
+                r["category"],
+                r["responses"],
+                attendances.get((r["scope"], r["category"])),
+            )
             if r["usefulness_n"]:
                 add(mean, r["scope"], "training_type", r["category"], r["usefulness_sum"], r["usefulness_n"])
     return pd.DataFrame(rows, columns=METRIC_COLUMNS)

@@ -18,8 +18,17 @@ from sqlalchemy import Connection, bindparam, text
 from amed_pipeline.metrics.catalogue import ALL_PARTNERSHIPS, METRICS_BY_ID, MORE_CONVERSATIONS, ONLINE_WORKSHOP_TYPES
 
 METRIC_COLUMNS = [
-    "metric_id", "partnership_id", "dimension", "dimension_value", "period_start", "period_end",
-    "numerator", "denominator", "value", "unit", "base_n",
+    "metric_id",
+    "partnership_id",
+    "dimension",
+    "dimension_value",
+    "period_start",
+    "period_end",
+    "numerator",
+    "denominator",
+    "value",
+    "unit",
+    "base_n",
 ]
 
 # Attended bookings with their session, once per partnership and once for 'all', each with the
@@ -48,12 +57,16 @@ att AS (
     WHERE recency = 1
 )"""
 
-_ATTENDED = "\nWITH" + ROLE_CTES + """, scoped AS (
+_ATTENDED = (
+    "\nWITH"
+    + ROLE_CTES
+    + """, scoped AS (
     SELECT booked.scope, booked.partnership_id, booked.person_key, booked.session_key, booked.start_at,
            booked.start_month, booked.training_type, roles.profession, roles.role_group
     FROM booked JOIN roles ON roles.scope = booked.scope AND roles.person_key = booked.person_key
 )
 """
+)
 
 _RESPONSES = """
 WITH scoped AS (
@@ -64,40 +77,50 @@ WITH scoped AS (
 """
 
 QUERIES = {
-    "totals": _ATTENDED + """
+    "totals": _ATTENDED
+    + """
         SELECT scope, COUNT(DISTINCT person_key) AS people, COUNT(*) AS attendances,
                COUNT(DISTINCT session_key) AS sessions, MIN(start_at) AS first_start, MAX(start_at) AS last_start
         FROM scoped GROUP BY scope""",
-    "monthly": _ATTENDED + """
+    "monthly": _ATTENDED
+    + """
         SELECT scope, start_month AS month, COUNT(DISTINCT person_key) AS people, COUNT(*) AS attendances,
                COUNT(DISTINCT session_key) AS sessions
         FROM scoped GROUP BY scope, start_month""",
-    "by_training_type": _ATTENDED + """
+    "by_training_type": _ATTENDED
+    + """
         SELECT scope, training_type, COUNT(*) AS attendances FROM scoped GROUP BY scope, training_type""",
-    "by_role_group": _ATTENDED + """
+    "by_role_group": _ATTENDED
+    + """
         SELECT scope, role_group, COUNT(DISTINCT person_key) AS people FROM scoped GROUP BY scope, role_group""",
-    "by_profession": _ATTENDED + """
+    "by_profession": _ATTENDED
+    + """
         SELECT scope, training_type, profession, COUNT(*) AS attendances
         FROM scoped GROUP BY scope, training_type, profession""",
-    "feedback": _RESPONSES.format(table="fact_feedback") + """
+    "feedback": _RESPONSES.format(table="fact_feedback")
+    + """
         SELECT scope, COUNT(*) AS responses,
                SUM(usefulness) AS usefulness_sum, COUNT(usefulness) AS usefulness_n,
                SUM(knowledge) AS knowledge_sum, COUNT(knowledge) AS knowledge_n,
                SUM(confidence) AS confidence_sum, COUNT(confidence) AS confidence_n
         FROM scoped GROUP BY scope""",
-    "feedback_monthly": _RESPONSES.format(table="fact_feedback") + """
+    "feedback_monthly": _RESPONSES.format(table="fact_feedback")
+    + """
         SELECT scope, submitted_month AS month, COUNT(*) AS responses FROM scoped
         WHERE submitted_month <> '' GROUP BY scope, submitted_month""",
-    "followup": _RESPONSES.format(table="fact_followup") + """
+    "followup": _RESPONSES.format(table="fact_followup")
+    + """
         SELECT scope, COUNT(*) AS responses,
                SUM(usefulness) AS usefulness_sum, COUNT(usefulness) AS usefulness_n,
                SUM(CASE WHEN conversations IN :more THEN 1 ELSE 0 END) AS more_n,
                SUM(CASE WHEN conversations <> '' THEN 1 ELSE 0 END) AS answered_n
         FROM scoped GROUP BY scope""",
-    "followup_monthly": _RESPONSES.format(table="fact_followup") + """
+    "followup_monthly": _RESPONSES.format(table="fact_followup")
+    + """
         SELECT scope, submitted_month AS month, COUNT(*) AS responses FROM scoped
         WHERE submitted_month <> '' GROUP BY scope, submitted_month""",
-    "conversations_by_setting": _RESPONSES.format(table="fact_followup") + """
+    "conversations_by_setting": _RESPONSES.format(table="fact_followup")
+    + """
         SELECT scope, setting,
                SUM(CASE WHEN conversations IN :more THEN 1 ELSE 0 END) AS more_n,
                SUM(CASE WHEN conversations <> '' THEN 1 ELSE 0 END) AS answered_n
@@ -170,7 +193,9 @@ def metric_rows(aggregates: dict[str, pd.DataFrame]) -> pd.DataFrame:
                 "denominator": float(denominator) if denominator is not None else None,
                 "value": value,
                 "unit": metric.unit,
-                "base_n": int(base_n if base_n is not None else (denominator if denominator is not None else numerator)),
+                "base_n": int(
+                    base_n if base_n is not None else (denominator if denominator is not None else numerator)
+                ),
             }
         )
 
@@ -184,23 +209,43 @@ def metric_rows(aggregates: dict[str, pd.DataFrame]) -> pd.DataFrame:
         bounds = month_bounds(r["month"])
         add("people_trained", r["scope"], r["people"], dimension="month", dimension_value=r["month"], period=bounds)
         add("attendances", r["scope"], r["attendances"], dimension="month", dimension_value=r["month"], period=bounds)
-        add("sessions_delivered", r["scope"], r["sessions"], dimension="month", dimension_value=r["month"], period=bounds)
+        add(
+            "sessions_delivered",
+            r["scope"],
+            r["sessions"],
+            dimension="month",
+            dimension_value=r["month"],
+            period=bounds,
+        )
 
     attendances = totals["attendances"]
     people = totals["people"]
     by_type = aggregates["by_training_type"]
     for _, r in _records(by_type):
-        add("training_type_share", r["scope"], r["attendances"], attendances[r["scope"]], "training_type", r["training_type"])
+        add(
+            "training_type_share",
+            r["scope"],
+            r["attendances"],
+            attendances[r["scope"]],
+            "training_type",
+            r["training_type"],
+        )
     for scope in totals.index:
-        online = by_type[(by_type["scope"] == scope) & by_type["training_type"].isin(ONLINE_WORKSHOP_TYPES)]["attendances"].sum()
+        online = by_type[(by_type["scope"] == scope) & by_type["training_type"].isin(ONLINE_WORKSHOP_TYPES)][
+            "attendances"
+        ].sum()
         add("online_workshop_share", scope, online, attendances[scope])
     for _, r in _records(aggregates["by_role_group"]):
         add("role_group_share", r["scope"], r["people"], people[r["scope"]], "role_group", r["role_group"])
     type_totals = by_type.set_index(["scope", "training_type"])["attendances"]
     for _, r in _records(aggregates["by_profession"]):
         add(
-            "profession_share", r["scope"], r["attendances"], type_totals[(r["scope"], r["training_type"])],
-            "training_type|profession", f"{r['training_type']}|{r['profession']}",
+            "profession_share",
+            r["scope"],
+            r["attendances"],
+            type_totals[(r["scope"], r["training_type"])],
+            "training_type|profession",
+            f"{r['training_type']}|{r['profession']}",
         )
 
     for survey, prefix in (("feedback", "feedback"), ("followup", "followup")):
@@ -211,12 +256,23 @@ def metric_rows(aggregates: dict[str, pd.DataFrame]) -> pd.DataFrame:
             add(f"{prefix}_response_rate", scope, count, attendances[scope])
         for _, r in _records(aggregates[f"{survey}_monthly"]):
             if r["scope"] in periods:
-                add(f"{prefix}_responses", r["scope"], r["responses"], dimension="month", dimension_value=r["month"], period=month_bounds(r["month"]))
+                add(
+                    f"{prefix}_responses",
+                    r["scope"],
+                    r["responses"],
+                    dimension="month",
+                    dimension_value=r["month"],
+                    period=month_bounds(r["month"]),
+                )
         for scope, r in _records(responses):
             if scope not in periods:
                 continue
             if survey == "feedback":
-                for name, metric_id in (("usefulness", "usefulness_end_mean"), ("knowledge", "knowledge_mean"), ("confidence", "confidence_mean")):
+                for name, metric_id in (
+                    ("usefulness", "usefulness_end_mean"),
+                    ("knowledge", "knowledge_mean"),
+                    ("confidence", "confidence_mean"),
+                ):
                     if r[f"{name}_n"]:
                         add(metric_id, scope, r[f"{name}_sum"], r[f"{name}_n"])
             else:

@@ -50,8 +50,15 @@ FLAG_LEGEND = {
 # Quantities whose partnership values add up to the programme value (people do not: a person can
 # be trained by two partnerships, so the partnerships' people add up to at least the programme's).
 ADDITIVE_KINDS = (
-    "attendances", "sessions_delivered", "feedback_responses", "followup_responses", "more_conversations",
-    "conversations_answered", "usefulness_end_mean_answered", "knowledge_mean_answered", "confidence_mean_answered",
+    "attendances",
+    "sessions_delivered",
+    "feedback_responses",
+    "followup_responses",
+    "more_conversations",
+    "conversations_answered",
+    "usefulness_end_mean_answered",
+    "knowledge_mean_answered",
+    "confidence_mean_answered",
     "usefulness_followup_mean_answered",
 )
 INF = math.inf
@@ -106,13 +113,17 @@ def row_quantities(metric_id: str, scope: str, dimension: str, value: str) -> tu
     if metric_id == "online_workshop_share":
         return key("attendances", scope, "online_workshop"), key("attendances", scope)
     if metric_id == "profession_share":
-        return key("attendances", scope, dimension, value), key("attendances", scope, "training_type", value.split("|")[0])
+        return key("attendances", scope, dimension, value), key(
+            "attendances", scope, "training_type", value.split("|")[0]
+        )
     if metric_id == "role_group_share":
         return key("people_trained", scope, dimension, value), key("people_trained", scope)
     if metric_id in ("feedback_response_rate", "followup_response_rate"):
         return key(metric_id.replace("_rate", "s"), scope), key("attendances", scope)
     if metric_id == "more_conversations_share":
-        return key("more_conversations", scope, dimension, value), key("conversations_answered", scope, dimension, value)
+        return key("more_conversations", scope, dimension, value), key(
+            "conversations_answered", scope, dimension, value
+        )
     if metric_id.endswith("_mean"):
         return None, key(f"{metric_id}_answered", scope)
     return None, None  # delivery_months: a span, published exactly
@@ -157,7 +168,11 @@ def constraints(keys: set[str]) -> list[Constraint]:
         elif group[0] == "months":
             _, kind, scope = group
             # A person trained in two months counts in both; a response without a date in none.
-            lower, upper = {"people_trained": (0, INF), "feedback_responses": (-INF, 0), "followup_responses": (-INF, 0)}.get(kind, (0, 0))
+            lower, upper = {
+                "people_trained": (0, INF),
+                "feedback_responses": (-INF, 0),
+                "followup_responses": (-INF, 0),
+            }.get(kind, (0, 0))
             add(quantity_key(kind, scope), parts, lower, upper)
         elif group[0] == "categories":
             _, kind, scope = group
@@ -198,7 +213,9 @@ def quantities_of(frame: pd.DataFrame) -> tuple[list[tuple], dict[str, float]]:
 # --- the reader --------------------------------------------------------------------------------
 
 
-def published_interval(state: str, exact: float, published: float | None, rules: DisclosureRules) -> tuple[float, float]:
+def published_interval(
+    state: str, exact: float, published: float | None, rules: DisclosureRules
+) -> tuple[float, float]:
     """What a reader knows of one quantity from how it is published (not from `exact`, unless shown)."""
     if state == EXACT:
         return exact, exact
@@ -217,7 +234,9 @@ def _interval_sum(intervals: list[tuple[float, float]]) -> tuple[float, int, flo
     return lo, sum(1 for a, _ in intervals if a == -INF), hi, sum(1 for _, b in intervals if b == INF)
 
 
-def propagate(bounds: dict[str, tuple[float, float]], relations: list[Constraint], rounds: int = 50) -> dict[str, tuple[float, float]]:
+def propagate(
+    bounds: dict[str, tuple[float, float]], relations: list[Constraint], rounds: int = 50
+) -> dict[str, tuple[float, float]]:
     """Tighten integer intervals through `lower ≤ Σ parts − total ≤ upper` until nothing changes.
 
     Each relation is read as Σ sign·x = S with S in [lower, upper] (sign −1 for the total), and each
@@ -250,17 +269,22 @@ def propagate(bounds: dict[str, tuple[float, float]], relations: list[Constraint
     return bounds
 
 
-def reader_bounds(states: dict[str, str], exact: dict[str, float], rules: DisclosureRules, relations: list[Constraint]) -> dict[str, tuple[float, float]]:
+def reader_bounds(
+    states: dict[str, str], exact: dict[str, float], rules: DisclosureRules, relations: list[Constraint]
+) -> dict[str, tuple[float, float]]:
     published = {k: publish_count(exact[k], states[k], rules) for k in states}
     start = {k: published_interval(states[k], exact[k], published[k], rules) for k in states}
     return propagate(start, relations)
 
 
-def pinned(states: dict[str, str], exact: dict[str, float], rules: DisclosureRules, relations: list[Constraint]) -> list[str]:
+def pinned(
+    states: dict[str, str], exact: dict[str, float], rules: DisclosureRules, relations: list[Constraint]
+) -> list[str]:
     """Quantities meant to be hidden (suppressed, or rounded and not 0) that a reader pins to one value."""
     bounds = reader_bounds(states, exact, rules, relations)
     return sorted(
-        k for k, (lo, hi) in bounds.items()
+        k
+        for k, (lo, hi) in bounds.items()
         if lo == hi and (states[k] == HIDDEN or (states[k] == ROUNDED and exact[k] != 0))
     )
 
@@ -295,7 +319,9 @@ def _policy_exact(key: str, states: dict[str, str], rules: DisclosureRules) -> b
     return states[key] == EXACT and split_key(key)[0] not in rules.exempt_metrics
 
 
-def secondary_suppression(states: dict[str, str], exact: dict[str, float], relations: list[Constraint], rules: DisclosureRules) -> dict[str, str]:
+def secondary_suppression(
+    states: dict[str, str], exact: dict[str, float], relations: list[Constraint], rules: DisclosureRules
+) -> dict[str, str]:
     """The classic rule, then the reader audit, until no hidden or rounded quantity can be pinned."""
     states = dict(states)
     equalities = [c for c in relations if c.lower == 0 and c.upper == 0]
@@ -324,7 +350,9 @@ def secondary_suppression(states: dict[str, str], exact: dict[str, float], relat
             return states
         # Exact totals first (rounding one frees every cell it pinned), then every exposed cell.
         around = {k: relations_of.get(k, []) for k in exposed}
-        exact_totals = sorted({m for k in exposed for c in around[k] for m in (c.total, *c.parts) if _policy_exact(m, states, rules)})
+        exact_totals = sorted(
+            {m for k in exposed for c in around[k] for m in (c.total, *c.parts) if _policy_exact(m, states, rules)}
+        )
         if exact_totals:  # an exact programme total would open a cell: round it instead
             for m in exact_totals:
                 states[m] = ROUNDED
@@ -362,25 +390,40 @@ def publish(exact: pd.DataFrame, rules: DisclosureRules = DisclosureRules()) -> 
         num = shown.get(num_key) if num_key else None
         den = shown.get(den_key) if den_key else None
         if row.unit in ("count", "months") and num_key is None:  # a span of months: exact
-            status.append(""); numerators.append(row.numerator); denominators.append(None)
-            values.append(row.value); bases.append(row.base_n)
+            status.append("")
+            numerators.append(row.numerator)
+            denominators.append(None)
+            values.append(row.value)
+            bases.append(row.base_n)
         elif row.unit == "count":
             hidden = states[num_key] == HIDDEN
-            status.append(SUPPRESSED if hidden else ""); numerators.append(num); denominators.append(None)
-            values.append(num); bases.append(None if hidden else num)
+            status.append(SUPPRESSED if hidden else "")
+            numerators.append(num)
+            denominators.append(None)
+            values.append(num)
+            bases.append(None if hidden else num)
         elif den_key is not None and (pd.isna(row.denominator) or row.denominator == 0):
-            status.append(NOT_APPLICABLE); numerators.append(None); denominators.append(None)
-            values.append(None); bases.append(None)
+            status.append(NOT_APPLICABLE)
+            numerators.append(None)
+            denominators.append(None)
+            values.append(None)
+            bases.append(None)
         elif states[den_key] == HIDDEN or (num_key is not None and states[num_key] == HIDDEN):
-            status.append(SUPPRESSED); numerators.append(None); denominators.append(None)
-            values.append(None); bases.append(None)
+            status.append(SUPPRESSED)
+            numerators.append(None)
+            denominators.append(None)
+            values.append(None)
+            bases.append(None)
         else:
             if row.unit == "share":
                 value = round(num / den, rules.share_decimals)
             else:  # a mean: the sum is never published
                 value = round(float(row.value), rules.mean_decimals)
             status.append(LOW_RELIABILITY if den < rules.low_reliability_base else "")
-            numerators.append(num); denominators.append(den); values.append(value); bases.append(den)
+            numerators.append(num)
+            denominators.append(den)
+            values.append(value)
+            bases.append(den)
     published["numerator"] = pd.Series(numerators, dtype=object)
     published["denominator"] = pd.Series(denominators, dtype=object)
     published["value"] = pd.Series(values, dtype=object)

@@ -45,9 +45,20 @@ metric_definitions = Table(
 )
 
 HEADLINE_METRICS = (
-    "people_trained", "attendances", "sessions_delivered", "delivery_months", "online_workshop_share",
-    "feedback_responses", "feedback_response_rate", "followup_responses", "followup_response_rate",
-    "usefulness_end_mean", "knowledge_mean", "confidence_mean", "usefulness_followup_mean", "more_conversations_share",
+    "people_trained",
+    "attendances",
+    "sessions_delivered",
+    "delivery_months",
+    "online_workshop_share",
+    "feedback_responses",
+    "feedback_response_rate",
+    "followup_responses",
+    "followup_response_rate",
+    "usefulness_end_mean",
+    "knowledge_mean",
+    "confidence_mean",
+    "usefulness_followup_mean",
+    "more_conversations_share",
 )
 metrics_headline = Table(
     "metrics_headline",
@@ -94,6 +105,8 @@ def headline_frame(values: pd.DataFrame) -> pd.DataFrame:
         if name not in wide:
             wide[name] = None
     order = wide["partnership_id"].ne("all")
-    return wide.assign(_o=order).sort_values(["_o", "partnership_id"]).drop(columns="_o")[
-        ["partnership_id", "period_start", "period_end", *HEADLINE_METRICS]
-    ]
+    return (
+        wide.assign(_o=order)
+        .sort_values(["_o", "partnership_id"])
+        .drop(columns="_o")[["partnership_id", "period_start", "period_end", *HEADLINE_METRICS]]
+    )

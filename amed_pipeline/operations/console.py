@@ -38,7 +38,9 @@ class OneLineFormatter(logging.Formatter):
     description="One line per record on stderr (whole records with verbose: true); the event log keeps everything.",
 )
 def one_line_console(init_context) -> logging.Logger:
-    logger = logging.Logger("amed_pipeline", level=logging.getLevelName(init_context.logger_config["log_level"].upper()))
+    logger = logging.Logger(
+        "amed_pipeline", level=logging.getLevelName(init_context.logger_config["log_level"].upper())
+    )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(OneLineFormatter(init_context.logger_config["verbose"]))
     logger.addHandler(handler)

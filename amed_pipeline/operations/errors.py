@@ -14,7 +14,9 @@ import re
 
 from sqlalchemy.engine import make_url
 
-WAREHOUSE_URL_HELP = "set AMED_WAREHOUSE_URL to e.g. postgresql+psycopg://user:password@host:5432/amed or duckdb:///path/amed.duckdb"
+WAREHOUSE_URL_HELP = (
+    "set AMED_WAREHOUSE_URL to e.g. postgresql+psycopg://user:password@host:5432/amed or duckdb:///path/amed.duckdb"
+)
 
 
 class OperatorError(RuntimeError):
@@ -50,7 +52,9 @@ def warehouse_error(exc: BaseException, url: str) -> WarehouseError:
 
     shown = safe_url(url)
     message = str(getattr(exc, "orig", None) or exc)
-    if isinstance(exc, (sa_exc.ArgumentError, sa_exc.NoSuchModuleError)) or (isinstance(exc, ValueError) and "URL" in message):
+    if isinstance(exc, (sa_exc.ArgumentError, sa_exc.NoSuchModuleError)) or (
+        isinstance(exc, ValueError) and "URL" in message
+    ):
         return WarehouseError(f"warehouse URL {shown} is malformed ({_first_line(message)}): {WAREHOUSE_URL_HELP}")
     try:
         parsed = make_url(url)
@@ -66,7 +70,12 @@ def warehouse_error(exc: BaseException, url: str) -> WarehouseError:
                 f"the DuckDB warehouse {database} is locked by another process{holder}: wait for the other refresh to "
                 "finish, or close the program that has the file open (e.g. a duckdb shell), then run again"
             )
-        if "not a valid DuckDB database" in message or "Corrupt" in message or "corrupt" in message or "database header" in message:
+        if (
+            "not a valid DuckDB database" in message
+            or "Corrupt" in message
+            or "corrupt" in message
+            or "database header" in message
+        ):
             return WarehouseError(
                 f"the DuckDB warehouse {database} is damaged (not a valid DuckDB database file): move it aside and run "
                 "the refresh again to rebuild it from the raw files (its history tables dq_results, run_failures and "
@@ -88,7 +97,9 @@ def warehouse_error(exc: BaseException, url: str) -> WarehouseError:
             "lists, or fix the user in AMED_WAREHOUSE_URL"
         )
     if "password authentication failed" in message or "no password supplied" in message:
-        return WarehouseError(f"PostgreSQL refused the login of role {user} on {where}: fix the password in AMED_WAREHOUSE_URL")
+        return WarehouseError(
+            f"PostgreSQL refused the login of role {user} on {where}: fix the password in AMED_WAREHOUSE_URL"
+        )
     if "permission denied" in message.lower():
         return WarehouseError(
             f"PostgreSQL role {user} lacks a privilege on {shown} ({_first_line(message)}): grant the privileges the "

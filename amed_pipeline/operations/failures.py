@@ -124,10 +124,17 @@ class AlertsResource(dg.ConfigurableResource):
             + "\n\nOpen the run in the Dagster UI (Runs, search for the run id) to see the logs and re-execute "
             "from the failed step. Failed runs are listed in the warehouse table run_failures.\n"
         )
-        return self.send(f"[{CODE_LOCATION}] run of {failure.job_name} failed", body, failure.payload(),
-                         what=f"failure alert for run {failure.run_id}", log=log)
+        return self.send(
+            f"[{CODE_LOCATION}] run of {failure.job_name} failed",
+            body,
+            failure.payload(),
+            what=f"failure alert for run {failure.run_id}",
+            log=log,
+        )
 
-    def send(self, subject: str, body: str, payload: dict, what: str = "alert", log: logging.Logger | None = None) -> list[str]:
+    def send(
+        self, subject: str, body: str, payload: dict, what: str = "alert", log: logging.Logger | None = None
+    ) -> list[str]:
         """Any alert (a failed run, a missed night) to every configured channel; never raises."""
         log = log or dg.get_dagster_logger()
         delivered = []

@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from amed_pipeline.config import ProgrammeConfig
+from amed_pipeline.config.api_sources import is_api_format
 from amed_pipeline.defs.metrics import (
     EXPORT_FILES,
     EXPORTS_STEP,
@@ -35,7 +36,6 @@ from amed_pipeline.defs.metrics import (
 from amed_pipeline.defs.raw_exports import reference_digest, source_fingerprint
 from amed_pipeline.defs.staging import staging_fingerprint
 from amed_pipeline.defs.warehouse import GLOBAL_STEP, global_fingerprint
-from amed_pipeline.config.api_sources import is_api_format
 from amed_pipeline.reading.parse import source_files
 from amed_pipeline.staging.people import key_version
 from amed_pipeline.warehouse.landing import landed_file_states, staged_fingerprint
@@ -61,7 +61,9 @@ class RefreshPlan:
         lines = [f"{p}: {self.reasons[p]}" for p in self.changed]
         lines += [f"partnership {p} skipped: configuration error: {error}" for p, error in self.disabled.items()]
         if not self.changed and not self.downstream_stale:
-            lines.append("nothing else changed since the last refresh: the other partnerships' tables and exports are up to date")
+            lines.append(
+                "nothing else changed since the last refresh: the other partnerships' tables and exports are up to date"
+            )
         if self.downstream_stale:
             lines.append(f"out of date after staging: {', '.join(self.downstream_stale)}")
         return "\n".join(lines)
@@ -88,11 +90,17 @@ def plan_refresh(
         for source in partnership.sources:  # every changed source is named, not only the first
             fingerprint = source_fingerprint(source, config.max_file_bytes, version, erasure_tokens, reference)
             landed = states.get((partnership.id, source.name), {})
-            current = {relative: (content_hash, duplicate_of)
-                       for _, relative, _, _, content_hash, duplicate_of in source_files(source, config.data_dir, config.max_file_bytes)}
+            current = {
+                relative: (content_hash, duplicate_of)
+                for _, relative, _, _, content_hash, duplicate_of in source_files(
+                    source, config.data_dir, config.max_file_bytes
+                )
+            }
             source_reasons.append(_source_change(source.name, current, landed, fingerprint))
         reason = "; ".join(r for r in source_reasons if r)
-        if not reason and staged_fingerprint(conn, partnership.id) != staging_fingerprint(conn, config, partnership.id, config.reference_dir):
+        if not reason and staged_fingerprint(conn, partnership.id) != staging_fingerprint(
+            conn, config, partnership.id, config.reference_dir
+        ):
             reason = "its staged datasets are out of date (config, reference tables or staging code changed)"
         if reason:
             plan.changed.append(partnership.id)

@@ -105,6 +105,7 @@ def retry_only_transient(fn: Callable[..., Any]) -> Callable[..., Any]:
     passthrough = (dg.Failure, dg.RetryRequested)
 
     if inspect.isgeneratorfunction(fn):
+
         @functools.wraps(fn)
         def generator(*args, **kwargs):
             try:

@@ -88,7 +88,9 @@ def forget(identity: str, today: Optional[dt.date] = None, echo: Echo = _echo) -
     # A key is generated only for a new list: a list whose key went missing must get it back,
     # not a new one (which would match none of its entries).
     erasure_key = read_or_create_key(
-        os.environ.get(settings.ERASURE_KEY_VAR), settings.erasure_key_file(list_path), create=not read_entries(list_path)
+        os.environ.get(settings.ERASURE_KEY_VAR),
+        settings.erasure_key_file(list_path),
+        create=not read_entries(list_path),
     )
     try:
         added = add_identity(list_path, erasure_key, identity, today)
@@ -153,11 +155,17 @@ def rekey(run_refresh: Callable[[], int], generate_key: bool = False, echo: Echo
             echo(f"rekey: {settings.PSEUDONYM_KEY_VAR} is set: put the new key there instead of --generate-key")
             return 2
         key = replace_key_file(settings.default_key_file())
-        echo(f"rekey: new pseudonym key (version {key_version(key)}) in {settings.default_key_file()}; the old key is gone")
-    echo(f"rekey: warehouse pseudonym key version(s) before: {', '.join(sorted(before)) or 'none'}; rebuilding from the raw files")
+        echo(
+            f"rekey: new pseudonym key (version {key_version(key)}) in {settings.default_key_file()}; the old key is gone"
+        )
+    echo(
+        f"rekey: warehouse pseudonym key version(s) before: {', '.join(sorted(before)) or 'none'}; rebuilding from the raw files"
+    )
     code = run_refresh()
     if code != 0:
-        echo("rekey: the refresh failed: the warehouse may still hold old pseudonyms; fix the failure and run rekey again")
+        echo(
+            "rekey: the refresh failed: the warehouse may still hold old pseudonyms; fix the failure and run rekey again"
+        )
         return code
     key = current_pseudonym_key()
     after = warehouse_key_versions(url)

@@ -19,8 +19,10 @@ from amed_pipeline.operations.errors import OperatorError
 from amed_pipeline.staging.people import key_version
 
 REKEY_TAG = "amed/rekey"
-FIX = ("restore the key the warehouse was built with (AMED_PSEUDONYM_KEY, or the key file), or run "
-       "`python -m amed_pipeline rekey` to re-pseudonymise everyone under the new key on purpose")
+FIX = (
+    "restore the key the warehouse was built with (AMED_PSEUDONYM_KEY, or the key file), or run "
+    "`python -m amed_pipeline rekey` to re-pseudonymise everyone under the new key on purpose"
+)
 
 
 class PseudonymKeyError(OperatorError):

@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import pandas as pd
 
-
-
 # Fields dropped at the boundary, with the reason they are not needed.
 DROPPED_AT_BOUNDARY = {
     "organisation": "the employer's name: no metric uses it, and with a job title it narrows down who someone is",
@@ -74,8 +72,14 @@ KEPT_FIELDS = {
     "doing_differently": "free text for the evaluator; stored only in followup_comment, with no link to a person",
     "setting": "free text or choice, classified into a setting",
     # added as rows land (warehouse.landing): free text itself never lands next to a pseudonym
-    "profession": "the job title's classification; the title is kept only in landing_job_title and job_title_classification, unlinked",
-    "comment_digest": "keyed digest of the comment, so identical rows in overlapping downloads stay one response; the comment is kept only in landing_comment and followup_comment, unlinked",
+    "profession": (
+        "the job title's classification; the title is kept only in landing_job_title and job_title_classification, "
+        "unlinked"
+    ),
+    "comment_digest": (
+        "keyed digest of the comment, so identical rows in overlapping downloads stay one response; "
+        "the comment is kept only in landing_comment and followup_comment, unlinked"
+    ),
 }
 
 
@@ -87,4 +91,3 @@ def minimise(rows: pd.DataFrame) -> pd.DataFrame:
 def undocumented_fields(columns) -> list[str]:
     """Columns that leave the boundary without a documented purpose."""
     return [c for c in columns if c not in KEPT_FIELDS]
-

@@ -109,7 +109,7 @@ def _redact_names(text: str, names: KnownNames, cache: dict[str, bool]) -> tuple
         for size in sorted(NAME_LENGTHS, reverse=True):
             if i + size > len(words):
                 continue
-            candidate = " ".join(w for _, _, w in words[i:i + size])
+            candidate = " ".join(w for _, _, w in words[i : i + size])
             hit = cache.get(candidate)
             if hit is None:
                 hit = cache[candidate] = name_digest(names.key, candidate) in names.digests
@@ -193,6 +193,7 @@ def mask_series(values: pd.Series, names: KnownNames | None = None) -> pd.Series
 def name_digest_column(key: bytes, frame: pd.DataFrame) -> pd.Series:
     """Per row, the digest of the full name it carries ('' when none): `first_name` + `last_name`,
     else a survey tool's `respondent_name`."""
+
     def text(name: str) -> pd.Series:
         # Placeholders ("Info Requested", "n/a") are nobody's name.
         values = frame[name].astype(object).fillna("").astype(str)

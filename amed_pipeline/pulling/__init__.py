@@ -38,8 +38,14 @@ API_MODULES = {
 AUTH_SCHEMES = {"surveymonkey_api": "bearer"}
 
 __all__ = [
-    "API_MODULES", "ApiAuthError", "ApiError", "PermanentApiError", "PullOutcome", "QuotaExhausted",
-    "TransientApiError", "pull_source",
+    "API_MODULES",
+    "ApiAuthError",
+    "ApiError",
+    "PermanentApiError",
+    "PullOutcome",
+    "QuotaExhausted",
+    "TransientApiError",
+    "pull_source",
 ]
 
 
@@ -65,13 +71,19 @@ def pull_source(
     if not token:
         raise ApiAuthError(f"{source.partnership_id}/{source.name}: {module.SERVICE} token missing: set ${token_env}")
     data_dir = Path(data_dir)
-    budget = RequestBudget(data_dir, token_env, int(source.options.get("daily_request_budget", DEFAULT_DAILY_REQUEST_BUDGET)))
+    budget = RequestBudget(
+        data_dir, token_env, int(source.options.get("daily_request_budget", DEFAULT_DAILY_REQUEST_BUDGET))
+    )
     options = dict(client_options or {})
     if sleep is not None:
         options["sleep"] = sleep
     client = ApiClient(
-        str(source.options.get("base_url") or DEFAULT_BASE_URLS[source.format]), token, who, budget,
-        auth_scheme=AUTH_SCHEMES.get(source.format, "Bearer"), **options,
+        str(source.options.get("base_url") or DEFAULT_BASE_URLS[source.format]),
+        token,
+        who,
+        budget,
+        auth_scheme=AUTH_SCHEMES.get(source.format, "Bearer"),
+        **options,
     )
     state = load_cursor(data_dir, source.partnership_id, source.name)
     writer = SnapshotWriter(data_dir, source.partnership_id, source.name, source.format, now)

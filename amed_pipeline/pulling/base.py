@@ -70,7 +70,11 @@ class PullContext:
         cursor = self.state.get("cursor")
         if not cursor:
             backfill = self.options.get("backfill_from")
-            day = dt.date.fromisoformat(str(backfill)) if backfill else self.programme_start - dt.timedelta(days=DEFAULT_BACKFILL_DAYS_BEFORE_START)
+            day = (
+                dt.date.fromisoformat(str(backfill))
+                if backfill
+                else self.programme_start - dt.timedelta(days=DEFAULT_BACKFILL_DAYS_BEFORE_START)
+            )
             return dt.datetime.combine(day, dt.time(0), tzinfo=dt.timezone.utc)
         overlap = dt.timedelta(minutes=int(self.options.get("overlap_minutes", DEFAULT_OVERLAP_MINUTES)))
         return parse_time(cursor) - overlap
@@ -145,7 +149,9 @@ def follow_listing(ctx: PullContext, listing: Listing, incremental: bool = True)
         records += items
         following = listing.next_request(body, request)
         if following is not None and following.as_state() == request.as_state():
-            raise PermanentApiError(f"{ctx.client.who}: the {listing.kind} listing links to the same page again; stopped")
+            raise PermanentApiError(
+                f"{ctx.client.who}: the {listing.kind} listing links to the same page again; stopped"
+            )
         request = following
         if incremental:
             if request is not None:  # the next page is where a stopped pull resumes

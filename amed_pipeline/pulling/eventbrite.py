@@ -24,8 +24,18 @@ from amed_pipeline.pulling.snapshots import sibling_bodies
 
 SERVICE = "Eventbrite"
 HEADERS = (
-    "Event Name", "Event ID", "Order #", "Order Date", "Attendee #", "First Name", "Last Name", "Email",
-    "Ticket Type", "Attendee Status", "Job Title", "Company",
+    "Event Name",
+    "Event ID",
+    "Order #",
+    "Order Date",
+    "Attendee #",
+    "First Name",
+    "Last Name",
+    "Email",
+    "Ticket Type",
+    "Attendee Status",
+    "Job Title",
+    "Company",
 )
 # Record kinds a snapshot can hold (reference pages carry no bookings).
 RECORD_KIND = "attendees"
@@ -35,7 +45,13 @@ def _next(body: dict, request: Request) -> Request | None:
     pagination = body.get("pagination") or {}
     if not pagination.get("has_more_items") or not pagination.get("continuation"):
         return None
-    return Request(request.path, {**{k: v for k, v in request.params.items() if k != "continuation"}, "continuation": pagination["continuation"]})
+    return Request(
+        request.path,
+        {
+            **{k: v for k, v in request.params.items() if k != "continuation"},
+            "continuation": pagination["continuation"],
+        },
+    )
 
 
 def pull(ctx: PullContext) -> None:
@@ -75,17 +91,31 @@ def rows(path: Path, document: dict) -> tuple[list[str], list[list[str]]]:
     body = document["body"]
     if not isinstance(body, dict) or not isinstance(body.get("attendees"), list):
         raise ValueError("an attendees page without an 'attendees' list")
-    names = {str(e.get("id")): ((e.get("name") or {}).get("text") or "") for b in sibling_bodies(path, "events") for e in b.get("events") or []}
+    names = {
+        str(e.get("id")): ((e.get("name") or {}).get("text") or "")
+        for b in sibling_bodies(path, "events")
+        for e in b.get("events") or []
+    }
     out = []
     for attendee in body["attendees"]:
         if not isinstance(attendee, dict):
             raise ValueError("an attendee that is not a JSON object")
         profile = attendee.get("profile") or {}
         event_id = str(attendee.get("event_id") or "")
-        out.append([
-            names.get(event_id, ""), event_id, str(attendee.get("order_id") or ""), str(attendee.get("created") or ""),
-            str(attendee.get("id") or ""), profile.get("first_name") or "", profile.get("last_name") or "",
-            profile.get("email") or "", attendee.get("ticket_class_name") or "", attendee_status(attendee),
-            profile.get("job_title") or "", profile.get("company") or "",
-        ])
+        out.append(
+            [
+                names.get(event_id, ""),
+                event_id,
+                str(attendee.get("order_id") or ""),
+                str(attendee.get("created") or ""),
+                str(attendee.get("id") or ""),
+                profile.get("first_name") or "",
+                profile.get("last_name") or "",
+                profile.get("email") or "",
+                attendee.get("ticket_class_name") or "",
+                attendee_status(attendee),
+                profile.get("job_title") or "",
+                profile.get("company") or "",
+            ]
+        )
     return list(HEADERS), out

@@ -28,23 +28,34 @@ RECORD_KIND = "responses"
 
 def pull(ctx: PullContext) -> None:
     form = str(ctx.options["form_id"])
-    follow_listing(ctx, Listing(kind="form", first=Request(f"forms/{form}"), next_request=lambda b, r: None, items=lambda b: []), incremental=False)
+    follow_listing(
+        ctx,
+        Listing(kind="form", first=Request(f"forms/{form}"), next_request=lambda b, r: None, items=lambda b: []),
+        incremental=False,
+    )
     params = {"filter": f"timestamp >= {iso_z(ctx.since())}"}
     if ctx.options.get("page_size"):
         params["pageSize"] = int(ctx.options["page_size"])
 
     def _next(body: dict, request: Request) -> Request | None:
         token = body.get("nextPageToken")
-        return Request(request.path, {**{k: v for k, v in request.params.items() if k != "pageToken"}, "pageToken": token}) if token else None
+        return (
+            Request(request.path, {**{k: v for k, v in request.params.items() if k != "pageToken"}, "pageToken": token})
+            if token
+            else None
+        )
 
-    follow_listing(ctx, Listing(
-        kind=RECORD_KIND,
-        first=Request(f"forms/{form}/responses", params),
-        next_request=_next,
-        items=lambda body: body.get("responses") or [],
-        changed_field="lastSubmittedTime",
-        created_field="createTime",
-    ))
+    follow_listing(
+        ctx,
+        Listing(
+            kind=RECORD_KIND,
+            first=Request(f"forms/{form}/responses", params),
+            next_request=_next,
+            items=lambda body: body.get("responses") or [],
+            changed_field="lastSubmittedTime",
+            created_field="createTime",
+        ),
+    )
 
 
 def question_columns(form: dict) -> list[tuple[str, str]]:
@@ -56,7 +67,9 @@ def question_columns(form: dict) -> list[tuple[str, str]]:
         if question:
             columns.append((str(question.get("questionId")), title))
         for row in (item.get("questionGroupItem") or {}).get("questions") or []:
-            columns.append((str(row.get("questionId")), f"{title} [{(row.get('rowQuestion') or {}).get('title') or ''}]"))
+            columns.append(
+                (str(row.get("questionId")), f"{title} [{(row.get('rowQuestion') or {}).get('title') or ''}]")
+            )
     return columns
 
 
@@ -81,6 +94,12 @@ def rows(path: Path, document: dict) -> tuple[list[str], list[list[str]]]:
             values += [str(f.get("fileName", "")) for f in (answer.get("fileUploadAnswers") or {}).get("answers") or []]
             cells.append(", ".join(values))
         submitted = response.get("lastSubmittedTime") or response.get("createTime") or ""
-        out.append([iso_z(parse_time(submitted)) if submitted else "", str(response.get("respondentEmail") or ""),
-                    str(response.get("responseId") or ""), *cells])
+        out.append(
+            [
+                iso_z(parse_time(submitted)) if submitted else "",
+                str(response.get("respondentEmail") or ""),
+                str(response.get("responseId") or ""),
+                *cells,
+            ]
+        )
     return headers, out

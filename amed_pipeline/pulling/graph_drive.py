@@ -75,14 +75,23 @@ def pull(ctx: PullContext) -> None:
         return Request(link) if link else None
 
     first = Request(ctx.state["cursor"]) if ctx.state.get("cursor") else Request(f"drives/{drive}/root/delta")
-    follow_listing(ctx, Listing(
-        kind="delta",
-        first=first,
-        next_request=next_request,
-        items=lambda body: in_folder(body, folder),
-        changed_field="lastModifiedDateTime",
-        created_field="createdDateTime",
-        on_page=download,
-        page_body=lambda body: {**body, "value": [{k: v for k, v in i.items() if k != DOWNLOAD_URL} if isinstance(i, dict) else i for i in body.get("value") or []]},
-        final_cursor=lambda body: body.get("@odata.deltaLink") or ctx.state.get("cursor", ""),
-    ))
+    follow_listing(
+        ctx,
+        Listing(
+            kind="delta",
+            first=first,
+            next_request=next_request,
+            items=lambda body: in_folder(body, folder),
+            changed_field="lastModifiedDateTime",
+            created_field="createdDateTime",
+            on_page=download,
+            page_body=lambda body: {
+                **body,
+                "value": [
+                    {k: v for k, v in i.items() if k != DOWNLOAD_URL} if isinstance(i, dict) else i
+                    for i in body.get("value") or []
+                ],
+            },
+            final_cursor=lambda body: body.get("@odata.deltaLink") or ctx.state.get("cursor", ""),
+        ),
+    )

@@ -130,7 +130,11 @@ class ApiClient:
         self._origin = urlsplit(self.base_url)[:2]
         # The token lives only in this client's default headers; httpx drops them on a redirect to another host.
         self._http = httpx.Client(
-            headers={"Authorization": f"{auth_scheme} {token}", "Accept": "application/json", "User-Agent": "amed-pipeline"},
+            headers={
+                "Authorization": f"{auth_scheme} {token}",
+                "Accept": "application/json",
+                "User-Agent": "amed-pipeline",
+            },
             timeout=timeout,
             transport=transport,
             follow_redirects=True,
@@ -149,7 +153,9 @@ class ApiClient:
         """A path relative to the base URL, or a next-page link, which must stay on the same host."""
         if path_or_url.startswith(("http://", "https://")):
             if urlsplit(path_or_url)[:2] != self._origin:
-                raise PermanentApiError(f"{self.who}: a next-page link points to another host ({urlsplit(path_or_url).netloc}); not followed")
+                raise PermanentApiError(
+                    f"{self.who}: a next-page link points to another host ({urlsplit(path_or_url).netloc}); not followed"
+                )
             return path_or_url
         return self.base_url + path_or_url.lstrip("/")
 
@@ -167,9 +173,13 @@ class ApiClient:
         try:
             return retrying(self._attempt, url, params)
         except _RateLimited as exc:
-            raise QuotaExhausted(f"{self.who}: still rate limited after {self.max_attempts} attempts ({exc.reason})") from None
+            raise QuotaExhausted(
+                f"{self.who}: still rate limited after {self.max_attempts} attempts ({exc.reason})"
+            ) from None
         except _Retry as exc:
-            raise TransientApiError(f"{self.who}: {exc.reason}, still failing after {self.max_attempts} attempts with backoff") from None
+            raise TransientApiError(
+                f"{self.who}: {exc.reason}, still failing after {self.max_attempts} attempts with backoff"
+            ) from None
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
@@ -195,19 +205,28 @@ class ApiClient:
         shown = redact_url(str(reply.request.url))
         if 200 <= status < 300:
             return Response(
-                url=shown, status=status, text=reply.text, content=reply.content,
+                url=shown,
+                status=status,
+                text=reply.text,
+                content=reply.content,
                 fetched_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
-                headers={k: v for k, v in reply.headers.items() if k.lower().startswith(("x-ratelimit", "content-type"))},
+                headers={
+                    k: v for k, v in reply.headers.items() if k.lower().startswith(("x-ratelimit", "content-type"))
+                },
             )
         code = _error_code(reply)
         if status == 429:
             wait = retry_after_seconds(reply.headers.get("Retry-After"))
             if wait is None:
-                wait = next((float(reply.headers[h]) for h in MINUTE_RESET_HEADERS if _is_number(reply.headers.get(h))), None)
+                wait = next(
+                    (float(reply.headers[h]) for h in MINUTE_RESET_HEADERS if _is_number(reply.headers.get(h))), None
+                )
             if self.quota_remaining == 0:
                 raise QuotaExhausted(f"{self.who}: HTTP 429{code} and the daily quota is used up")
             if wait is not None and wait > self.max_wait:
-                raise QuotaExhausted(f"{self.who}: HTTP 429{code}, asked to wait {wait:.0f} s (more than {self.max_wait:.0f} s)")
+                raise QuotaExhausted(
+                    f"{self.who}: HTTP 429{code}, asked to wait {wait:.0f} s (more than {self.max_wait:.0f} s)"
+                )
             raise _RateLimited(f"HTTP 429{code}", wait)
         if status in (401, 403):
             raise ApiAuthError(

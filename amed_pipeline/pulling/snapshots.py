@@ -37,7 +37,9 @@ def pull_timestamp(now: dt.datetime | None = None) -> str:
 class SnapshotWriter:
     """Writes one pull's pages; `finish()` publishes them."""
 
-    def __init__(self, data_dir: Path, partnership_id: str, source_name: str, source_format: str, now: dt.datetime | None = None):
+    def __init__(
+        self, data_dir: Path, partnership_id: str, source_name: str, source_format: str, now: dt.datetime | None = None
+    ):
         self.source_format = source_format
         root = Path(data_dir) / api_source_dir(partnership_id, source_name)
         stamp = pull_timestamp(now)
@@ -102,7 +104,9 @@ def read_page(path: Path) -> dict:
     if not isinstance(document, dict) or "kind" not in document:
         raise MalformedPage("not a snapshot page (no 'kind')")
     if "body" not in document:
-        raise MalformedPage(f"the service's {document.get('kind')} page was not valid JSON (HTTP {document.get('status')})")
+        raise MalformedPage(
+            f"the service's {document.get('kind')} page was not valid JSON (HTTP {document.get('status')})"
+        )
     return document
 
 
@@ -110,7 +114,9 @@ def sibling_bodies(path: Path, kind: str) -> list[dict]:
     """The bodies of the pages of `kind` in the same pull (e.g. the events beside an attendee page),
     else in the newest earlier pull that has them."""
     pull_dir = Path(path).parent
-    candidates = [pull_dir] + sorted((d for d in pull_dir.parent.iterdir() if d.is_dir() and d.name < pull_dir.name), reverse=True)
+    candidates = [pull_dir] + sorted(
+        (d for d in pull_dir.parent.iterdir() if d.is_dir() and d.name < pull_dir.name), reverse=True
+    )
     for directory in candidates:
         bodies = _bodies_in(str(directory), kind)
         if bodies:

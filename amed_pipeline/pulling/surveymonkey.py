@@ -32,18 +32,25 @@ MAX_PER_PAGE = 100
 
 def pull(ctx: PullContext) -> None:
     survey = str(ctx.options["survey_id"])
-    details = Listing(kind="details", first=Request(f"surveys/{survey}/details"), next_request=lambda b, r: None, items=lambda b: [])
+    details = Listing(
+        kind="details", first=Request(f"surveys/{survey}/details"), next_request=lambda b, r: None, items=lambda b: []
+    )
     follow_listing(ctx, details, incremental=False)
     per_page = min(int(ctx.options.get("page_size", MAX_PER_PAGE)), MAX_PER_PAGE)
     responses = Listing(
         kind=RECORD_KIND,
-        first=Request(f"surveys/{survey}/responses/bulk", {
-            "per_page": per_page,
-            "start_modified_at": ctx.since().strftime("%Y-%m-%dT%H:%M:%S"),
-            "sort_by": "date_modified",
-            "sort_order": "ASC",
-        }),
-        next_request=lambda body, request: Request(body["links"]["next"]) if (body.get("links") or {}).get("next") else None,
+        first=Request(
+            f"surveys/{survey}/responses/bulk",
+            {
+                "per_page": per_page,
+                "start_modified_at": ctx.since().strftime("%Y-%m-%dT%H:%M:%S"),
+                "sort_by": "date_modified",
+                "sort_order": "ASC",
+            },
+        ),
+        next_request=lambda body, request: (
+            Request(body["links"]["next"]) if (body.get("links") or {}).get("next") else None
+        ),
         items=lambda body: body.get("data") or [],
         changed_field="date_modified",
         created_field="date_created",
@@ -59,7 +66,11 @@ def question_columns(details: dict) -> tuple[list[tuple[str, str, str]], dict[st
             qid = str(question.get("id"))
             heading = ((question.get("headings") or [{}])[0] or {}).get("heading") or ""
             answers = question.get("answers") or {}
-            for choice in (answers.get("choices") or []) + (answers.get("cols") or []) + ([answers["other"]] if isinstance(answers.get("other"), dict) else []):
+            for choice in (
+                (answers.get("choices") or [])
+                + (answers.get("cols") or [])
+                + ([answers["other"]] if isinstance(answers.get("other"), dict) else [])
+            ):
                 texts[str(choice.get("id"))] = str(choice.get("text") or "")
             rows = answers.get("rows") or []
             if rows:
@@ -95,18 +106,32 @@ def rows(path: Path, document: dict) -> tuple[list[str], list[list[str]]]:
                     where = position.get((qid, row), position.get((qid, "")))
                     if where is None:
                         continue
-                    value = answer.get("text") if answer.get("text") is not None else texts.get(str(answer.get("choice_id") or answer.get("other_id") or ""), "")
-                    cells[where] = f"{cells[where]}; {value}" if cells[where] and value else (cells[where] or str(value or ""))
-        out.append([
-            str(response.get("id") or ""), str(response.get("collector_id") or ""),
-            str(response.get("date_created") or ""), str(response.get("date_modified") or ""), *contact(response), *cells,
-        ])
+                    value = (
+                        answer.get("text")
+                        if answer.get("text") is not None
+                        else texts.get(str(answer.get("choice_id") or answer.get("other_id") or ""), "")
+                    )
+                    cells[where] = (
+                        f"{cells[where]}; {value}" if cells[where] and value else (cells[where] or str(value or ""))
+                    )
+        out.append(
+            [
+                str(response.get("id") or ""),
+                str(response.get("collector_id") or ""),
+                str(response.get("date_created") or ""),
+                str(response.get("date_modified") or ""),
+                *contact(response),
+                *cells,
+            ]
+        )
     return headers, out
 
 
 def contact(response: dict) -> list[str]:
     """The respondent's email, first and last name as an email collector records them ('' otherwise)."""
-    known = ((response.get("metadata") or {}).get("contact") or {}) if isinstance(response.get("metadata"), dict) else {}
+    known = (
+        ((response.get("metadata") or {}).get("contact") or {}) if isinstance(response.get("metadata"), dict) else {}
+    )
     out = []
     for field, in_metadata in CONTACT:
         value = response.get(field)

@@ -66,7 +66,9 @@ def quarantine_failures(staged: Staged, outcomes: list[RuleOutcome]) -> Staged:
     return Staged(staged.dataset, kept, quarantine, staged.duplicates, staged.files)
 
 
-def examples_markdown(frame: pd.DataFrame, columns=("source_file", "source_row", "column_name", "value", "reason")) -> str:
+def examples_markdown(
+    frame: pd.DataFrame, columns=("source_file", "source_row", "column_name", "value", "reason")
+) -> str:
     shown = frame.loc[:, [c for c in columns if c in frame.columns]].head(EXAMPLES)
     return shown.to_markdown(index=False) if len(shown) else "_none_"
 
@@ -78,7 +80,9 @@ def rule_check_result(asset_key: dg.AssetKey, outcome: RuleOutcome, rows: pd.Dat
         {
             "source_file": examples.get("source_file", pd.Series(dtype=object)).to_numpy(),
             "source_row": examples.get("source_row", pd.Series(dtype=object)).to_numpy(),
-            "column_name": [outcome.failing_columns.get(p, outcome.column) for p in outcome.failing_positions[:EXAMPLES]],
+            "column_name": [
+                outcome.failing_columns.get(p, outcome.column) for p in outcome.failing_positions[:EXAMPLES]
+            ],
         }
     )
     return dg.AssetCheckResult(

@@ -17,9 +17,17 @@ def shares_not_summing_to_one(values: pd.DataFrame) -> pd.DataFrame:
     shares = values[values["metric_id"].isin(PARTITIONING_SHARES) & (values["dimension"] != "")]
     if shares.empty:
         return shares.assign(total=pd.Series(dtype=float))
-    group = shares["dimension_value"].where(shares["metric_id"] != "profession_share", shares["dimension_value"].str.split("|").str[0])
+    group = shares["dimension_value"].where(
+        shares["metric_id"] != "profession_share", shares["dimension_value"].str.split("|").str[0]
+    )
     group = group.where(shares["metric_id"] == "profession_share", "")
-    totals = shares.assign(group=group).groupby(["metric_id", "partnership_id", "dimension", "group"])["value"].sum().rename("total").reset_index()
+    totals = (
+        shares.assign(group=group)
+        .groupby(["metric_id", "partnership_id", "dimension", "group"])["value"]
+        .sum()
+        .rename("total")
+        .reset_index()
+    )
     return totals[(totals["total"] - 1).abs() > TOLERANCE]
 
 

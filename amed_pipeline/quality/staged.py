@@ -30,7 +30,9 @@ class ValidatedDataset:
     evaluated: pd.DataFrame  # the rows as validated (before rejected rows were removed)
 
 
-def suite_context(config: ProgrammeConfig, reference: ReferenceTables, today: dt.date | None = None, sessions: Staged | None = None) -> SuiteContext:
+def suite_context(
+    config: ProgrammeConfig, reference: ReferenceTables, today: dt.date | None = None, sessions: Staged | None = None
+) -> SuiteContext:
     return SuiteContext(
         programme_start=config.start,
         programme_end=config.end,
@@ -66,11 +68,17 @@ def stage_and_validate(
     for dataset in ("feedback", "followup"):
         staged = stage_survey(dataset, exports.get(dataset, []), reference)
         with_first = staged.rows.assign(
-            first_session_at=pd.to_datetime(staged.rows["partnership_id"].map(first_sessions)) if len(staged.rows) else pd.Series(dtype="datetime64[ns]"),
+            first_session_at=pd.to_datetime(staged.rows["partnership_id"].map(first_sessions))
+            if len(staged.rows)
+            else pd.Series(dtype="datetime64[ns]"),
             submitted_at=pd.to_datetime(staged.rows["submitted_at"]),
         )
-        results[dataset] = _validated(dataset, Staged(dataset, with_first, staged.quarantine, staged.duplicates, staged.files),
-                                      suite_context(config, reference, today), validate)
+        results[dataset] = _validated(
+            dataset,
+            Staged(dataset, with_first, staged.quarantine, staged.duplicates, staged.files),
+            suite_context(config, reference, today),
+            validate,
+        )
         cleaned = results[dataset].staged
         cleaned.rows = cleaned.rows.drop(columns=["first_session_at"])
     return results
@@ -79,4 +87,8 @@ def stage_and_validate(
 def _validated(dataset: str, staged: Staged, ctx: SuiteContext, validate) -> ValidatedDataset:
     evaluated = staged.rows.reset_index(drop=True)
     outcomes = validate(dataset, evaluated, ctx)
-    return ValidatedDataset(quarantine_failures(Staged(dataset, evaluated, staged.quarantine, staged.duplicates, staged.files), outcomes), outcomes, evaluated)
+    return ValidatedDataset(
+        quarantine_failures(Staged(dataset, evaluated, staged.quarantine, staged.duplicates, staged.files), outcomes),
+        outcomes,
+        evaluated,
+    )

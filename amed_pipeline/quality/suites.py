@@ -102,7 +102,11 @@ def _not_in_future(column: str):
 
 def _after(column_a: str, column_b: str):
     def build(ctx):
-        return [_gx().ExpectColumnPairValuesAToBeGreaterThanB(column_A=column_a, column_B=column_b, or_equal=True, ignore_row_if="either_value_is_missing")]
+        return [
+            _gx().ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A=column_a, column_B=column_b, or_equal=True, ignore_row_if="either_value_is_missing"
+            )
+        ]
 
     return build
 
@@ -119,37 +123,87 @@ def _unique(*columns):
 
 SUITES: dict[str, tuple[Rule, ...]] = {
     "sessions": (
-        Rule("required_fields", "session key, title and start are present", _not_blank("session_key", "title", "start"), "start"),
+        Rule(
+            "required_fields",
+            "session key, title and start are present",
+            _not_blank("session_key", "title", "start"),
+            "start",
+        ),
         Rule("unique_ids", "one row per session key", _unique("session_key"), "session_key"),
-        Rule("values_in_sets", "training type and delivery mode are known values",
-             lambda ctx: _in_set("training_type", lambda c: c.training_types)(ctx) + _in_set("delivery_mode", DELIVERY_MODES)(ctx),
-             "training_type"),
-        Rule("dates_in_programme_window", "session start inside the programme window and not in the future",
-             _between_dates("start"), "start"),
+        Rule(
+            "values_in_sets",
+            "training type and delivery mode are known values",
+            lambda ctx: (
+                _in_set("training_type", lambda c: c.training_types)(ctx)
+                + _in_set("delivery_mode", DELIVERY_MODES)(ctx)
+            ),
+            "training_type",
+        ),
+        Rule(
+            "dates_in_programme_window",
+            "session start inside the programme window and not in the future",
+            _between_dates("start"),
+            "start",
+        ),
     ),
     "bookings": (
-        Rule("required_fields", "session, person and status are present", _not_blank("session_key", "person_key", "status"), "person_key"),
+        Rule(
+            "required_fields",
+            "session, person and status are present",
+            _not_blank("session_key", "person_key", "status"),
+            "person_key",
+        ),
         Rule("unique_ids", "one booking per person per session", _unique("session_key", "person_key"), "person_key"),
-        Rule("values_in_sets", "status and role group are known values",
-             lambda ctx: _in_set("status", BOOKING_STATUSES)(ctx) + _in_set("role_group", lambda c: c.role_groups)(ctx), "status"),
-        Rule("linked_to_known_session", "each booking is linked to a known session",
-             _in_set("session_key", lambda c: c.session_keys), "session_key"),
+        Rule(
+            "values_in_sets",
+            "status and role group are known values",
+            lambda ctx: _in_set("status", BOOKING_STATUSES)(ctx) + _in_set("role_group", lambda c: c.role_groups)(ctx),
+            "status",
+        ),
+        Rule(
+            "linked_to_known_session",
+            "each booking is linked to a known session",
+            _in_set("session_key", lambda c: c.session_keys),
+            "session_key",
+        ),
     ),
     "feedback": (
         Rule("required_fields", "response key present", _not_blank("response_key"), "response_key"),
         Rule("unique_ids", "one row per response", _unique("response_key"), "response_key"),
-        Rule("ratings_0_10", "ratings are integers from 0 to 10 (blank = unanswered)", _ratings("usefulness", "knowledge", "confidence"), "usefulness"),
+        Rule(
+            "ratings_0_10",
+            "ratings are integers from 0 to 10 (blank = unanswered)",
+            _ratings("usefulness", "knowledge", "confidence"),
+            "usefulness",
+        ),
         Rule("values_in_sets", "setting is a known value", _in_set("setting", SETTINGS), "setting"),
-        Rule("response_dates", "submitted no earlier than the partnership's first session, and not in the future",
-             lambda ctx: _after("submitted_at", "first_session_at")(ctx) + _not_in_future("submitted_at")(ctx), "submitted_at"),
+        Rule(
+            "response_dates",
+            "submitted no earlier than the partnership's first session, and not in the future",
+            lambda ctx: _after("submitted_at", "first_session_at")(ctx) + _not_in_future("submitted_at")(ctx),
+            "submitted_at",
+        ),
     ),
     "followup": (
         Rule("required_fields", "response key present", _not_blank("response_key"), "response_key"),
         Rule("unique_ids", "one row per response", _unique("response_key"), "response_key"),
-        Rule("ratings_0_10", "usefulness is an integer from 0 to 10 (blank = unanswered)", _ratings("usefulness"), "usefulness"),
-        Rule("values_in_sets", "setting and conversation answer are known values",
-             lambda ctx: _in_set("setting", SETTINGS)(ctx) + _in_set("conversations", ("",) + CONVERSATIONS)(ctx), "conversations"),
-        Rule("response_dates", "submitted no earlier than the partnership's first session, and not in the future",
-             lambda ctx: _after("submitted_at", "first_session_at")(ctx) + _not_in_future("submitted_at")(ctx), "submitted_at"),
+        Rule(
+            "ratings_0_10",
+            "usefulness is an integer from 0 to 10 (blank = unanswered)",
+            _ratings("usefulness"),
+            "usefulness",
+        ),
+        Rule(
+            "values_in_sets",
+            "setting and conversation answer are known values",
+            lambda ctx: _in_set("setting", SETTINGS)(ctx) + _in_set("conversations", ("",) + CONVERSATIONS)(ctx),
+            "conversations",
+        ),
+        Rule(
+            "response_dates",
+            "submitted no earlier than the partnership's first session, and not in the future",
+            lambda ctx: _after("submitted_at", "first_session_at")(ctx) + _not_in_future("submitted_at")(ctx),
+            "submitted_at",
+        ),
     ),
 }

@@ -78,7 +78,9 @@ def validate_dataset(dataset: str, frame: pd.DataFrame, ctx: SuiteContext) -> li
             columns.update(_columns_of(expectation.configuration.kwargs))
     suite = context.suites.add(suite)
     # Only the columns the suite reads: GX hashes and copies the whole frame it is given.
-    batch = batch_definition.get_batch(batch_parameters={"dataframe": frame[[c for c in frame.columns if c in columns]]})
+    batch = batch_definition.get_batch(
+        batch_parameters={"dataframe": frame[[c for c in frame.columns if c in columns]]}
+    )
     result = batch.validate(suite, result_format={"result_format": "COMPLETE"})
     outcomes = {r.name: RuleOutcome(dataset, r.name, r.description, r.column, True, len(frame)) for r in rules}
     for expectation_result in result.results:
@@ -90,7 +92,11 @@ def validate_dataset(dataset: str, frame: pd.DataFrame, ctx: SuiteContext) -> li
         info = expectation_result.exception_info or {}
         if isinstance(info, dict) and info.get("raised_exception"):
             outcome.error = str(info.get("exception_message", "the expectation raised an error"))
-        column = config.kwargs.get("column") or config.kwargs.get("column_A") or ", ".join(config.kwargs.get("column_list", []))
+        column = (
+            config.kwargs.get("column")
+            or config.kwargs.get("column_A")
+            or ", ".join(config.kwargs.get("column_list", []))
+        )
         for failing in expectation_result.result.get("unexpected_index_list") or []:
             row_position = int(failing if not isinstance(failing, dict) else failing.get("index", 0))
             if row_position not in outcome.failing_columns:

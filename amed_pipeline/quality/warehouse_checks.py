@@ -29,12 +29,14 @@ class WarehouseCheck:
 
 WAREHOUSE_CHECKS = (
     WarehouseCheck(
-        "all_files_readable", "ingest_ledger",
+        "all_files_readable",
+        "ingest_ledger",
         "every configured export file could be read and has its required columns",
         "SELECT partnership_id, source_file, error AS detail FROM ingest_ledger WHERE error <> ''",
     ),
     WarehouseCheck(
-        "row_accounting_balanced", "ingest_ledger",
+        "row_accounting_balanced",
+        "ingest_ledger",
         "for every file, rows read = rows loaded + rows quarantined + rows recognised as duplicates",
         "SELECT partnership_id, source_file, "
         "CAST(rows_read AS VARCHAR) || ' read <> ' || CAST(rows_loaded AS VARCHAR) || ' loaded + ' || "
@@ -42,7 +44,8 @@ WAREHOUSE_CHECKS = (
         "FROM ingest_ledger WHERE rows_read <> rows_loaded + rows_quarantined + rows_duplicate",
     ),
     WarehouseCheck(
-        "facts_reference_dimensions", "fact_booking",
+        "facts_reference_dimensions",
+        "fact_booking",
         "every fact refers to an existing session, person and partnership",
         """
         SELECT b.partnership_id, b.source_file, 'booking for an unknown session' AS detail
@@ -68,6 +71,13 @@ def _text(value: str):
     return cast(literal(value), String)
 
 
+def _shown_in_key_group(table, key_names: set[str], name: str):
+    """The column itself when it is part of the key, else its smallest value in the group."""
+    if name in key_names:
+        return table.c[name]
+    return func.min(table.c[name]) if name in table.c else _text("")
+
+
 def _keys_unique_query():
     """Every declared primary key of a loaded table occurs once (DuckDB does not enforce them)."""
     queries = []
@@ -76,16 +86,16 @@ def _keys_unique_query():
         if not keys:
             continue
         key_names = {c.name for c in keys}
-
-        def shown(name: str):  # the column itself when it is part of the key, else its smallest value
-            if name in key_names:
-                return table.c[name]
-            return func.min(table.c[name]) if name in table.c else _text("")
-
         detail = _text(f"{table.name}: ") + cast(func.count(), String) + _text(" rows share one key")
         queries.append(
-            select(shown("partnership_id").label("partnership_id"), shown("source_file").label("source_file"), detail.label("detail"))
-            .select_from(table).group_by(*keys).having(func.count() > 1)
+            select(
+                _shown_in_key_group(table, key_names, "partnership_id").label("partnership_id"),
+                _shown_in_key_group(table, key_names, "source_file").label("source_file"),
+                detail.label("detail"),
+            )
+            .select_from(table)
+            .group_by(*keys)
+            .having(func.count() > 1)
         )
     return union_all(*queries)
 
@@ -93,7 +103,8 @@ def _keys_unique_query():
 WAREHOUSE_CHECKS = (
     *WAREHOUSE_CHECKS,
     WarehouseCheck(
-        "keys_unique", "dim_person",
+        "keys_unique",
+        "dim_person",
         "every key of a dimension or fact (session, person, booking, response, file) occurs once",
         _keys_unique_query(),
     ),
@@ -106,8 +117,12 @@ PER_PARTNERSHIP_CHECKS = frozenset({"all_files_readable"})
 
 def blocked_partnerships(conn: Connection) -> dict[str, list[str]]:
     """`{partnership: [unreadable file, ...]}`: the partnerships whose metrics are not published."""
-    rows = conn.execute(text("SELECT DISTINCT partnership_id, source_file FROM ingest_ledger WHERE error <> '' "
-                             "ORDER BY partnership_id, source_file")).all()
+    rows = conn.execute(
+        text(
+            "SELECT DISTINCT partnership_id, source_file FROM ingest_ledger WHERE error <> '' "
+            "ORDER BY partnership_id, source_file"
+        )
+    ).all()
     blocked: dict[str, list[str]] = {}
     for partnership_id, source_file in rows:
         blocked.setdefault(partnership_id, []).append(source_file)

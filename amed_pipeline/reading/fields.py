@@ -224,7 +224,9 @@ def _convert_series(text: pd.Series, field: Field, mapping: dict[str, str], dayf
     return series, errors
 
 
-def _fast_path(distinct: np.ndarray, field: Field, mapping: dict[str, str], dayfirst: bool) -> tuple[np.ndarray, np.ndarray]:
+def _fast_path(
+    distinct: np.ndarray, field: Field, mapping: dict[str, str], dayfirst: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """(handled mask, converted values as an object array) for the distinct values of one column."""
     nothing = np.zeros(len(distinct), dtype=bool)
     if len(distinct) < FAST_PATH_MIN_DISTINCT:

@@ -23,10 +23,10 @@ import datetime as dt
 import io
 import re
 import zipfile
-from xml.etree import ElementTree
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
+from xml.etree import ElementTree
 
 import pandas as pd
 
@@ -84,7 +84,10 @@ MAX_TITLE_ROWS = 10
 
 
 def read_raw_table(
-    path: Path, header_rows: int = 1, sheet: str | None = None, is_header: Callable[[list[list[str]]], bool] | None = None
+    path: Path,
+    header_rows: int = 1,
+    sheet: str | None = None,
+    is_header: Callable[[list[list[str]]], bool] | None = None,
 ) -> RawTable:
     """Read a CSV or xlsx file into a RawTable with `header_rows` header rows.
 
@@ -105,15 +108,15 @@ def read_raw_table(
     skipped = 0
     if is_header is not None and not is_header(grid[:header_rows]):
         for offset in range(1, min(MAX_TITLE_ROWS, len(grid) - header_rows) + 1):
-            if any(str(c).strip() for c in grid[offset]) and is_header(grid[offset:offset + header_rows]):
+            if any(str(c).strip() for c in grid[offset]) and is_header(grid[offset : offset + header_rows]):
                 skipped = offset
                 break
     header_row = grid.leading_blank_rows + skipped + 1
-    width = max(len(r) for r in grid[skipped:skipped + header_rows])
-    headers = [_pad(r, width) for r in grid[skipped:skipped + header_rows]]
+    width = max(len(r) for r in grid[skipped : skipped + header_rows])
+    headers = [_pad(r, width) for r in grid[skipped : skipped + header_rows]]
     if not any(cell.strip() for cell in headers[0]):
         raise UnreadableFileError(path, "the header row is blank")
-    body = grid[skipped + header_rows:]
+    body = grid[skipped + header_rows :]
     first_data_row = header_row + header_rows
     # Trailing fully blank rows (Excel's habit) are not data rows.
     while body and not any(c.strip() for c in body[-1]):
@@ -125,8 +128,17 @@ def read_raw_table(
     # Cells beyond the header's width (a stray delimiter, a shifted row) must not vanish silently.
     frame["overflow"] = ["|".join(c for c in r[width:] if str(c).strip()) for r in body]
     last_row = first_data_row + len(frame)
-    blank_formulas = [(row, column) for row, column in blank_formulas if first_data_row <= row < last_row and column < width]
-    return RawTable(path=path, header_rows=headers, rows=frame, encoding=encoding, blank_formulas=blank_formulas, header_row=header_row)
+    blank_formulas = [
+        (row, column) for row, column in blank_formulas if first_data_row <= row < last_row and column < width
+    ]
+    return RawTable(
+        path=path,
+        header_rows=headers,
+        rows=frame,
+        encoding=encoding,
+        blank_formulas=blank_formulas,
+        header_row=header_row,
+    )
 
 
 class _Grid(list):
@@ -154,9 +166,11 @@ def decode_bytes(data: bytes, path: Path | str) -> tuple[str, str]:
         # Excel's "Unicode text" (tab-separated UTF-16 with a BOM).
         if data.startswith(bom):
             try:
-                return data[len(bom):].decode(encoding), encoding.replace("-", "")
+                return data[len(bom) :].decode(encoding), encoding.replace("-", "")
             except UnicodeDecodeError:
-                raise UnreadableFileError(path, f"starts with a {encoding.upper()} byte-order mark but is not {encoding.upper()} text") from None
+                raise UnreadableFileError(
+                    path, f"starts with a {encoding.upper()} byte-order mark but is not {encoding.upper()} text"
+                ) from None
     sample = data[:4096]
     if sum(sample.count(b) for b in _CONTROL_BYTES) > max(8, BINARY_CONTROL_SHARE * len(sample)):
         # Mostly control bytes: not text. (A stray NUL in a text file only spoils its row.)
@@ -240,7 +254,9 @@ def _read_xlsx_grid(path: Path, sheet: str | None) -> list[list[str]]:
                 )
             rows = _sheet_rows(workbook, sheet)
         else:
-            with_data = (rows for rows in (_sheet_rows(workbook, n) for n in workbook.sheet_names) if _has_data(rows[:5]))
+            with_data = (
+                rows for rows in (_sheet_rows(workbook, n) for n in workbook.sheet_names) if _has_data(rows[:5])
+            )
             rows = next(with_data, None)
             if rows is None:
                 raise UnreadableFileError(path, "the workbook has no sheet with data")

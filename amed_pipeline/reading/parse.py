@@ -20,8 +20,8 @@ import pandas as pd
 
 from amed_pipeline.config import Source
 from amed_pipeline.config.partnerships import DEFAULT_MAX_FILE_BYTES
-from amed_pipeline.reading.fields import DATASET_FIELDS, REQUIRED_FIELDS, convert_columns
 from amed_pipeline.privacy.redaction import mask_text
+from amed_pipeline.reading.fields import DATASET_FIELDS, REQUIRED_FIELDS, convert_columns
 from amed_pipeline.reading.files import MAX_FIELD_CHARS, RawTable, UnreadableFileError
 from amed_pipeline.reading.formats import MissingColumnError, adapter_for
 from amed_pipeline.reading.guards import file_size, refusal
@@ -113,7 +113,9 @@ def read_source(
             table = adapter.read_file(path, source, is_header=lambda rows: header_fits(rows, source, adapter))
             ledger.rows_read = len(table.rows)
             if table.header_row > 1:
-                ledger.note = f"header found on row {table.header_row}; the {table.header_row - 1} row(s) above it are not data"
+                ledger.note = (
+                    f"header found on row {table.header_row}; the {table.header_row - 1} row(s) above it are not data"
+                )
             if duplicate_of:  # the same bytes under a second name: counted, not loaded twice
                 ledger.rows_duplicate = ledger.rows_read
                 continue
@@ -194,7 +196,15 @@ def read_table(table: RawTable, source: Source, adapter=None) -> tuple[pd.DataFr
     problems = [(e.source_row, e.column, e.value, e.reason, e.rule) for e in errors]
     overflow = table.rows["overflow"].astype(str)
     for position in overflow[overflow != ""].index:
-        problems.append((int(table.rows["source_row"].iat[position]), "(beyond last column)", overflow.iat[position], "row has more cells than the header", "row_overflow"))
+        problems.append(
+            (
+                int(table.rows["source_row"].iat[position]),
+                "(beyond last column)",
+                overflow.iat[position],
+                "row has more cells than the header",
+                "row_overflow",
+            )
+        )
     problems += damaged
     located_positions = set(located.values())
     for source_row, position in table.blank_formulas:
@@ -237,20 +247,32 @@ def damaged_cells(table: RawTable, headers: list[str]) -> tuple[list[tuple], lis
                 reason = f"field of {len(text.iat[index]):,} characters, over the limit of {MAX_FIELD_CHARS:,}"
                 problems.append((row, headers[position], "", reason, "field_too_long"))
             else:
-                problems.append((row, headers[position], "", "field holds a NUL byte (\\0): damaged or binary content", "nul_in_field"))
+                problems.append(
+                    (
+                        row,
+                        headers[position],
+                        "",
+                        "field holds a NUL byte (\\0): damaged or binary content",
+                        "nul_in_field",
+                    )
+                )
     return problems, cells
 
 
 def header_fits(rows: list[list[str]], source: Source, adapter) -> bool:
     """Whether these rows are the source's header: the adapter finds every required field in them."""
     width = max((len(r) for r in rows), default=0)
-    probe = RawTable(path=Path(""), header_rows=[list(r) + [""] * (width - len(r)) for r in rows], rows=pd.DataFrame(), encoding="")
+    probe = RawTable(
+        path=Path(""), header_rows=[list(r) + [""] * (width - len(r)) for r in rows], rows=pd.DataFrame(), encoding=""
+    )
     try:
         located = adapter.locate(adapter.headers(probe), source)
     except MissingColumnError:
         return False
     defaults = source.options.get("default_values", {})
-    return all(any(f in located or f in defaults for f in alternatives) for alternatives in REQUIRED_FIELDS[source.dataset])
+    return all(
+        any(f in located or f in defaults for f in alternatives) for alternatives in REQUIRED_FIELDS[source.dataset]
+    )
 
 
 def empty_rows(source: Source) -> pd.DataFrame:

@@ -18,7 +18,9 @@ EXCEL_EPOCH = dt.datetime(1899, 12, 30)
 # Excel serial days for 1954-10-01 .. 2119-01-01: anything else is not a plausible export date.
 EXCEL_SERIAL_RANGE = (20_000, 80_000)
 
-_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201b": "'", "\u2032": "'", "\u201c": '"', "\u201d": '"', "\u00a0": " "})
+_QUOTES = str.maketrans(
+    {"\u2018": "'", "\u2019": "'", "\u201b": "'", "\u2032": "'", "\u201c": '"', "\u201d": '"', "\u00a0": " "}
+)
 _HTML_ENTITIES = {"&apos;": "'", "&#39;": "'", "&quot;": '"', "&amp;": "&", "&lt;": "<", "&gt;": ">"}
 _WHITESPACE = re.compile(r"\s+")
 # JISC numbering: `3. `, `13.1. `, `14.1.a. `, `9.a.i. `; always ends with a dot, so a header that
@@ -82,7 +84,9 @@ _YMD_SLASH = re.compile(
     r"^(\d{4})/(\d{1,2})/(\d{1,2})(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp][Mm])?)?\s*(?:(?:GMT|UTC)\s*([+-]\d{1,2}(?::?\d{2})?)?)?$"
 )
 _DMY_OR_MDY = re.compile(
-    r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{2}|\d{4})(?:[ T,]+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp][Mm])?)?\s*(?:(?:GMT|UTC)\s*([+-]\d{1,2}(?::?\d{2})?)?)?$"
+    r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{2}|\d{4})"  # day/month/year or month/day/year
+    r"(?:[ T,]+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp][Mm])?)?"  # optional time, optional am/pm
+    r"\s*(?:(?:GMT|UTC)\s*([+-]\d{1,2}(?::?\d{2})?)?)?$"  # optional GMT/UTC offset
 )
 _SERIAL = re.compile(r"^\d{5}(?:\.\d+)?$")
 
@@ -106,7 +110,11 @@ def parse_timestamp(text: str, dayfirst: bool) -> dt.datetime | None:
     if m := _YMD_SLASH.match(value):
         year, month, day, hour, minute, second, ampm, offset = m.groups()
         local = _build(value, int(year), int(month), int(day), hour, minute, second, ampm)
-        return _to_london(local, _offset_minutes(offset or "+0")) if "GMT" in value.upper() or "UTC" in value.upper() else local
+        return (
+            _to_london(local, _offset_minutes(offset or "+0"))
+            if "GMT" in value.upper() or "UTC" in value.upper()
+            else local
+        )
     if m := _DMY_OR_MDY.match(value):
         first, second_part, year, hour, minute, second, ampm, offset = m.groups()
         day, month = (first, second_part) if dayfirst else (second_part, first)

@@ -76,7 +76,14 @@ def timestamps(values: np.ndarray, dayfirst: bool) -> tuple[np.ndarray, np.ndarr
     handled = np.zeros(len(values), dtype=bool)
     shapes = (
         (_ISO_LOCAL, lambda s: pd.to_datetime(s, format="ISO8601", errors="coerce")),
-        (_ISO_OFFSET, lambda s: pd.to_datetime(s, format="ISO8601", utc=True, errors="coerce").dt.tz_convert(LONDON).dt.tz_localize(None)),
+        (
+            _ISO_OFFSET,
+            lambda s: (
+                pd.to_datetime(s, format="ISO8601", utc=True, errors="coerce")
+                .dt.tz_convert(LONDON)
+                .dt.tz_localize(None)
+            ),
+        ),
         (_SLASHED, lambda s: _parse_slashed(s, "%d/%m/%Y" if dayfirst else "%m/%d/%Y")),
     )
     for pattern, parse in shapes:

@@ -51,8 +51,14 @@ from amed_pipeline.warehouse.state import fingerprint_of
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PUBLISHED_COLUMNS = [*METRIC_COLUMNS, "observation_status"]
-RELEASE_FILES = ("metric_values.csv", "metric_definitions.csv", "amed_metrics.xlsx", "evaluation_report.html",
-                 "input_files.csv", "release.json")
+RELEASE_FILES = (
+    "metric_values.csv",
+    "metric_definitions.csv",
+    "amed_metrics.xlsx",
+    "evaluation_report.html",
+    "input_files.csv",
+    "release.json",
+)
 SCRATCH_TABLES = ("dim_session", "fact_booking", "dim_person", "fact_feedback", "fact_followup")
 
 
@@ -95,8 +101,12 @@ def code_version(metrics_version: str) -> str:
     except package_metadata.PackageNotFoundError:
         package = "unknown"
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
-                                text=True, timeout=10).stdout.strip() or "unknown"
+        commit = (
+            subprocess.run(
+                ["git", "rev-parse", "--short=12", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10
+            ).stdout.strip()
+            or "unknown"
+        )
     except (OSError, subprocess.SubprocessError):
         commit = "unknown"
     return f"amed_pipeline {package}; metrics {metrics_version}; commit {commit}"
@@ -107,14 +117,26 @@ def code_version(metrics_version: str) -> str:
 
 def input_files(conn: Connection, as_known_at: dt.date | None) -> pd.DataFrame:
     """The loaded files (ingest ledger) with their first landing, limited to those known by `as_known_at`."""
-    ledger = pd.DataFrame(conn.execute(select(
-        schema.ingest_ledger.c.source_file, schema.ingest_ledger.c.partnership_id, schema.ingest_ledger.c.dataset,
-        schema.ingest_ledger.c.content_hash,
-    )).mappings().all(), columns=["source_file", "partnership_id", "dataset", "content_hash"])
+    ledger = pd.DataFrame(
+        conn.execute(
+            select(
+                schema.ingest_ledger.c.source_file,
+                schema.ingest_ledger.c.partnership_id,
+                schema.ingest_ledger.c.dataset,
+                schema.ingest_ledger.c.content_hash,
+            )
+        )
+        .mappings()
+        .all(),
+        columns=["source_file", "partnership_id", "dataset", "content_hash"],
+    )
     record_arrivals(conn, ledger, backfilled=True)  # files landed before arrivals were recorded
-    arrivals = pd.DataFrame(conn.execute(select(file_arrival.c.source_file, file_arrival.c.content_hash,
-                                                file_arrival.c.first_landed_at)).mappings().all(),
-                            columns=["source_file", "content_hash", "first_landed_at"])
+    arrivals = pd.DataFrame(
+        conn.execute(select(file_arrival.c.source_file, file_arrival.c.content_hash, file_arrival.c.first_landed_at))
+        .mappings()
+        .all(),
+        columns=["source_file", "content_hash", "first_landed_at"],
+    )
     files = ledger.merge(arrivals, on=["source_file", "content_hash"], how="left")
     if as_known_at is not None:
         cutoff = pd.Timestamp(as_known_at) + pd.Timedelta(days=1)
@@ -142,7 +164,9 @@ def rebuild_from_files(files: pd.DataFrame, config, workdir: Path) -> str:
     for _, f in files.iterrows():
         source = config.data_dir / f["source_file"]
         if not source.exists() or hashlib.sha256(source.read_bytes()).hexdigest() != f["content_hash"]:
-            raise RuntimeError(f"release input {f['source_file']} is no longer the version that was landed: cannot rebuild")
+            raise RuntimeError(
+                f"release input {f['source_file']} is no longer the version that was landed: cannot rebuild"
+            )
         target = data_dir / f["source_file"]
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, target)
@@ -152,7 +176,8 @@ def rebuild_from_files(files: pd.DataFrame, config, workdir: Path) -> str:
     try:
         definitions = build_definitions(data_dir, url)
         result = definitions.resolve_job_def(NIGHTLY_JOB_NAME).execute_in_process(
-            raise_on_error=False, tags=all_partnerships_tags(config.partnership_ids))
+            raise_on_error=False, tags=all_partnerships_tags(config.partnership_ids)
+        )
     finally:
         if previous is None:
             os.environ.pop("AMED_EXPORT_DIR", None)
@@ -199,7 +224,9 @@ def scratch_as_at(source: Connection, as_at: dt.date) -> tuple[sa.Engine, Connec
     return engine, conn
 
 
-def release_figures(source: Connection, request: ReleaseRequest, rules: DisclosureRules) -> tuple[pd.DataFrame, pd.DataFrame]:
+def release_figures(
+    source: Connection, request: ReleaseRequest, rules: DisclosureRules
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(exact, published) figures as at the request's date, from `source` (live or rebuilt warehouse)."""
     engine, conn = scratch_as_at(source, request.as_at)
     try:
@@ -219,8 +246,16 @@ def figures_digest(published: pd.DataFrame) -> str:
 # --- freezing ------------------------------------------------------------------------------------
 
 
-def freeze(conn: Connection, request: ReleaseRequest, config, export_dir: Path, run_id: str, metrics_version: str,
-           labels, write_outputs) -> ReleaseOutcome:
+def freeze(
+    conn: Connection,
+    request: ReleaseRequest,
+    config,
+    export_dir: Path,
+    run_id: str,
+    metrics_version: str,
+    labels,
+    write_outputs,
+) -> ReleaseOutcome:
     """Compute, record (a new version unless the identity matches one) and export one release.
 
     `conn`: the live warehouse in a transaction; `labels`: `presentation.Labels`;
@@ -242,15 +277,28 @@ def freeze(conn: Connection, request: ReleaseRequest, config, export_dir: Path, 
                 engine.dispose()
     else:
         _, published = release_figures(conn, request, rules)
-    published = published.sort_values(["metric_id", "partnership_id", "dimension", "dimension_value"], kind="stable").reset_index(drop=True)
+    published = published.sort_values(
+        ["metric_id", "partnership_id", "dimension", "dimension_value"], kind="stable"
+    ).reset_index(drop=True)
     rules_json = json.dumps(asdict(rules), sort_keys=True)
-    inputs_fp = fingerprint_of({"files": sorted(zip(files["source_file"], files["content_hash"])),
-                                "as_at": str(request.as_at), "as_known_at": str(request.as_known_at)})
+    inputs_fp = fingerprint_of(
+        {
+            "files": sorted(zip(files["source_file"], files["content_hash"])),
+            "as_at": str(request.as_at),
+            "as_known_at": str(request.as_known_at),
+        }
+    )
     figures_fp = figures_digest(published)
-    existing = pd.DataFrame(conn.execute(select(release).where(release.c.slug == request.slug)).mappings().all(),
-                            columns=[c.name for c in release.columns])
-    same = existing[(existing["inputs_fingerprint"] == inputs_fp) & (existing["figures_fingerprint"] == figures_fp)
-                    & (existing["disclosure_rules"] == rules_json) & (existing["metrics_version"] == metrics_version)]
+    existing = pd.DataFrame(
+        conn.execute(select(release).where(release.c.slug == request.slug)).mappings().all(),
+        columns=[c.name for c in release.columns],
+    )
+    same = existing[
+        (existing["inputs_fingerprint"] == inputs_fp)
+        & (existing["figures_fingerprint"] == figures_fp)
+        & (existing["disclosure_rules"] == rules_json)
+        & (existing["metrics_version"] == metrics_version)
+    ]
     previous = int(existing["version"].max()) if len(existing) else None
     if len(same):
         version, new_version = int(same["version"].iloc[0]), False
@@ -261,39 +309,82 @@ def freeze(conn: Connection, request: ReleaseRequest, config, export_dir: Path, 
     landed = {(p, d) for p, d in zip(files["partnership_id"], files["dataset"])}
     not_applicable = surveys_not_run(config, landed)
     manifest = {
-        "release": request.name, "release_id": release_id, "version": version,
-        "as_at": str(request.as_at), "as_known_at": str(request.as_known_at) if request.as_known_at else None,
-        "inputs_fingerprint": inputs_fp, "figures_fingerprint": figures_fp, "metrics_version": metrics_version,
-        "disclosure_rules": json.loads(rules_json), "input_files": len(files), "figures": len(published),
+        "release": request.name,
+        "release_id": release_id,
+        "version": version,
+        "as_at": str(request.as_at),
+        "as_known_at": str(request.as_known_at) if request.as_known_at else None,
+        "inputs_fingerprint": inputs_fp,
+        "figures_fingerprint": figures_fp,
+        "metrics_version": metrics_version,
+        "disclosure_rules": json.loads(rules_json),
+        "input_files": len(files),
+        "figures": len(published),
     }
     definitions = annotate_definitions(metric_tables.definitions_frame())
     if new_version:
         now = dt.datetime.now().replace(microsecond=0)
-        conn.execute(release.insert().values(
-            release_id=release_id, name=request.name, slug=request.slug, version=version, as_at=request.as_at,
-            as_known_at=request.as_known_at, run_id=run_id, code_version=code_version(metrics_version),
-            metrics_version=metrics_version, inputs_fingerprint=inputs_fp, figures_fingerprint=figures_fp,
-            disclosure_rules=rules_json, input_files=len(files), figures=len(published), folder=str(folder), created_at=now,
-        ))
+        conn.execute(
+            release.insert().values(
+                release_id=release_id,
+                name=request.name,
+                slug=request.slug,
+                version=version,
+                as_at=request.as_at,
+                as_known_at=request.as_known_at,
+                run_id=run_id,
+                code_version=code_version(metrics_version),
+                metrics_version=metrics_version,
+                inputs_fingerprint=inputs_fp,
+                figures_fingerprint=figures_fp,
+                disclosure_rules=rules_json,
+                input_files=len(files),
+                figures=len(published),
+                folder=str(folder),
+                created_at=now,
+            )
+        )
         if len(files):
-            conn.execute(release_input_file.insert(), [
-                {"release_id": release_id, "source_file": f["source_file"], "partnership_id": f["partnership_id"],
-                 "dataset": f["dataset"], "content_hash": f["content_hash"],
-                 "first_landed_at": None if pd.isna(f["first_landed_at"]) else pd.Timestamp(f["first_landed_at"]).to_pydatetime()}
-                for _, f in files.iterrows()
-            ])
+            conn.execute(
+                release_input_file.insert(),
+                [
+                    {
+                        "release_id": release_id,
+                        "source_file": f["source_file"],
+                        "partnership_id": f["partnership_id"],
+                        "dataset": f["dataset"],
+                        "content_hash": f["content_hash"],
+                        "first_landed_at": None
+                        if pd.isna(f["first_landed_at"])
+                        else pd.Timestamp(f["first_landed_at"]).to_pydatetime(),
+                    }
+                    for _, f in files.iterrows()
+                ],
+            )
         if len(published):
             stored = published.assign(release_id=release_id)
             stored = stored.astype(object).where(stored.notna(), None)
             conn.execute(release_metric_values.insert(), stored.to_dict("records"))
     write_outputs(folder, published, definitions, not_applicable, files, manifest)
-    return ReleaseOutcome(release_id, request.name, version, new_version, folder, len(published), len(files),
-                          inputs_fp, figures_fp, previous)
+    return ReleaseOutcome(
+        release_id,
+        request.name,
+        version,
+        new_version,
+        folder,
+        len(published),
+        len(files),
+        inputs_fp,
+        figures_fp,
+        previous,
+    )
 
 
 def releases_frame(conn: Connection) -> pd.DataFrame:
-    return pd.DataFrame(conn.execute(select(release).order_by(release.c.slug, release.c.version)).mappings().all(),
-                        columns=[c.name for c in release.columns])
+    return pd.DataFrame(
+        conn.execute(select(release).order_by(release.c.slug, release.c.version)).mappings().all(),
+        columns=[c.name for c in release.columns],
+    )
 
 
 def resolve(conn: Connection, reference: str) -> pd.Series:
@@ -310,12 +401,18 @@ def resolve(conn: Connection, reference: str) -> pd.Series:
 
 
 def stored_figures(conn: Connection, release_id: str) -> pd.DataFrame:
-    rows = conn.execute(select(release_metric_values).where(release_metric_values.c.release_id == release_id)).mappings().all()
+    rows = (
+        conn.execute(select(release_metric_values).where(release_metric_values.c.release_id == release_id))
+        .mappings()
+        .all()
+    )
     return pd.DataFrame(rows, columns=[c.name for c in release_metric_values.columns])
 
 
 def stored_inputs(conn: Connection, release_id: str) -> pd.DataFrame:
-    rows = conn.execute(select(release_input_file).where(release_input_file.c.release_id == release_id)).mappings().all()
+    rows = (
+        conn.execute(select(release_input_file).where(release_input_file.c.release_id == release_id)).mappings().all()
+    )
     return pd.DataFrame(rows, columns=[c.name for c in release_input_file.columns])
 
 

@@ -69,8 +69,10 @@ def disclosure_reason(row: pd.Series, files: pd.DataFrame) -> str | None:
     if not causes:
         return None
     became = "suppressed" if _suppressed(row["observation_status_b"]) else "no longer suppressed"
-    return (f"disclosure control: {became} (suppression pattern changed because of "
-            f"{', '.join(causes)}'s files: secondary suppression across partnerships and the programme total)")
+    return (
+        f"disclosure control: {became} (suppression pattern changed because of "
+        f"{', '.join(causes)}'s files: secondary suppression across partnerships and the programme total)"
+    )
 
 
 def file_reasons(conn: Connection, a: pd.Series, b: pd.Series) -> pd.DataFrame:
@@ -84,18 +86,32 @@ def file_reasons(conn: Connection, a: pd.Series, b: pd.Series) -> pd.DataFrame:
         if not isinstance(f["content_hash_a"], str):
             dated = earliest.get(f["source_file"])
             landed = f["first_landed_at_b"]
-            landed_text = f", landed {pd.Timestamp(landed):%Y-%m-%d}" if landed is not None and not pd.isna(landed) else ""
+            landed_text = (
+                f", landed {pd.Timestamp(landed):%Y-%m-%d}" if landed is not None and not pd.isna(landed) else ""
+            )
             if dated is not None and pd.Timestamp(dated).date() <= a["as_at"]:
-                rows.append((partnership, f["source_file"], "late file",
-                             f"late file {f['source_file']}{landed_text}: holds records from {pd.Timestamp(dated):%Y-%m-%d}, "
-                             f"before {a['release_id']}'s as-at date"))
+                rows.append(
+                    (
+                        partnership,
+                        f["source_file"],
+                        "late file",
+                        f"late file {f['source_file']}{landed_text}: holds records from {pd.Timestamp(dated):%Y-%m-%d}, "
+                        f"before {a['release_id']}'s as-at date",
+                    )
+                )
             else:
                 rows.append((partnership, f["source_file"], "new file", f"new file {f['source_file']}{landed_text}"))
         elif not isinstance(f["content_hash_b"], str):
             rows.append((partnership, f["source_file"], "removed file", f"file {f['source_file']} no longer loaded"))
         elif f["content_hash_a"] != f["content_hash_b"]:
-            rows.append((partnership, f["source_file"], "correction",
-                         f"correction: {f['source_file']} replaced ({f['content_hash_a'][:8]} → {f['content_hash_b'][:8]})"))
+            rows.append(
+                (
+                    partnership,
+                    f["source_file"],
+                    "correction",
+                    f"correction: {f['source_file']} replaced ({f['content_hash_a'][:8]} → {f['content_hash_b'][:8]})",
+                )
+            )
     return pd.DataFrame(rows, columns=["partnership_id", "source_file", "kind", "reason"])
 
 
@@ -106,15 +122,23 @@ def release_diff(conn: Connection, reference_a: str, reference_b: str, labels=No
     merged = figures_a.merge(figures_b, on=KEY, how="outer", suffixes=("_a", "_b"), indicator=True)
     changed = merged[
         (merged["_merge"] != "both")
-        | ~pd.Series([all(_same(r[f"{c}_a"], r[f"{c}_b"]) for c in COMPARED) for _, r in merged.iterrows()], index=merged.index, dtype=bool)
+        | ~pd.Series(
+            [all(_same(r[f"{c}_a"], r[f"{c}_b"]) for c in COMPARED) for _, r in merged.iterrows()],
+            index=merged.index,
+            dtype=bool,
+        )
     ].copy()
     files = file_reasons(conn, a, b)
     general = []
     if a["as_at"] != b["as_at"]:
-        general.append(f"as-at moved from {a['as_at']} to {b['as_at']}: sessions and responses dated in between "
-                       f"{'come in' if b['as_at'] > a['as_at'] else 'drop out'}")
+        general.append(
+            f"as-at moved from {a['as_at']} to {b['as_at']}: sessions and responses dated in between "
+            f"{'come in' if b['as_at'] > a['as_at'] else 'drop out'}"
+        )
     if (a["as_known_at"] or None) != (b["as_known_at"] or None):
-        general.append(f"as-known-at moved from {a['as_known_at'] or 'none (all files)'} to {b['as_known_at'] or 'none (all files)'}")
+        general.append(
+            f"as-known-at moved from {a['as_known_at'] or 'none (all files)'} to {b['as_known_at'] or 'none (all files)'}"
+        )
     if json.loads(a["disclosure_rules"]) != json.loads(b["disclosure_rules"]):
         general.append(f"rules: disclosure rules changed ({a['disclosure_rules']} → {b['disclosure_rules']})")
     if a["metrics_version"] != b["metrics_version"]:
@@ -126,11 +150,26 @@ def release_diff(conn: Connection, reference_a: str, reference_b: str, labels=No
         if not parts:
             parts = [reason] if (reason := disclosure_reason(r, files)) else []
         if not parts:
-            parts = ["same files, dates and rules gave a different figure: an erasure or a re-processing (see erasure_log)"]
+            parts = [
+                "same files, dates and rules gave a different figure: an erasure or a re-processing (see erasure_log)"
+            ]
         reasons.append("; ".join(parts))
     changed["reasons"] = reasons
-    changed["change"] = changed["_merge"].map({"left_only": "only in A", "right_only": "only in B", "both": "changed"}).astype(str)
-    columns = [*KEY, "unit_a", "value_a", "observation_status_a", "base_n_a", "value_b", "observation_status_b", "base_n_b", "change", "reasons"]
+    changed["change"] = (
+        changed["_merge"].map({"left_only": "only in A", "right_only": "only in B", "both": "changed"}).astype(str)
+    )
+    columns = [
+        *KEY,
+        "unit_a",
+        "value_a",
+        "observation_status_a",
+        "base_n_a",
+        "value_b",
+        "observation_status_b",
+        "base_n_b",
+        "change",
+        "reasons",
+    ]
     out = changed[columns].rename(columns={"unit_a": "unit"}).reset_index(drop=True)
     out["unit"] = out["unit"].where(out["unit"].notna(), changed["unit_b"].to_numpy())
     for column in ("observation_status_a", "observation_status_b"):
@@ -138,16 +177,27 @@ def release_diff(conn: Connection, reference_a: str, reference_b: str, labels=No
     whole = out["unit"].isin(["count", "months"])
     for column in ("value_a", "value_b", "base_n_a", "base_n_b"):  # counts and bases as whole numbers
         as_int = column.startswith("base_n") | whole
-        out[column] = pd.Series([None if v is None or pd.isna(v) else (int(round(float(v))) if i else float(v))
-                                 for v, i in zip(out[column], as_int)], index=out.index, dtype=object)
+        out[column] = pd.Series(
+            [
+                None if v is None or pd.isna(v) else (int(round(float(v))) if i else float(v))
+                for v, i in zip(out[column], as_int)
+            ],
+            index=out.index,
+            dtype=object,
+        )
     if labels is not None:
         out.insert(1, "measure", out["metric_id"].map(labels.metric))
         out.insert(3, "partnership", out["partnership_id"].map(labels.partnership))
         out.insert(6, "category", [labels.value(d, v) for d, v in zip(out["dimension"], out["dimension_value"])])
     summary = {
-        "a": a["release_id"], "b": b["release_id"], "figures_a": len(figures_a), "figures_b": len(figures_b),
-        "changed": int((out["change"] == "changed").sum()), "only_in_a": int((out["change"] == "only in A").sum()),
-        "only_in_b": int((out["change"] == "only in B").sum()), "general_reasons": general,
+        "a": a["release_id"],
+        "b": b["release_id"],
+        "figures_a": len(figures_a),
+        "figures_b": len(figures_b),
+        "changed": int((out["change"] == "changed").sum()),
+        "only_in_a": int((out["change"] == "only in A").sum()),
+        "only_in_b": int((out["change"] == "only in B").sum()),
+        "general_reasons": general,
         "file_reasons": files["reason"].tolist(),
     }
     return out, summary

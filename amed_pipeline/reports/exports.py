@@ -59,7 +59,8 @@ def whole_numbers_as_integers(frame: pd.DataFrame) -> pd.DataFrame:
         if pd.api.types.is_float_dtype(series) or series.dtype == object:
             out[column] = pd.Series(
                 [int(v) if isinstance(v, float) and not pd.isna(v) and v.is_integer() else v for v in series.tolist()],
-                index=series.index, dtype=object,
+                index=series.index,
+                dtype=object,
             )
     return out
 

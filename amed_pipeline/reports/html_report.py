@@ -10,10 +10,9 @@ the table.
 
 from __future__ import annotations
 
-from typing import Sequence
-
 import datetime as dt
 import html
+from typing import Sequence
 
 import pandas as pd
 
@@ -82,10 +81,14 @@ class _Figures:
         self.symbols.update(pres.flags_of(text))
         return text
 
-    def span(self, metric_id: str, partnership: str = "all", dimension: str = "", value: str = "", base: bool = True) -> str:
+    def span(
+        self, metric_id: str, partnership: str = "all", dimension: str = "", value: str = "", base: bool = True
+    ) -> str:
         row = self.row(metric_id, partnership, dimension, value)
-        attributes = (f'data-metric="{html.escape(metric_id)}" data-partnership="{html.escape(partnership)}" '
-                      f'data-dimension="{html.escape(dimension)}" data-dimension-value="{html.escape(value)}"')
+        attributes = (
+            f'data-metric="{html.escape(metric_id)}" data-partnership="{html.escape(partnership)}" '
+            f'data-dimension="{html.escape(dimension)}" data-dimension-value="{html.escape(value)}"'
+        )
         if row is None:
             if (metric_id, partnership) in self.not_applicable:
                 self.symbols.add(pres.NOT_APPLICABLE)
@@ -101,7 +104,9 @@ class _Figures:
         return figure
 
 
-def bar_chart(items: list[tuple[str, float | None, str]], title: str, percent: bool = True, horizontal: bool = True) -> str:
+def bar_chart(
+    items: list[tuple[str, float | None, str]], title: str, percent: bool = True, horizontal: bool = True
+) -> str:
     """Items are (label, value, shown text); None values are drawn as an empty, labelled bar."""
     if not items:
         return '<p class="empty">No data.</p>'
@@ -110,31 +115,51 @@ def bar_chart(items: list[tuple[str, float | None, str]], title: str, percent: b
         row_height, label_width, bar_width = 34, 280, 360
         height = row_height * len(items) + 10
         # Room on the right for the value with its base ("48% (n = 1,070)").
-        parts = [f'<svg class="chart" role="img" aria-label="{html.escape(title)}" width="{label_width + bar_width + 170}" height="{height}" viewBox="0 0 {label_width + bar_width + 170} {height}">']
+        parts = [
+            f'<svg class="chart" role="img" aria-label="{html.escape(title)}" width="{label_width + bar_width + 170}" height="{height}" viewBox="0 0 {label_width + bar_width + 170} {height}">'
+        ]
         for i, (label, value, shown) in enumerate(items):
             y = 5 + i * row_height
             width = 0 if value is None else max(2, bar_width * value / top)
-            parts.append(f'<text x="{label_width - 8}" y="{y + 21}" text-anchor="end" class="label">{html.escape(label)}</text>')
-            parts.append(f'<rect class="bar" x="{label_width}" y="{y + 4}" width="{width:.1f}" height="{row_height - 10}" fill="{PALETTE[i % len(PALETTE)]}"></rect>')
-            parts.append(f'<text x="{label_width + width + 6:.1f}" y="{y + 21}" class="value">{html.escape(shown)}</text>')
+            parts.append(
+                f'<text x="{label_width - 8}" y="{y + 21}" text-anchor="end" class="label">{html.escape(label)}</text>'
+            )
+            parts.append(
+                f'<rect class="bar" x="{label_width}" y="{y + 4}" width="{width:.1f}" height="{row_height - 10}" fill="{PALETTE[i % len(PALETTE)]}"></rect>'
+            )
+            parts.append(
+                f'<text x="{label_width + width + 6:.1f}" y="{y + 21}" class="value">{html.escape(shown)}</text>'
+            )
         parts.append("</svg>")
         return "".join(parts)
     column_width, chart_height = 46, 200
     width = column_width * len(items) + 40
-    parts = [f'<svg class="chart" role="img" aria-label="{html.escape(title)}" width="{width}" height="{chart_height + 60}" viewBox="0 0 {width} {chart_height + 60}">']
+    parts = [
+        f'<svg class="chart" role="img" aria-label="{html.escape(title)}" width="{width}" height="{chart_height + 60}" viewBox="0 0 {width} {chart_height + 60}">'
+    ]
     for i, (label, value, shown) in enumerate(items):
         x = 20 + i * column_width
         bar_height = 0 if value is None else max(2, chart_height * value / top)
-        parts.append(f'<rect class="bar" x="{x}" y="{chart_height - bar_height + 20:.1f}" width="{column_width - 10}" height="{bar_height:.1f}" fill="{PALETTE[0]}"></rect>')
-        parts.append(f'<text x="{x + (column_width - 10) / 2}" y="{chart_height - bar_height + 14:.1f}" text-anchor="middle" class="value">{html.escape(shown)}</text>')
-        parts.append(f'<text x="{x + (column_width - 10) / 2}" y="{chart_height + 36}" text-anchor="middle" class="label small">{html.escape(label)}</text>')
+        parts.append(
+            f'<rect class="bar" x="{x}" y="{chart_height - bar_height + 20:.1f}" width="{column_width - 10}" height="{bar_height:.1f}" fill="{PALETTE[0]}"></rect>'
+        )
+        parts.append(
+            f'<text x="{x + (column_width - 10) / 2}" y="{chart_height - bar_height + 14:.1f}" text-anchor="middle" class="value">{html.escape(shown)}</text>'
+        )
+        parts.append(
+            f'<text x="{x + (column_width - 10) / 2}" y="{chart_height + 36}" text-anchor="middle" class="label small">{html.escape(label)}</text>'
+        )
     parts.append("</svg>")
     return "".join(parts)
 
 
-def _chart_items(rows: pd.DataFrame, labels: dict[str, str], order=None, figures: _Figures | None = None) -> list[tuple[str, float | None, str]]:
+def _chart_items(
+    rows: pd.DataFrame, labels: dict[str, str], order=None, figures: _Figures | None = None
+) -> list[tuple[str, float | None, str]]:
     if order:
-        rows = rows.assign(_o=rows["dimension_value"].map({k: i for i, k in enumerate(order)}).fillna(99)).sort_values(["_o", "dimension_value"])
+        rows = rows.assign(_o=rows["dimension_value"].map({k: i for i, k in enumerate(order)}).fillna(99)).sort_values(
+            ["_o", "dimension_value"]
+        )
     else:
         rows = rows.sort_values("value", ascending=False, na_position="last")
     items = []
@@ -144,8 +169,13 @@ def _chart_items(rows: pd.DataFrame, labels: dict[str, str], order=None, figures
         base = format_base(r["base_n"], r["unit"], r["observation_status"])
         if figures is not None:
             figures.symbols.update(pres.flags_of(base))
-        items.append((labels.get(r["dimension_value"], r["dimension_value"]), None if hidden else float(r["value"]),
-                      f"{text} ({base})" if base else text))
+        items.append(
+            (
+                labels.get(r["dimension_value"], r["dimension_value"]),
+                None if hidden else float(r["value"]),
+                f"{text} ({base})" if base else text,
+            )
+        )
     return items
 
 
@@ -172,15 +202,27 @@ footer, .note { font-size: 13px; color: #4a4a4a; }
 """
 
 
-def _breakdown_table(figures: _Figures, metrics: list[tuple[str, str]], dimension: str, labels: dict[str, str], heading: str) -> str:
+def _breakdown_table(
+    figures: _Figures, metrics: list[tuple[str, str]], dimension: str, labels: dict[str, str], heading: str
+) -> str:
     """Categories as rows, one column per measure (figure with its base); empty when nothing is published."""
-    values = sorted(set(figures.frame.loc[(figures.frame["dimension"] == dimension) & (figures.frame["partnership_id"] == "all")
-                                           & figures.frame["metric_id"].isin([m for m, _ in metrics]), "dimension_value"]))
+    values = sorted(
+        set(
+            figures.frame.loc[
+                (figures.frame["dimension"] == dimension)
+                & (figures.frame["partnership_id"] == "all")
+                & figures.frame["metric_id"].isin([m for m, _ in metrics]),
+                "dimension_value",
+            ]
+        )
+    )
     if not values:
         return ""
     head = "".join(f"<th>{html.escape(label)}</th>" for _, label in metrics)
     body = "".join(
-        f"<tr><td>{html.escape(labels.get(v) or v.replace('_', ' ').capitalize())}</td>" + "".join(f"<td>{figures.span(m, 'all', dimension, v)}</td>" for m, _ in metrics) + "</tr>"
+        f"<tr><td>{html.escape(labels.get(v) or v.replace('_', ' ').capitalize())}</td>"
+        + "".join(f"<td>{figures.span(m, 'all', dimension, v)}</td>" for m, _ in metrics)
+        + "</tr>"
         for v in values
     )
     return f"<table><thead><tr><th>{html.escape(heading)}</th>{head}</tr></thead><tbody>{body}</tbody></table>"
@@ -215,7 +257,8 @@ def render_report(
     period_row = figures.row("people_trained")
     period = (
         f"{pd.Timestamp(period_row['period_start']):%B %Y} to {pd.Timestamp(period_row['period_end']):%B %Y}"
-        if period_row is not None else "no sessions delivered yet"
+        if period_row is not None
+        else "no sessions delivered yet"
     )
     tiles = [
         ("people_trained", "people trained"),
@@ -230,21 +273,36 @@ def render_report(
     tile_html = "".join(
         f'<div class="tile">{figures.span(m)}<span class="caption">{html.escape(c)}</span></div>' for m, c in tiles
     )
-    headline_note = (f"<p class=\"note\">{html.escape(question['knowledge_mean'])}: {figures.span('knowledge_mean')}. "
-                     f"{html.escape(question['confidence_mean'])}: {figures.span('confidence_mean')}. "
-                     f"{figures.span('online_workshop_share')} of attendances were at the one-hour online workshops.</p>")
-    training = _chart_items(figures.rows("training_type_share", dimension="training_type"), labels.get("training_type", {}), TRAINING_TYPE_ORDER, figures)
-    roles = _chart_items(figures.rows("role_group_share", dimension="role_group"), labels.get("role_group", {}), figures=figures)
+    headline_note = (
+        f'<p class="note">{html.escape(question["knowledge_mean"])}: {figures.span("knowledge_mean")}. '
+        f"{html.escape(question['confidence_mean'])}: {figures.span('confidence_mean')}. "
+        f"{figures.span('online_workshop_share')} of attendances were at the one-hour online workshops.</p>"
+    )
+    training = _chart_items(
+        figures.rows("training_type_share", dimension="training_type"),
+        labels.get("training_type", {}),
+        TRAINING_TYPE_ORDER,
+        figures,
+    )
+    roles = _chart_items(
+        figures.rows("role_group_share", dimension="role_group"), labels.get("role_group", {}), figures=figures
+    )
     monthly = figures.rows("attendances", dimension="month").sort_values("dimension_value")
     month_items = [
-        (pd.Timestamp(r["dimension_value"] + "-01").strftime("%b %y"),
-         None if not pres.is_shown(r["value"], r["observation_status"]) else float(r["value"]),
-         figures.shown(r))
+        (
+            pd.Timestamp(r["dimension_value"] + "-01").strftime("%b %y"),
+            None if not pres.is_shown(r["value"], r["observation_status"]) else float(r["value"]),
+            figures.shown(r),
+        )
         for _, r in monthly.iterrows()
     ]
     ratings = []
-    short = {"usefulness_end_mean": "Usefulness, end of session", "usefulness_followup_mean": "Usefulness, follow-up",
-             "knowledge_mean": "Importance of conversations", "confidence_mean": "Confidence"}
+    short = {
+        "usefulness_end_mean": "Usefulness, end of session",
+        "usefulness_followup_mean": "Usefulness, follow-up",
+        "knowledge_mean": "Importance of conversations",
+        "confidence_mean": "Confidence",
+    }
     for metric in short:
         row = figures.row(metric)
         if row is None:
@@ -253,10 +311,17 @@ def render_report(
             continue
         base = format_base(row["base_n"], row["unit"], row["observation_status"])
         figures.symbols.update(pres.flags_of(base))
-        ratings.append((short[metric], float(row["value"]) if pres.is_shown(row["value"], row["observation_status"]) else None,
-                        f"{figures.shown(row)} ({base})"))
+        ratings.append(
+            (
+                short[metric],
+                float(row["value"]) if pres.is_shown(row["value"], row["observation_status"]) else None,
+                f"{figures.shown(row)} ({base})",
+            )
+        )
     questions_asked = "".join(f"<li><b>{html.escape(short[m])}</b>: “{html.escape(question[m])}”</li>" for m in short)
-    settings = _chart_items(figures.rows("more_conversations_share", dimension="setting"), SETTING_LABELS, figures=figures)
+    settings = _chart_items(
+        figures.rows("more_conversations_share", dimension="setting"), SETTING_LABELS, figures=figures
+    )
     conversations = figures.span("more_conversations_share")
     physio_value = "physical_activity_in_clinical_care|physiotherapist"
     physio_row = figures.row("profession_share", dimension="training_type|profession", value=physio_value)
@@ -265,17 +330,23 @@ def render_report(
         physio_text = (
             f"<p>Physiotherapists: {figures.span('profession_share', 'all', 'training_type|profession', physio_value)} "
             f"of attendances at the clinical-care workshop "
-            f"(<span class=\"count\">{format_value(physio_row['numerator'], 'count', physio_row['observation_status'])}</span> attendances).</p>"
+            f'(<span class="count">{format_value(physio_row["numerator"], "count", physio_row["observation_status"])}</span> attendances).</p>'
         )
-    rating_metrics = [(m, question[m].split(" (")[0]) for m in ("usefulness_end_mean", "knowledge_mean", "confidence_mean")]
+    rating_metrics = [
+        (m, question[m].split(" (")[0]) for m in ("usefulness_end_mean", "knowledge_mean", "confidence_mean")
+    ]
     profession_labels = labels.get("profession", {})
     by_profession = _breakdown_table(figures, rating_metrics, "profession", profession_labels, "Profession")
     by_role = _breakdown_table(figures, rating_metrics, "role_group", labels.get("role_group", {}), "Role group")
-    survey_metrics = [("feedback_response_rate", "End-of-session feedback response rate"),
-                      ("usefulness_end_mean", question["usefulness_end_mean"].split(" (")[0] + " (end of session)"),
-                      ("followup_response_rate", "Follow-up response rate"),
-                      ("usefulness_followup_mean", question["usefulness_followup_mean"].split(" (")[0] + " (follow-up)")]
-    by_type = _breakdown_table(figures, survey_metrics, "training_type", labels.get("training_type", {}), "Training type")
+    survey_metrics = [
+        ("feedback_response_rate", "End-of-session feedback response rate"),
+        ("usefulness_end_mean", question["usefulness_end_mean"].split(" (")[0] + " (end of session)"),
+        ("followup_response_rate", "Follow-up response rate"),
+        ("usefulness_followup_mean", question["usefulness_followup_mean"].split(" (")[0] + " (follow-up)"),
+    ]
+    by_type = _breakdown_table(
+        figures, survey_metrics, "training_type", labels.get("training_type", {}), "Training type"
+    )
     breakdowns = ""
     if by_profession or by_role or by_type:
         breakdowns = (
@@ -286,8 +357,11 @@ def render_report(
             f"respondent attended before answering).</p>{by_type}</section>"
         )
     comparison_metrics = [
-        ("people_trained", "People trained"), ("attendances", "Attendances"), ("sessions_delivered", "Sessions"),
-        ("feedback_response_rate", "Feedback response rate"), ("followup_response_rate", "Follow-up response rate"),
+        ("people_trained", "People trained"),
+        ("attendances", "Attendances"),
+        ("sessions_delivered", "Sessions"),
+        ("feedback_response_rate", "Feedback response rate"),
+        ("followup_response_rate", "Follow-up response rate"),
         ("usefulness_end_mean", question["usefulness_end_mean"]),
         ("more_conversations_share", question["more_conversations_share"]),
     ]
@@ -301,7 +375,12 @@ def render_report(
     legend_items = [(s, key[s]) for s in sorted(figures.symbols) if s in key]
     if figures.dash:
         legend_items.append(("–", pres.DASH_MEANING))
-    legend_items.append(("n", "The base: how many people, attendances or responses a share or mean rests on (rounded as the notes say)."))
+    legend_items.append(
+        (
+            "n",
+            "The base: how many people, attendances or responses a share or mean rests on (rounded as the notes say).",
+        )
+    )
     legend = "".join(f"<li><b>{html.escape(k)}</b> {html.escape(v)}</li>" for k, v in legend_items)
     note_items = "".join(f"<li>{html.escape(n)}</li>" for n in (notes or []))
     definition_items = "".join(
@@ -310,9 +389,14 @@ def render_report(
     )
     footer = footer or f"Produced {generated_at:%d %B %Y %H:%M} by the amed_pipeline (Dagster run {run_id})."
     withheld_html = (
-        '<section id="withheld" class="note"><h2>Not published</h2><ul>'
-        + "".join(f"<li>{html.escape(w)}</li>" for w in warnings) + "</ul></section>\n"
-    ) if warnings else ""
+        (
+            '<section id="withheld" class="note"><h2>Not published</h2><ul>'
+            + "".join(f"<li>{html.escape(w)}</li>" for w in warnings)
+            + "</ul></section>\n"
+        )
+        if warnings
+        else ""
+    )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(programme_name)}: evaluation report</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>{CSS}</style></head>
@@ -326,7 +410,7 @@ def render_report(
 <section id="delivery"><h2>Delivery by month</h2><p>Attendances per month.</p>{bar_chart(month_items, "Attendances by month", percent=False, horizontal=False)}</section>
 <section id="ratings"><h2>Ratings</h2><p>Mean ratings out of 10.</p>{bar_chart(ratings, "Ratings", percent=False)}<p>The questions asked:</p><ul class="questions">{questions_asked}</ul></section>
 <section id="conversations"><h2>Conversations about physical activity</h2>
-<p>{html.escape(question['more_conversations_share'])}: {conversations} overall, by where they work:</p>{bar_chart(settings, "More conversations by setting")}</section>
+<p>{html.escape(question["more_conversations_share"])}: {conversations} overall, by where they work:</p>{bar_chart(settings, "More conversations by setting")}</section>
 {breakdowns}
 <section id="partnerships"><h2>Partnerships compared</h2><table><thead><tr><th></th>{header_cells}</tr></thead><tbody>{body_rows}</tbody></table></section>
 <section id="notes"><h2>Notes</h2><h3>Symbols</h3><ul class="legend">{legend}</ul><h3>Rounding and disclosure</h3><ul class="notes">{note_items}</ul>

@@ -40,8 +40,19 @@ DASH_MEANING = "Not shown: no figure exists for this cell (the report draws a da
 FLAG_PATTERN = re.compile(r"\[[a-z]\]")
 
 # Follow-up measures: not applicable where a partnership runs no follow-up survey.
-FOLLOWUP_METRICS = ("followup_responses", "followup_response_rate", "usefulness_followup_mean", "more_conversations_share")
-FEEDBACK_METRICS = ("feedback_responses", "feedback_response_rate", "usefulness_end_mean", "knowledge_mean", "confidence_mean")
+FOLLOWUP_METRICS = (
+    "followup_responses",
+    "followup_response_rate",
+    "usefulness_followup_mean",
+    "more_conversations_share",
+)
+FEEDBACK_METRICS = (
+    "feedback_responses",
+    "feedback_response_rate",
+    "usefulness_end_mean",
+    "knowledge_mean",
+    "confidence_mean",
+)
 SURVEY_METRICS = {"followup": FOLLOWUP_METRICS, "feedback": FEEDBACK_METRICS}
 
 # Each survey measure named as the question asked it (the questionnaire's wording).
@@ -102,7 +113,11 @@ class Labels:
         if "|" in dimension:
             parts = zip(dimension.split("|"), value.split("|"))
             return ": ".join(self.value(d, v) for d, v in parts)
-        table = SETTING_LABELS if dimension == "setting" and "setting" not in self.values else self.values.get(dimension, {})
+        table = (
+            SETTING_LABELS
+            if dimension == "setting" and "setting" not in self.values
+            else self.values.get(dimension, {})
+        )
         return table.get(value, value.replace("_", " ").capitalize() if value else "Not stated")
 
 
@@ -132,28 +147,48 @@ def mark_not_applicable(published: pd.DataFrame, without_survey: dict[str, set[s
 
 
 def is_shown(value, status) -> bool:
-    return not (value is None or pd.isna(value)) and NOT_APPLICABLE not in flags_of(status) and disclosure.SUPPRESSED not in flags_of(status)
+    return (
+        not (value is None or pd.isna(value))
+        and NOT_APPLICABLE not in flags_of(status)
+        and disclosure.SUPPRESSED not in flags_of(status)
+    )
 
 
 def labelled(published: pd.DataFrame, labels: Labels) -> pd.DataFrame:
     """The long published table with a label column beside every id; counts as whole numbers."""
     frame = published.copy()
     frame.insert(frame.columns.get_loc("metric_id") + 1, "metric_label", frame["metric_id"].map(labels.metric))
-    frame.insert(frame.columns.get_loc("partnership_id") + 1, "partnership_name", frame["partnership_id"].map(labels.partnership))
-    frame.insert(frame.columns.get_loc("dimension") + 1, "dimension_label", frame["dimension"].map(lambda d: DIMENSION_LABELS.get(d, d)))
+    frame.insert(
+        frame.columns.get_loc("partnership_id") + 1, "partnership_name", frame["partnership_id"].map(labels.partnership)
+    )
+    frame.insert(
+        frame.columns.get_loc("dimension") + 1,
+        "dimension_label",
+        frame["dimension"].map(lambda d: DIMENSION_LABELS.get(d, d)),
+    )
     # Labelled once per distinct (dimension, value): a large programme has a million rows and a few hundred pairs.
     pairs = frame[["dimension", "dimension_value"]].drop_duplicates()
-    pairs = pairs.assign(dimension_value_label=[labels.value(d, v) for d, v in zip(pairs["dimension"], pairs["dimension_value"])])
+    pairs = pairs.assign(
+        dimension_value_label=[labels.value(d, v) for d, v in zip(pairs["dimension"], pairs["dimension_value"])]
+    )
     value_labels = frame[["dimension", "dimension_value"]].merge(pairs, on=["dimension", "dimension_value"], how="left")
-    frame.insert(frame.columns.get_loc("dimension_value") + 1, "dimension_value_label", value_labels["dimension_value_label"].to_numpy())
+    frame.insert(
+        frame.columns.get_loc("dimension_value") + 1,
+        "dimension_value_label",
+        value_labels["dimension_value_label"].to_numpy(),
+    )
     for column in ("numerator", "denominator", "base_n"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce").round().astype("Int64")
     counts = frame["unit"].isin(["count", "months"])
     numeric = pd.to_numeric(frame["value"], errors="coerce")
     # Counts are written as integers, shares and means as published (no rounding here).
     frame["value"] = pd.Series(
-        [(None if pd.isna(v) else int(round(v))) if is_count else (None if pd.isna(v) else float(v)) for v, is_count in zip(numeric, counts)],
-        index=frame.index, dtype=object,
+        [
+            (None if pd.isna(v) else int(round(v))) if is_count else (None if pd.isna(v) else float(v))
+            for v, is_count in zip(numeric, counts)
+        ],
+        index=frame.index,
+        dtype=object,
     )
     return frame
 
@@ -222,7 +257,11 @@ def wide_table(
                 elif is_shown(row.value, status):
                     figure = int(round(float(row.value))) if unit in ("count", "months") else float(row.value)
                     if unit in BASE_UNITS:
-                        base = NOT_AVAILABLE if row.base_n is None or pd.isna(row.base_n) else int(round(float(row.base_n)))
+                        base = (
+                            NOT_AVAILABLE
+                            if row.base_n is None or pd.isna(row.base_n)
+                            else int(round(float(row.base_n)))
+                        )
                     else:
                         base = NOT_APPLICABLE
                     note = " ".join(flags_of(status))

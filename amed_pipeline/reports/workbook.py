@@ -49,23 +49,94 @@ class SheetSpec:
 
 # The headline table, then one table per breakdown the evaluation discusses.
 HEADLINE_METRICS = (
-    "people_trained", "attendances", "sessions_delivered", "delivery_months", "online_workshop_share",
-    "feedback_responses", "feedback_response_rate", "followup_responses", "followup_response_rate",
-    "usefulness_end_mean", "knowledge_mean", "confidence_mean", "usefulness_followup_mean", "more_conversations_share",
+    "people_trained",
+    "attendances",
+    "sessions_delivered",
+    "delivery_months",
+    "online_workshop_share",
+    "feedback_responses",
+    "feedback_response_rate",
+    "followup_responses",
+    "followup_response_rate",
+    "usefulness_end_mean",
+    "knowledge_mean",
+    "confidence_mean",
+    "usefulness_followup_mean",
+    "more_conversations_share",
 )
 RATINGS = ("usefulness_end_mean", "knowledge_mean", "confidence_mean")
-SURVEYS_BY_TYPE = ("feedback_response_rate", "usefulness_end_mean", "followup_response_rate", "usefulness_followup_mean")
+SURVEYS_BY_TYPE = (
+    "feedback_response_rate",
+    "usefulness_end_mean",
+    "followup_response_rate",
+    "usefulness_followup_mean",
+)
 SHEETS = (
     SheetSpec("Headline", "headline_figures", "Headline figures by partnership", HEADLINE_METRICS, "", "Measure"),
-    SheetSpec("Training_type", "training_type_shares", "Share of attendances by training type", ("training_type_share",), "training_type", "Training type"),
-    SheetSpec("Role_group", "role_group_shares", "Share of people trained by role group", ("role_group_share",), "role_group", "Role group"),
-    SheetSpec("Profession", "profession_shares", "Share of a training type's attendances by profession", ("profession_share",), "training_type|profession", "Training type and profession"),
-    SheetSpec("Setting", "conversations_by_setting", "Follow-up respondents having more conversations, by setting", ("more_conversations_share",), "setting", "Setting"),
-    SheetSpec("Month", "delivery_by_month", "Delivery and survey responses by month",
-              ("people_trained", "attendances", "sessions_delivered", "feedback_responses", "followup_responses"), "month", "Month"),
-    SheetSpec("Ratings_profession", "ratings_by_profession", "End-of-session ratings by profession", RATINGS, "profession", "Profession"),
-    SheetSpec("Ratings_role_group", "ratings_by_role_group", "End-of-session ratings by role group", RATINGS, "role_group", "Role group"),
-    SheetSpec("Surveys_training_type", "surveys_by_training_type", "Feedback and follow-up by training type", SURVEYS_BY_TYPE, "training_type", "Training type"),
+    SheetSpec(
+        "Training_type",
+        "training_type_shares",
+        "Share of attendances by training type",
+        ("training_type_share",),
+        "training_type",
+        "Training type",
+    ),
+    SheetSpec(
+        "Role_group",
+        "role_group_shares",
+        "Share of people trained by role group",
+        ("role_group_share",),
+        "role_group",
+        "Role group",
+    ),
+    SheetSpec(
+        "Profession",
+        "profession_shares",
+        "Share of a training type's attendances by profession",
+        ("profession_share",),
+        "training_type|profession",
+        "Training type and profession",
+    ),
+    SheetSpec(
+        "Setting",
+        "conversations_by_setting",
+        "Follow-up respondents having more conversations, by setting",
+        ("more_conversations_share",),
+        "setting",
+        "Setting",
+    ),
+    SheetSpec(
+        "Month",
+        "delivery_by_month",
+        "Delivery and survey responses by month",
+        ("people_trained", "attendances", "sessions_delivered", "feedback_responses", "followup_responses"),
+        "month",
+        "Month",
+    ),
+    SheetSpec(
+        "Ratings_profession",
+        "ratings_by_profession",
+        "End-of-session ratings by profession",
+        RATINGS,
+        "profession",
+        "Profession",
+    ),
+    SheetSpec(
+        "Ratings_role_group",
+        "ratings_by_role_group",
+        "End-of-session ratings by role group",
+        RATINGS,
+        "role_group",
+        "Role group",
+    ),
+    SheetSpec(
+        "Surveys_training_type",
+        "surveys_by_training_type",
+        "Feedback and follow-up by training type",
+        SURVEYS_BY_TYPE,
+        "training_type",
+        "Training type",
+    ),
 )
 
 
@@ -85,13 +156,27 @@ def _legend(symbols: set[str]) -> list[str]:
     return [f"{s} {key[s]}" for s in sorted(symbols) if s in key]
 
 
-def _table(gptables, frame: pd.DataFrame, formats: dict, spec_title: str, table_name: str, symbols: set[str],
-           instructions: str, index_columns: dict):
-    cell_formats = [{"cell": {"cells": (i + 1, j), "format": {"num_format": f}}} for (i, j), f in sorted(formats.items())]
+def _table(
+    gptables,
+    frame: pd.DataFrame,
+    formats: dict,
+    spec_title: str,
+    table_name: str,
+    symbols: set[str],
+    instructions: str,
+    index_columns: dict,
+):
+    cell_formats = [
+        {"cell": {"cells": (i + 1, j), "format": {"num_format": f}}} for (i, j), f in sorted(formats.items())
+    ]
     legend = _legend(symbols)
     return gptables.GPTable(
-        table=_safe_frame(frame), table_name=table_name, title=safe_text(spec_title),
-        instructions=instructions, legend=legend or [], index_columns=index_columns,
+        table=_safe_frame(frame),
+        table_name=table_name,
+        title=safe_text(spec_title),
+        instructions=instructions,
+        legend=legend or [],
+        index_columns=index_columns,
         additional_formatting=cell_formats,
     )
 
@@ -105,23 +190,45 @@ def long_table(published: pd.DataFrame, labels: pres.Labels) -> tuple[pd.DataFra
         shown = pres.is_shown(r.value, status)
         has_base = r.unit in pres.BASE_UNITS
         gap = " ".join(pres.flags_of(status)) or pres.NOT_AVAILABLE
-        records.append({
-            "Measure": r.metric_label, "Measure id": r.metric_id,
-            "Partnership": r.partnership_name, "Partnership id": r.partnership_id,
-            "Breakdown": r.dimension_label, "Category": r.dimension_value_label, "Category id": r.dimension_value or "none",
-            "Period start": str(r.period_start)[:10], "Period end": str(r.period_end)[:10],
-            "Figure": r.value if shown else gap,
-            "Base (n)": (int(r.base_n) if shown and not pd.isna(r.base_n) else gap) if has_base else pres.NOT_APPLICABLE,
-            "Note": " ".join(pres.flags_of(status)) if shown else "",
-            "Unit": r.unit,
-        })
+        records.append(
+            {
+                "Measure": r.metric_label,
+                "Measure id": r.metric_id,
+                "Partnership": r.partnership_name,
+                "Partnership id": r.partnership_id,
+                "Breakdown": r.dimension_label,
+                "Category": r.dimension_value_label,
+                "Category id": r.dimension_value or "none",
+                "Period start": str(r.period_start)[:10],
+                "Period end": str(r.period_end)[:10],
+                "Figure": r.value if shown else gap,
+                "Base (n)": (int(r.base_n) if shown and not pd.isna(r.base_n) else gap)
+                if has_base
+                else pres.NOT_APPLICABLE,
+                "Note": " ".join(pres.flags_of(status)) if shown else "",
+                "Unit": r.unit,
+            }
+        )
         symbols.update(pres.flags_of(status))
         if not shown:
             symbols.update(pres.flags_of(gap))
         formats[(i, 9)] = pres.NUMBER_FORMATS.get(r.unit, "General")
         formats[(i, 10)] = pres.NUMBER_FORMATS["count"]
-    columns = ["Measure", "Measure id", "Partnership", "Partnership id", "Breakdown", "Category", "Category id",
-               "Period start", "Period end", "Figure", "Base (n)", "Note", "Unit"]
+    columns = [
+        "Measure",
+        "Measure id",
+        "Partnership",
+        "Partnership id",
+        "Breakdown",
+        "Category",
+        "Category id",
+        "Period start",
+        "Period end",
+        "Figure",
+        "Base (n)",
+        "Note",
+        "Unit",
+    ]
     return pd.DataFrame(records, columns=columns), formats, symbols
 
 
@@ -149,32 +256,61 @@ def write_evaluation_workbook(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     scopes = scopes if len(scopes) <= MAX_PARTNERSHIP_COLUMNS + 1 else [pres.ALL]
-    instructions = ("This worksheet contains one table. Each partnership has a figure column, a base (n) column beside "
-                    "every share and mean, and a note column where a figure carries a flag.")
+    instructions = (
+        "This worksheet contains one table. Each partnership has a figure column, a base (n) column beside "
+        "every share and mean, and a note column where a figure carries a flag."
+    )
     sheets, all_symbols = {}, set()
     for spec in SHEETS:
-        wide = pres.wide_table(published, labels, list(spec.metrics), spec.dimension, scopes, not_applicable,
-                               category_heading=spec.category_heading)
+        wide = pres.wide_table(
+            published,
+            labels,
+            list(spec.metrics),
+            spec.dimension,
+            scopes,
+            not_applicable,
+            category_heading=spec.category_heading,
+        )
         if wide.frame.empty:
             continue
         all_symbols |= wide.symbols
         index = {1: 0, 2: 1} if spec.dimension else {1: 0}
-        sheets[spec.sheet] = _table(gptables, wide.frame, wide.formats, spec.title, spec.table_name, wide.symbols, instructions, index)
-    definition_frame = pd.DataFrame({
-        "Measure": [labels.metric(m) for m in definitions["metric_id"]],
-        "Measure id": definitions["metric_id"],
-        "Unit": definitions["unit"],
-        "Breakdowns": definitions["dimension"].map(lambda d: d or "none").fillna("none"),
-        "Definition": definitions["definition"],
-    })
-    sheets["Definitions"] = _table(gptables, definition_frame, {}, "Definitions of every measure", "definitions", set(),
-                                   "This worksheet contains one table.", {})
+        sheets[spec.sheet] = _table(
+            gptables, wide.frame, wide.formats, spec.title, spec.table_name, wide.symbols, instructions, index
+        )
+    definition_frame = pd.DataFrame(
+        {
+            "Measure": [labels.metric(m) for m in definitions["metric_id"]],
+            "Measure id": definitions["metric_id"],
+            "Unit": definitions["unit"],
+            "Breakdowns": definitions["dimension"].map(lambda d: d or "none").fillna("none"),
+            "Definition": definitions["definition"],
+        }
+    )
+    sheets["Definitions"] = _table(
+        gptables,
+        definition_frame,
+        {},
+        "Definitions of every measure",
+        "definitions",
+        set(),
+        "This worksheet contains one table.",
+        {},
+    )
     long_included = len(published) <= LONG_TABLE_MAX_ROWS
     if long_included and len(published):
         frame, formats, symbols = long_table(published, labels)
         all_symbols |= symbols
-        sheets["Metric_values"] = _table(gptables, frame, formats, "All published figures (long table)", "metric_values",
-                                         symbols, "This worksheet contains one table, one row per figure.", {})
+        sheets["Metric_values"] = _table(
+            gptables,
+            frame,
+            formats,
+            "All published figures (long table)",
+            "metric_values",
+            symbols,
+            "This worksheet contains one table, one row per figure.",
+            {},
+        )
     key = pres.symbol_key()
     cover_about = [
         *about,
@@ -183,28 +319,42 @@ def write_evaluation_workbook(
         "A blank note cell means no flag applies to the figure beside it.",
     ]
     if not long_included:
-        cover_about.append(f"The long table ({len(published):,} rows) is in metric_values.csv beside this workbook, not in it.")
+        cover_about.append(
+            f"The long table ({len(published):,} rows) is in metric_values.csv beside this workbook, not in it."
+        )
     cover = gptables.Cover(
         title=safe_text(f"{programme_name}: evaluation metrics"),
-        intro=[safe_text(f"Period: {period[0]:%d %B %Y} to {period[1]:%d %B %Y}"),
-               "Each table is on its own sheet; the Contents sheet links to them."],
+        intro=[
+            safe_text(f"Period: {period[0]:%d %B %Y} to {period[1]:%d %B %Y}"),
+            "Each table is on its own sheet; the Contents sheet links to them.",
+        ],
         about=[safe_text(line) for line in cover_about],
     )
-    notes_table = pd.DataFrame({"Note reference": [f"note{i + 1}" for i in range(len(notes))], "Note text": [safe_text(n) for n in notes]})
+    notes_table = pd.DataFrame(
+        {"Note reference": [f"note{i + 1}" for i in range(len(notes))], "Note text": [safe_text(n) for n in notes]}
+    )
 
     def write(temporary: Path) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # gptables warns about blank note cells and unreferenced notes
             workbook = gptables.produce_workbook(
-                filename=str(temporary), sheets=sheets, cover=cover, notes_table=notes_table,
-                contentsheet_label="Contents", workbook_options=XLSX_OPTIONS,
+                filename=str(temporary),
+                sheets=sheets,
+                cover=cover,
+                notes_table=notes_table,
+                contentsheet_label="Contents",
+                workbook_options=XLSX_OPTIONS,
             )
             for label, table in {"Contents": None, "Notes": None, **sheets}.items():
                 worksheet = workbook.get_worksheet_by_name(label)
-                header_row = (table.data_range[0] if table is not None else _header_row(worksheet))
+                header_row = table.data_range[0] if table is not None else _header_row(worksheet)
                 worksheet.freeze_panes(header_row + 1, 1 if table is not None and table.index_columns else 0)
-            workbook.set_properties({"title": safe_text(f"{programme_name}: evaluation metrics"),
-                                     "created": created or dt.datetime.now().replace(microsecond=0)})
+            workbook.set_properties(
+                {
+                    "title": safe_text(f"{programme_name}: evaluation metrics"),
+                    "created": created or dt.datetime.now().replace(microsecond=0),
+                }
+            )
             workbook.close()
 
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")

@@ -79,11 +79,16 @@ class SampleApis:
     def events(self, pid: str) -> list[dict]:
         sessions = [s for s in self.views[pid].sessions if "eventbrite" in s.systems and s.ref]
         return [
-            {"id": str(s.ref), "name": {"text": s.title, "html": s.title},
-             "start": {"timezone": "Europe/London", "local": s.start.isoformat(), "utc": utc(s.start)},
-             "end": {"timezone": "Europe/London", "local": s.end.isoformat(), "utc": utc(s.end)},
-             "online_event": s.online, "status": "completed" if s.delivered else "canceled",
-             "created": utc(s.start - dt.timedelta(days=60)), "changed": utc(s.start - dt.timedelta(days=60))}
+            {
+                "id": str(s.ref),
+                "name": {"text": s.title, "html": s.title},
+                "start": {"timezone": "Europe/London", "local": s.start.isoformat(), "utc": utc(s.start)},
+                "end": {"timezone": "Europe/London", "local": s.end.isoformat(), "utc": utc(s.end)},
+                "online_event": s.online,
+                "status": "completed" if s.delivered else "canceled",
+                "created": utc(s.start - dt.timedelta(days=60)),
+                "changed": utc(s.start - dt.timedelta(days=60)),
+            }
             for s in sessions
         ]
 
@@ -114,7 +119,9 @@ class SampleApis:
             for (drive, folder), (pid, _) in DRIVES.items():
                 with tempfile.TemporaryDirectory() as tmp:
                     paths = msforms_feedback(self.views[pid], Path(tmp))
-                    self._files[(drive, folder)] = [(p.name, p.read_bytes(), until) for p, until in zip(paths, FEEDBACK_DOWNLOADS)]
+                    self._files[(drive, folder)] = [
+                        (p.name, p.read_bytes(), until) for p, until in zip(paths, FEEDBACK_DOWNLOADS)
+                    ]
         return self._files
 
 
@@ -122,21 +129,46 @@ def attendee_json(r: Record, status: str, changed: dt.datetime) -> dict:
     cancelled = status not in ("Attending", "Checked In")
     api_status = "Not Attending" if status in CANCELLED_EXPORT_STATUSES else status
     return {
-        "id": str(r.attendee_id), "event_id": str(r.session.ref), "order_id": str(r.order_id),
-        "created": utc(r.ordered_at), "changed": utc(changed), "ticket_class_name": r.ticket_type,
-        "status": api_status, "checked_in": status == "Checked In", "cancelled": cancelled,
+        "id": str(r.attendee_id),
+        "event_id": str(r.session.ref),
+        "order_id": str(r.order_id),
+        "created": utc(r.ordered_at),
+        "changed": utc(changed),
+        "ticket_class_name": r.ticket_type,
+        "status": api_status,
+        "checked_in": status == "Checked In",
+        "cancelled": cancelled,
         "refunded": status == "Refunded",
-        "profile": {"name": f"{r.first} {r.last}".strip(), "first_name": r.first, "last_name": r.last, "email": r.email,
-                    "job_title": r.job_title, "company": r.organisation},
-        "answers": [], "barcodes": [],
+        "profile": {
+            "name": f"{r.first} {r.last}".strip(),
+            "first_name": r.first,
+            "last_name": r.last,
+            "email": r.email,
+            "job_title": r.job_title,
+            "company": r.organisation,
+        },
+        "answers": [],
+        "barcodes": [],
     }
 
 
 # --- SurveyMonkey survey definitions: question ids, families and choices from the questionnaire
 SM_KINDS = {
-    "feedback": (("usefulness", "useful"), ("knowledge", "important"), ("confidence", "confident"), ("job_title", None),
-                 ("setting", "choice"), ("email", None)),
-    "followup": (("usefulness", "useful"), ("how_often", "choice"), ("doing_differently", None), ("setting", "choice"), ("email", None)),
+    "feedback": (
+        ("usefulness", "useful"),
+        ("knowledge", "important"),
+        ("confidence", "confident"),
+        ("job_title", None),
+        ("setting", "choice"),
+        ("email", None),
+    ),
+    "followup": (
+        ("usefulness", "useful"),
+        ("how_often", "choice"),
+        ("doing_differently", None),
+        ("setting", "choice"),
+        ("email", None),
+    ),
 }
 SM_QUESTIONS = {"feedback": vocab.FEEDBACK_QUESTIONS, "followup": vocab.FOLLOWUP_QUESTIONS}
 
@@ -166,7 +198,11 @@ def survey_details(survey_id: str, dataset: str, responses: list[Response]) -> t
                 choices.append({"id": cid, "text": text, "position": position, "visible": True})
             question.update(family="single_choice", subtype="vertical", answers={"choices": choices})
         questions.append(question)
-    body = {"id": survey_id, "title": f"Active Medicine {dataset}", "pages": [{"id": f"9{survey_id}", "questions": questions}]}
+    body = {
+        "id": survey_id,
+        "title": f"Active Medicine {dataset}",
+        "pages": [{"id": f"9{survey_id}", "questions": questions}],
+    }
     return body, choice_ids
 
 
@@ -179,11 +215,21 @@ def survey_response(survey_id: str, dataset: str, r: Response, choice_ids: dict)
             continue
         answer = {"text": text} if scale is None else {"choice_id": choice_ids[(qid, text)]}
         answers.append({"id": qid, "answers": [answer]})
-    return {"id": r.response_id, "survey_id": survey_id, "collector_id": r.collector_id, "date_created": utc(r.started),
-            "date_modified": utc(r.submitted), "response_status": "completed",
-            # A web link collector knows nothing of the respondent: blank, as the export's columns.
-            "email_address": "", "first_name": "", "last_name": "", "custom_variables": {}, "metadata": {},
-            "pages": [{"id": f"9{survey_id}", "questions": answers}]}
+    return {
+        "id": r.response_id,
+        "survey_id": survey_id,
+        "collector_id": r.collector_id,
+        "date_created": utc(r.started),
+        "date_modified": utc(r.submitted),
+        "response_status": "completed",
+        # A web link collector knows nothing of the respondent: blank, as the export's columns.
+        "email_address": "",
+        "first_name": "",
+        "last_name": "",
+        "custom_variables": {},
+        "metadata": {},
+        "pages": [{"id": f"9{survey_id}", "questions": answers}],
+    }
 
 
 GF_ATTRIBUTES = ("usefulness", "how_often", "doing_differently", "setting", "email")
@@ -192,7 +238,13 @@ GF_ATTRIBUTES = ("usefulness", "how_often", "doing_differently", "setting", "ema
 def form_json(form_id: str) -> dict:
     items = []
     for i, title in enumerate(vocab.FOLLOWUP_QUESTIONS, start=1):
-        items.append({"itemId": f"i{i:02d}", "title": title, "questionItem": {"question": {"questionId": f"q{i:02d}", "textQuestion": {}}}})
+        items.append(
+            {
+                "itemId": f"i{i:02d}",
+                "title": title,
+                "questionItem": {"question": {"questionId": f"q{i:02d}", "textQuestion": {}}},
+            }
+        )
     return {"formId": form_id, "info": {"title": "Active Medicine follow-up"}, "revisionId": "00000001", "items": items}
 
 
@@ -202,9 +254,15 @@ def form_response(form_id: str, r: Response) -> dict:
         value = getattr(r, attribute)
         if value not in (None, ""):
             answers[f"q{i:02d}"] = {"questionId": f"q{i:02d}", "textAnswers": {"answers": [{"value": str(value)}]}}
-    identity = hashlib.sha256(f"{form_id}|{r.submitted.isoformat()}|{r.booking.person.index}|{r.email}".encode()).hexdigest()[:20]
-    body = {"responseId": f"ACYDBN{identity}", "createTime": utc(r.submitted).replace("Z", ".000Z"),
-            "lastSubmittedTime": utc(r.submitted).replace("Z", ".000000Z"), "answers": answers}
+    identity = hashlib.sha256(
+        f"{form_id}|{r.submitted.isoformat()}|{r.booking.person.index}|{r.email}".encode()
+    ).hexdigest()[:20]
+    body = {
+        "responseId": f"ACYDBN{identity}",
+        "createTime": utc(r.submitted).replace("Z", ".000Z"),
+        "lastSubmittedTime": utc(r.submitted).replace("Z", ".000000Z"),
+        "answers": answers,
+    }
     if r.collected_email:
         body["respondentEmail"] = r.collected_email
     return body
@@ -213,8 +271,15 @@ def form_response(form_id: str, r: Response) -> dict:
 class ReplayServer:
     """A threading HTTP server on 127.0.0.1 answering as the four APIs do; `start()`/`stop()`."""
 
-    def __init__(self, token: str = "sample-token", port: int = 0, seed: int = 2020, as_of: dt.datetime = DEFAULT_AS_OF,
-                 page_size: int = 50, apis: SampleApis | None = None):
+    def __init__(
+        self,
+        token: str = "sample-token",
+        port: int = 0,
+        seed: int = 2020,
+        as_of: dt.datetime = DEFAULT_AS_OF,
+        page_size: int = 50,
+        apis: SampleApis | None = None,
+    ):
         self.token = token
         self.as_of = as_of
         self.page_size = page_size
@@ -244,7 +309,9 @@ class ReplayServer:
         self.httpd.shutdown()
         self.httpd.server_close()
 
-    def inject(self, path_contains: str, status: int, body: str = "", headers: dict | None = None, times: int = 1) -> None:
+    def inject(
+        self, path_contains: str, status: int, body: str = "", headers: dict | None = None, times: int = 1
+    ) -> None:
         self.faults.append(Fault(path_contains, status, body, headers or {}, times))
 
     def count(self, prefix: str) -> int:
@@ -262,15 +329,29 @@ class ReplayServer:
         service = path.split("/")[1] if path.count("/") > 1 else ""
         scheme, _, presented = authorization.partition(" ")
         if scheme.lower() != "bearer" or presented != self.token:
-            return 401, {"Content-Type": "application/json"}, json.dumps(UNAUTHORISED.get(service, {"error": "unauthorised"})).encode()
+            return (
+                401,
+                {"Content-Type": "application/json"},
+                json.dumps(UNAUTHORISED.get(service, {"error": "unauthorised"})).encode(),
+            )
         headers = {"Content-Type": "application/json"}
         if service == "surveymonkey" and self.day_quota is not None:
             used = self.count("/surveymonkey/")
-            headers.update({"X-Ratelimit-App-Global-Day-Limit": str(self.day_quota),
-                            "X-Ratelimit-App-Global-Day-Remaining": str(max(self.day_quota - used, 0)),
-                            "X-Ratelimit-App-Global-Day-Reset": "3600"})
+            headers.update(
+                {
+                    "X-Ratelimit-App-Global-Day-Limit": str(self.day_quota),
+                    "X-Ratelimit-App-Global-Day-Remaining": str(max(self.day_quota - used, 0)),
+                    "X-Ratelimit-App-Global-Day-Reset": "3600",
+                }
+            )
             if used > self.day_quota:
-                return 429, headers, json.dumps({"error": {"id": "1040", "name": "Rate Limit Reached", "http_status_code": 429}}).encode()
+                return (
+                    429,
+                    headers,
+                    json.dumps(
+                        {"error": {"id": "1040", "name": "Rate Limit Reached", "http_status_code": 429}}
+                    ).encode(),
+                )
         try:
             status, body = self._route(service, path, query)
         except KeyError:
@@ -298,12 +379,23 @@ class ReplayServer:
                 return 200, details
             if parts[4:6] == ["responses", "bulk"]:
                 since = _parse_utc(query.get("start_modified_at", "1970-01-01T00:00:00"))
-                rows = [survey_response(survey_id, dataset, r, choice_ids) for r in self.apis.responses(pid, dataset, self.as_of)]
-                rows = sorted((r for r in rows if _parse_utc(r["date_modified"]) >= since), key=lambda r: (r["date_modified"], r["id"]))
+                rows = [
+                    survey_response(survey_id, dataset, r, choice_ids)
+                    for r in self.apis.responses(pid, dataset, self.as_of)
+                ]
+                rows = sorted(
+                    (r for r in rows if _parse_utc(r["date_modified"]) >= since),
+                    key=lambda r: (r["date_modified"], r["id"]),
+                )
                 per_page, page = min(int(query.get("per_page", 50)), 100), int(query.get("page", 1))
-                chunk = rows[(page - 1) * per_page: page * per_page]
-                body = {"per_page": per_page, "page": page, "total": len(rows), "data": chunk,
-                        "links": {"self": self._link(path, {**query, "page": page})}}
+                chunk = rows[(page - 1) * per_page : page * per_page]
+                body = {
+                    "per_page": per_page,
+                    "page": page,
+                    "total": len(rows),
+                    "data": chunk,
+                    "links": {"self": self._link(path, {**query, "page": page})},
+                }
                 if page * per_page < len(rows):
                     body["links"]["next"] = self._link(path, {**query, "page": page + 1})
                 return 200, body
@@ -321,7 +413,7 @@ class ReplayServer:
                 rows = [r for r in rows if keep(_parse_utc(r["lastSubmittedTime"]))]
                 size = int(query.get("pageSize", 5000))
                 offset = int(query.get("pageToken", "0") or 0)
-                body = {"responses": rows[offset: offset + size]} if rows[offset: offset + size] else {}
+                body = {"responses": rows[offset : offset + size]} if rows[offset : offset + size] else {}
                 if offset + size < len(rows):
                     body["nextPageToken"] = str(offset + size)
                 return 200, body
@@ -335,18 +427,40 @@ class ReplayServer:
                 raise KeyError(parts[5])
             if parts[4:6] == ["root", "delta"]:  # delta runs on the root (business drives allow no other)
                 since = _parse_utc(query["token"]) if query.get("token") else None
-                visible = [(folder, n, d, m) for (d_id, folder), files in self.apis.files().items() if d_id == drive
-                           for n, d, m in files if m <= self.as_of and (since is None or m > since)]
-                items = [{"id": _item_id(n), "name": n, "size": len(d), "cTag": hashlib.sha256(d).hexdigest()[:16],
-                          "eTag": hashlib.sha256(d).hexdigest()[:16], "createdDateTime": utc(m), "lastModifiedDateTime": utc(m),
-                          "parentReference": {"driveId": drive, "path": f"/drives/{drive}/root:/{folder}"},
-                          "file": {"mimeType": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"},
-                          "@microsoft.graph.downloadUrl": f"{self.url}/graph/v1.0/drives/{drive}/items/{_item_id(n)}/content?tempauth=secret"}
-                         for folder, n, d, m in visible]
-                items.insert(0, {"id": "01ROOT", "name": "root", "root": {}, "folder": {"childCount": 1},
-                                 "parentReference": {"driveId": drive}})
+                visible = [
+                    (folder, n, d, m)
+                    for (d_id, folder), files in self.apis.files().items()
+                    if d_id == drive
+                    for n, d, m in files
+                    if m <= self.as_of and (since is None or m > since)
+                ]
+                items = [
+                    {
+                        "id": _item_id(n),
+                        "name": n,
+                        "size": len(d),
+                        "cTag": hashlib.sha256(d).hexdigest()[:16],
+                        "eTag": hashlib.sha256(d).hexdigest()[:16],
+                        "createdDateTime": utc(m),
+                        "lastModifiedDateTime": utc(m),
+                        "parentReference": {"driveId": drive, "path": f"/drives/{drive}/root:/{folder}"},
+                        "file": {"mimeType": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"},
+                        "@microsoft.graph.downloadUrl": f"{self.url}/graph/v1.0/drives/{drive}/items/{_item_id(n)}/content?tempauth=secret",
+                    }
+                    for folder, n, d, m in visible
+                ]
+                items.insert(
+                    0,
+                    {
+                        "id": "01ROOT",
+                        "name": "root",
+                        "root": {},
+                        "folder": {"childCount": 1},
+                        "parentReference": {"driveId": drive},
+                    },
+                )
                 offset = int(query.get("skiptoken", 0) or 0)
-                body = {"value": items[offset: offset + self.page_size]}
+                body = {"value": items[offset : offset + self.page_size]}
                 if offset + self.page_size < len(items):
                     body["@odata.nextLink"] = self._link(path, {**query, "skiptoken": offset + self.page_size})
                 else:
@@ -356,11 +470,16 @@ class ReplayServer:
 
     def _continuation_page(self, key: str, rows: list, query: dict) -> dict:
         offset = int(query.get("continuation", "0").lstrip("c") or 0)
-        chunk = rows[offset: offset + self.page_size]
+        chunk = rows[offset : offset + self.page_size]
         more = offset + self.page_size < len(rows)
         pages = max((len(rows) + self.page_size - 1) // self.page_size, 1)
-        pagination = {"object_count": len(rows), "page_number": offset // self.page_size + 1, "page_size": self.page_size,
-                      "page_count": pages, "has_more_items": more}
+        pagination = {
+            "object_count": len(rows),
+            "page_number": offset // self.page_size + 1,
+            "page_size": self.page_size,
+            "page_count": pages,
+            "has_more_items": more,
+        }
         if more:
             pagination["continuation"] = f"c{offset + self.page_size}"
         return {"pagination": pagination, key: chunk}
@@ -374,9 +493,26 @@ def _item_id(name: str) -> str:
 
 
 UNAUTHORISED = {
-    "eventbrite": {"status_code": 401, "error_description": "The OAuth token you provided was invalid.", "error": "INVALID_AUTH"},
-    "surveymonkey": {"error": {"id": "1011", "name": "Authorization Error", "message": "The authorization token provided was invalid.", "http_status_code": 401}},
-    "forms": {"error": {"code": 401, "message": "Request had invalid authentication credentials.", "status": "UNAUTHENTICATED"}},
+    "eventbrite": {
+        "status_code": 401,
+        "error_description": "The OAuth token you provided was invalid.",
+        "error": "INVALID_AUTH",
+    },
+    "surveymonkey": {
+        "error": {
+            "id": "1011",
+            "name": "Authorization Error",
+            "message": "The authorization token provided was invalid.",
+            "http_status_code": 401,
+        }
+    },
+    "forms": {
+        "error": {
+            "code": 401,
+            "message": "Request had invalid authentication credentials.",
+            "status": "UNAUTHENTICATED",
+        }
+    },
     "graph": {"error": {"code": "InvalidAuthenticationToken", "message": "Access token is empty."}},
 }
 
@@ -386,7 +522,9 @@ def _handler(server: ReplayServer):
         def do_GET(self):  # noqa: N802 (http.server's name)
             split = urlsplit(self.path)
             query = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
-            status, headers, body = server.respond(unquote(split.path), query, self.headers.get("Authorization", ""), split.query)
+            status, headers, body = server.respond(
+                unquote(split.path), query, self.headers.get("Authorization", ""), split.query
+            )
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)
@@ -402,7 +540,9 @@ def _handler(server: ReplayServer):
 
 def serve(port: int = 8765, token: str = "sample-token", seed: int = 2020) -> None:
     server = ReplayServer(token=token, port=port, seed=seed)
-    print(f"serving the sample programme's APIs on {server.url} (Eventbrite, SurveyMonkey, Google Forms, Graph); Ctrl-C stops")
+    print(
+        f"serving the sample programme's APIs on {server.url} (Eventbrite, SurveyMonkey, Google Forms, Graph); Ctrl-C stops"
+    )
     try:
         server.httpd.serve_forever()
     except KeyboardInterrupt:

@@ -45,9 +45,24 @@ EVENTBRITE_EXPORTS = {
     ),
     # Attendee summaries filtered by event date, windows overlapping by a month.
     "get_berkshire_active": (
-        Export("GBA_attendee_summary_2020-07_to_2020-12.csv", datetime(2020, 12, 7, 16, 40, 12), date(2020, 7, 1), date(2021, 1, 1)),
-        Export("GBA_attendee_summary_2020-12_to_2021-04.csv", datetime(2021, 4, 19, 10, 5, 51), date(2020, 12, 1), date(2021, 5, 1)),
-        Export("GBA_attendee_summary_2021-04_to_2021-07.csv", datetime(2021, 8, 2, 14, 31, 9), date(2021, 4, 1), date(2021, 8, 1)),
+        Export(
+            "GBA_attendee_summary_2020-07_to_2020-12.csv",
+            datetime(2020, 12, 7, 16, 40, 12),
+            date(2020, 7, 1),
+            date(2021, 1, 1),
+        ),
+        Export(
+            "GBA_attendee_summary_2020-12_to_2021-04.csv",
+            datetime(2021, 4, 19, 10, 5, 51),
+            date(2020, 12, 1),
+            date(2021, 5, 1),
+        ),
+        Export(
+            "GBA_attendee_summary_2021-04_to_2021-07.csv",
+            datetime(2021, 8, 2, 14, 31, 9),
+            date(2021, 4, 1),
+            date(2021, 8, 1),
+        ),
     ),
     # 2024+ reporting UI attendee reports, cumulative.
     "leap": (
@@ -57,8 +72,18 @@ EVENTBRITE_EXPORTS = {
 }
 
 BOOKWHEN_EXPORTS = (
-    Export("bookwhen_attendances_2020-07-01_2021-01-31.csv", datetime(2021, 1, 18, 11, 20, 0), date(2020, 7, 1), date(2021, 2, 1)),
-    Export("bookwhen_attendances_2021-01-01_2021-07-31.csv", datetime(2021, 8, 2, 9, 5, 0), date(2021, 1, 1), date(2021, 8, 1)),
+    Export(
+        "bookwhen_attendances_2020-07-01_2021-01-31.csv",
+        datetime(2021, 1, 18, 11, 20, 0),
+        date(2020, 7, 1),
+        date(2021, 2, 1),
+    ),
+    Export(
+        "bookwhen_attendances_2021-01-01_2021-07-31.csv",
+        datetime(2021, 8, 2, 9, 5, 0),
+        date(2021, 1, 1),
+        date(2021, 8, 1),
+    ),
 )
 
 # Survey tools: cumulative downloads (everything submitted up to the download time).

@@ -17,8 +17,8 @@ import zipfile
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
-from xml.sax.saxutils import escape
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell

@@ -115,7 +115,11 @@ def plan_for(factor: float = 1.0) -> Plan:
     return Plan(
         factor=factor,
         sessions=sessions,
-        undelivered={"active_oxfordshire": scaled(1, factor, 1), "get_berkshire_active": 0, "leap": scaled(1, factor, 1)},
+        undelivered={
+            "active_oxfordshire": scaled(1, factor, 1),
+            "get_berkshire_active": 0,
+            "leap": scaled(1, factor, 1),
+        },
         attendances=attendances,
         people=people,
         three_time_attenders=three,

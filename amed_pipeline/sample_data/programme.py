@@ -90,15 +90,15 @@ def ascii_letters(text: str) -> str:
 
 
 def email_local_part(rng: random.Random, first: str, last: str) -> str:
-    f, l = ascii_letters(first), ascii_letters(last)
+    first_letters, last_letters = ascii_letters(first), ascii_letters(last)
     style = rng.random()
     if style < 0.6:
-        return f"{f}.{l}"
+        return f"{first_letters}.{last_letters}"
     if style < 0.8:
-        return f"{f[0]}{l}"
+        return f"{first_letters[0]}{last_letters}"
     if style < 0.9:
-        return f"{f}{l}"
-    return f"{f}_{l}"
+        return f"{first_letters}{last_letters}"
+    return f"{first_letters}_{last_letters}"
 
 
 def normalised_title(title: str) -> str:
@@ -203,9 +203,19 @@ class ProgrammeBuilder:
         online = training_type in vocab.ONLINE_WORKSHOPS or month in LOCKDOWN_MONTHS or rng.random() < 0.1
         delivery, place = self.delivery(base, online)
         return Session(
-            partnership=self.pids[base], base_partnership=base, training_type=training_type, title=title,
-            start=start, end=start + timedelta(minutes=minutes), online=online, delivery=delivery, place=place,
-            systems=(), ref="", delivered=delivered, trainer=rng.choice(vocab.TRAINERS),
+            partnership=self.pids[base],
+            base_partnership=base,
+            training_type=training_type,
+            title=title,
+            start=start,
+            end=start + timedelta(minutes=minutes),
+            online=online,
+            delivery=delivery,
+            place=place,
+            systems=(),
+            ref="",
+            delivered=delivered,
+            trainer=rng.choice(vocab.TRAINERS),
         )
 
     def undelivered_session(self, base: str, taken: set) -> Session:
@@ -245,10 +255,14 @@ class ProgrammeBuilder:
                 s.systems = ("bookwhen",)
             else:
                 s.systems = ("sign_in",)
-        gba_eventbrite = [s for s in sessions if s.delivered and s.base_partnership == GBA and s.systems == ("eventbrite",)]
+        gba_eventbrite = [
+            s for s in sessions if s.delivered and s.base_partnership == GBA and s.systems == ("eventbrite",)
+        ]
         for s in self.rng.sample(gba_eventbrite, self.plan.dual_listed_sessions):
             s.systems = ("eventbrite", "bookwhen")
-        leap_register = [s for s in sessions if s.delivered and s.base_partnership == LEAP and s.systems == ("sign_in",)]
+        leap_register = [
+            s for s in sessions if s.delivered and s.base_partnership == LEAP and s.systems == ("sign_in",)
+        ]
         for s in self.rng.sample(leap_register, self.plan.register_and_eventbrite_sessions):
             s.systems = ("eventbrite", "sign_in")
 
@@ -269,8 +283,14 @@ class ProgrammeBuilder:
         domain_group = "unclassified" if unclassified else role_group
         email = self.registry.email(rng, first, last, rng.choice(vocab.EMAIL_DOMAINS[domain_group]))
         person = Person(
-            index=len(self.people), partnership=partnership, first=first, last=last, email=email,
-            role_group=role_group, profession="", title="",
+            index=len(self.people),
+            partnership=partnership,
+            first=first,
+            last=last,
+            email=email,
+            role_group=role_group,
+            profession="",
+            title="",
             organisation=rng.choice(vocab.ORGANISATIONS[role_group]),
             phone=f"07700 900{rng.randrange(1000):03d}" if rng.random() < 0.7 else "",
         )
@@ -437,12 +457,19 @@ class ProgrammeBuilder:
         first, last = self.rendered_name(person, system)
         base = session.base_partnership
         record = Record(
-            system=system, session=session, person=person, final_status=final_status, ordered_at=ordered_at,
+            system=system,
+            session=session,
+            person=person,
+            final_status=final_status,
+            ordered_at=ordered_at,
             changed_at=self.cancel_time(ordered_at, session) if cancelled else None,
-            first=first, last=last, email=messy_email(rng, person.email) if person.email else "",
+            first=first,
+            last=last,
+            email=messy_email(rng, person.email) if person.email else "",
             job_title=messy_title(rng, person.title_at(session.start)),
             organisation=person.organisation if rng.random() < 0.9 else "",
-            buyer=person, session_title=self.session_title_as_typed(session, system),
+            buyer=person,
+            session_title=self.session_title_as_typed(session, system),
         )
         if system == "eventbrite":
             if base == AO:
@@ -461,7 +488,11 @@ class ProgrammeBuilder:
         """How an attendance shows up, depending on the systems the session used."""
         systems = booking.session.systems
         if systems in (("eventbrite",), ("bookwhen",), ("sign_in",)):
-            self.record(systems[0], booking, {"eventbrite": "Checked In", "bookwhen": "attended", "sign_in": "attended"}[systems[0]])
+            self.record(
+                systems[0],
+                booking,
+                {"eventbrite": "Checked In", "bookwhen": "attended", "sign_in": "attended"}[systems[0]],
+            )
             return
         first_of_session = booking.session not in self.sessions_with_records
         self.sessions_with_records.add(booking.session)
@@ -525,11 +556,17 @@ class ProgrammeBuilder:
         """Give two early Active Oxfordshire attendees accented names (cp1252 export)."""
         cutoff = EVENTBRITE_EXPORTS[AO][0].taken_at
         candidates = [
-            b for b in self.bookings
-            if b.session.base_partnership == AO and b.session.start < cutoff and b.person.attendance_count == 1
-            and not b.person.cross_partnership and len(b.records) == 1
+            b
+            for b in self.bookings
+            if b.session.base_partnership == AO
+            and b.session.start < cutoff
+            and b.person.attendance_count == 1
+            and not b.person.cross_partnership
+            and len(b.records) == 1
         ]
-        for booking, (first, last) in zip(self.rng.sample(candidates, len(vocab.SIGNATURE_NAMES)), vocab.SIGNATURE_NAMES):
+        for booking, (first, last) in zip(
+            self.rng.sample(candidates, len(vocab.SIGNATURE_NAMES)), vocab.SIGNATURE_NAMES
+        ):
             person = booking.person
             person.first, person.last = first, last
             person.email = self.registry.email(self.rng, first, last, person.email.split("@")[1])
@@ -589,8 +626,7 @@ class ProgrammeBuilder:
     def undelivered_bookings(self, session: Session, trained: list[Person]) -> None:
         """A session that never ran: bookings cancelled or transferred, a few left as booked."""
         later = [
-            p for p, last in self.last_attended_start(session.partnership, trained)
-            if last > session.start and p.email
+            p for p, last in self.last_attended_start(session.partnership, trained) if last > session.start and p.email
         ]
         for _ in range(self.rng.randint(12, 20)):
             r = self.rng.random()
@@ -605,19 +641,32 @@ class ProgrammeBuilder:
 
     # ------------------------------------------------------------------ Eventbrite details
     def eventbrite_records(self, status: str | None = None) -> list[Record]:
-        return [r for r in self.records if r.system == "eventbrite" and r.person is not None and (status is None or r.final_status == status)]
+        return [
+            r
+            for r in self.records
+            if r.system == "eventbrite" and r.person is not None and (status is None or r.final_status == status)
+        ]
 
     def second_tickets(self) -> None:
         """A few people registered twice for the same session; the spare ticket is unused."""
         for first in self.rng.sample(self.eventbrite_records("Checked In"), self.plan.second_tickets):
             booking = self.booking_of[(first.person, first.session)]
-            ordered_at = min(first.ordered_at + timedelta(hours=self.rng.uniform(1, 120)), first.session.start - timedelta(minutes=30))
-            self.record("eventbrite", booking, self.rng.choice(("Attending", "Not Attending")), ordered_at.replace(microsecond=0))
+            ordered_at = min(
+                first.ordered_at + timedelta(hours=self.rng.uniform(1, 120)),
+                first.session.start - timedelta(minutes=30),
+            )
+            self.record(
+                "eventbrite",
+                booking,
+                self.rng.choice(("Attending", "Not Attending")),
+                ordered_at.replace(microsecond=0),
+            )
 
     def info_requested_with_email(self) -> None:
         """Attendee names not collected, but the email was: still identifiable."""
         candidates = [
-            r for r in self.eventbrite_records("Checked In")
+            r
+            for r in self.eventbrite_records("Checked In")
             if r.session.base_partnership in (AO, GBA) and r.person.first not in dict(vocab.SIGNATURE_NAMES)
         ]
         for record in self.rng.sample(candidates, self.plan.info_requested_with_email):
@@ -628,7 +677,11 @@ class ProgrammeBuilder:
         by_session = defaultdict(list)
         signature = dict(vocab.SIGNATURE_NAMES)
         for r in self.eventbrite_records():
-            if r.final_status in ("Checked In", "Attending") and r.first != "Info Requested" and r.person.first not in signature:
+            if (
+                r.final_status in ("Checked In", "Attending")
+                and r.first != "Info Requested"
+                and r.person.first not in signature
+            ):
                 by_session[r.session].append(r)
         for records in by_session.values():
             if len(records) < 4:
@@ -648,11 +701,21 @@ class ProgrammeBuilder:
         picked = [buyer for base in (AO, GBA, LEAP) for buyer in self.rng.sample(by_base[base], quota[base])]
         for buyer in picked:
             record = Record(
-                system="eventbrite", session=buyer.session, person=None,
+                system="eventbrite",
+                session=buyer.session,
+                person=None,
                 final_status=self.rng.choice(("Checked In", "Checked In", "Attending")),
-                ordered_at=buyer.ordered_at, changed_at=None, first="Info Requested", last="Info Requested",
-                email="", job_title="Info Requested", organisation="Info Requested", buyer=buyer.person,
-                ticket_type=buyer.ticket_type, price_tier=buyer.price_tier, same_order_as=buyer,
+                ordered_at=buyer.ordered_at,
+                changed_at=None,
+                first="Info Requested",
+                last="Info Requested",
+                email="",
+                job_title="Info Requested",
+                organisation="Info Requested",
+                buyer=buyer.person,
+                ticket_type=buyer.ticket_type,
+                price_tier=buyer.price_tier,
+                same_order_as=buyer,
             )
             self.records.append(record)
 

@@ -37,8 +37,15 @@ from .formats import (
 from .model import Model, Record, Response
 
 SURVEYMONKEY_META = (
-    "Respondent ID", "Collector ID", "Start Date", "End Date", "IP Address", "Email Address",
-    "First Name", "Last Name", "Custom Data 1",
+    "Respondent ID",
+    "Collector ID",
+    "Start Date",
+    "End Date",
+    "IP Address",
+    "Email Address",
+    "First Name",
+    "Last Name",
+    "Custom Data 1",
 )
 # Row-2 tokens SurveyMonkey writes under each question.
 FEEDBACK_KINDS = ("Response", "Response", "Response", "Open-Ended Response", "Response", "Open-Ended Response")
@@ -49,26 +56,95 @@ RATING_ENDS = {  # SurveyMonkey labels the ends of each 0-10 scale
     "confident": ("0 - Not at all confident", "10 - Extremely confident"),
 }
 EVENTBRITE_US = (
-    "Event Name", "Event ID", "Order #", "Order Date", "First Name", "Last Name", "Email", "Quantity",
-    "Price Tier", "Ticket Type", "Attendee #", "Group", "Order Type", "Currency", "Total Paid", "Fees Paid",
-    "Eventbrite Fees", "Eventbrite Payment Processing", "Attendee Status", "Home Address 1", "Home Address 2",
-    "Home City", "Home State", "Home Zip", "Home Country", "How did you hear about this training?",
-    "Job Title", "Company",
+    "Event Name",
+    "Event ID",
+    "Order #",
+    "Order Date",
+    "First Name",
+    "Last Name",
+    "Email",
+    "Quantity",
+    "Price Tier",
+    "Ticket Type",
+    "Attendee #",
+    "Group",
+    "Order Type",
+    "Currency",
+    "Total Paid",
+    "Fees Paid",
+    "Eventbrite Fees",
+    "Eventbrite Payment Processing",
+    "Attendee Status",
+    "Home Address 1",
+    "Home Address 2",
+    "Home City",
+    "Home State",
+    "Home Zip",
+    "Home Country",
+    "How did you hear about this training?",
+    "Job Title",
+    "Company",
 )
 EVENTBRITE_UK = (
-    "Event Name", "Event ID", "Order no.", "Order Date", "First Name", "Surname", "Email", "Quantity",
-    "Price Tier", "Ticket Type", "Attendee no.", "Group", "Order Type", "Currency", "Total Paid", "Fees Paid",
-    "Eventbrite Fees", "Eventbrite Payment Processing", "Attendee Status", "Home Address 1", "Home Address 2",
-    "Home City", "County of Residence", "Home Postcode", "Home Country", "Mobile Phone", "Job Title", "Company",
+    "Event Name",
+    "Event ID",
+    "Order no.",
+    "Order Date",
+    "First Name",
+    "Surname",
+    "Email",
+    "Quantity",
+    "Price Tier",
+    "Ticket Type",
+    "Attendee no.",
+    "Group",
+    "Order Type",
+    "Currency",
+    "Total Paid",
+    "Fees Paid",
+    "Eventbrite Fees",
+    "Eventbrite Payment Processing",
+    "Attendee Status",
+    "Home Address 1",
+    "Home Address 2",
+    "Home City",
+    "County of Residence",
+    "Home Postcode",
+    "Home Country",
+    "Mobile Phone",
+    "Job Title",
+    "Company",
 )
 EVENTBRITE_2024 = (
-    "Order ID", "Order Date", "Attendee Status", "First Name", "Last Name", "Email", "Event Name", "Event ID",
-    "Ticket Quantity", "Ticket Type", "Ticket Price", "Buyer First Name", "Buyer Last Name", "Buyer Email",
-    "Job Title", "Company",
+    "Order ID",
+    "Order Date",
+    "Attendee Status",
+    "First Name",
+    "Last Name",
+    "Email",
+    "Event Name",
+    "Event ID",
+    "Ticket Quantity",
+    "Ticket Type",
+    "Ticket Price",
+    "Buyer First Name",
+    "Buyer Last Name",
+    "Buyer Email",
+    "Job Title",
+    "Company",
 )
 BOOKWHEN = (
-    "Attendee CustomerID", "Event title", "Event starts", "Event ends", "First name", "Last name", "Email",
-    "Job role", "Organisation", "Attendance status", "Attended?",
+    "Attendee CustomerID",
+    "Event title",
+    "Event starts",
+    "Event ends",
+    "First name",
+    "Last name",
+    "Email",
+    "Job role",
+    "Organisation",
+    "Attendance status",
+    "Attended?",
 )
 
 
@@ -126,14 +202,26 @@ def customer_id(record: Record) -> str:
 # ---------------------------------------------------------------------- sessions files
 def delivery_log(view: PartnershipView, directory: Path) -> list[Path]:
     """Active Oxfordshire's hand-kept delivery log, one workbook per financial year."""
-    header = ["Date", "Start time", "End time", "Session title", "Delivery", "Venue", "Eventbrite event ID", "Trainer", "Notes"]
+    header = [
+        "Date",
+        "Start time",
+        "End time",
+        "Session title",
+        "Delivery",
+        "Venue",
+        "Eventbrite event ID",
+        "Trainer",
+        "Notes",
+    ]
     years = {"2020-21": [], "2021-22": []}
     for i, s in enumerate(view.sessions):
         day = s.start.date() if i % 4 else uk_date(s.start.date())  # some dates typed as text
         row = [day, f"{s.start:%H:%M}", f"{s.end:%H:%M}", s.title, s.delivery, s.place, int(s.ref), s.trainer, s.note]
         years["2020-21" if s.start < datetime(2021, 4, 1) else "2021-22"].append(row)
     return [
-        write_xlsx(directory / f"AMed_delivery_log_{year}.xlsx", "Delivery log", [header] + rows, datetime(2021, 8, 4, 12, 0))
+        write_xlsx(
+            directory / f"AMed_delivery_log_{year}.xlsx", "Delivery log", [header] + rows, datetime(2021, 8, 4, 12, 0)
+        )
         for year, rows in years.items()
     ]
 
@@ -162,13 +250,41 @@ def eventbrite_us(view: PartnershipView, directory: Path) -> list[Path]:
         rows = [list(EVENTBRITE_US)]
         for r in view.records_in("eventbrite"):
             if export.covers(r):
-                rows.append([
-                    r.session.title, r.session.ref, r.order_id, ordered(r.ordered_at), r.first, r.last, r.email, 1,
-                    r.price_tier, r.ticket_type, r.attendee_id, "", "Free Order", "GBP", 0, 0, 0, 0,
-                    eventbrite_status_at(r, export.taken_at), "", "", "", "", "", "", r.heard_about,
-                    r.job_title, r.organisation,
-                ])
-        written.append(write_csv(directory / export.filename, rows, encoding="cp1252" if export.excel_resaved else "utf-8"))
+                rows.append(
+                    [
+                        r.session.title,
+                        r.session.ref,
+                        r.order_id,
+                        ordered(r.ordered_at),
+                        r.first,
+                        r.last,
+                        r.email,
+                        1,
+                        r.price_tier,
+                        r.ticket_type,
+                        r.attendee_id,
+                        "",
+                        "Free Order",
+                        "GBP",
+                        0,
+                        0,
+                        0,
+                        0,
+                        eventbrite_status_at(r, export.taken_at),
+                        "",
+                        "",
+                        "",
+                        "",
+                        "",
+                        "",
+                        r.heard_about,
+                        r.job_title,
+                        r.organisation,
+                    ]
+                )
+        written.append(
+            write_csv(directory / export.filename, rows, encoding="cp1252" if export.excel_resaved else "utf-8")
+        )
     return written
 
 
@@ -180,13 +296,38 @@ def eventbrite_uk(view: PartnershipView, directory: Path) -> list[Path]:
         for r in view.records_in("eventbrite"):
             if export.covers(r):
                 known = r.person is not None
-                rows.append([
-                    r.session.title, r.session.ref, r.order_id, iso_with_offset(r.ordered_at), r.first, r.last,
-                    r.email, 1, "", r.ticket_type, r.attendee_id, "", "Free Order", "GBP", 0, 0, 0, 0,
-                    eventbrite_status_at(r, export.taken_at), "", "", "Reading" if known and r.attendee_id % 3 == 0 else "",
-                    "Berkshire" if known and r.attendee_id % 3 == 0 else "", "", "",
-                    r.person.phone if known else "", r.job_title, r.organisation,
-                ])
+                rows.append(
+                    [
+                        r.session.title,
+                        r.session.ref,
+                        r.order_id,
+                        iso_with_offset(r.ordered_at),
+                        r.first,
+                        r.last,
+                        r.email,
+                        1,
+                        "",
+                        r.ticket_type,
+                        r.attendee_id,
+                        "",
+                        "Free Order",
+                        "GBP",
+                        0,
+                        0,
+                        0,
+                        0,
+                        eventbrite_status_at(r, export.taken_at),
+                        "",
+                        "",
+                        "Reading" if known and r.attendee_id % 3 == 0 else "",
+                        "Berkshire" if known and r.attendee_id % 3 == 0 else "",
+                        "",
+                        "",
+                        r.person.phone if known else "",
+                        r.job_title,
+                        r.organisation,
+                    ]
+                )
         written.append(write_csv(directory / export.filename, rows))
     return written
 
@@ -199,11 +340,26 @@ def eventbrite_2024(view: PartnershipView, directory: Path) -> list[Path]:
         for r in view.records_in("eventbrite"):
             if export.covers(r):
                 buyer = r.buyer
-                rows.append([
-                    r.order_id, iso_with_offset(r.ordered_at), eventbrite_status_at(r, export.taken_at), r.first, r.last,
-                    r.email, r.session.title, r.session.ref, 1, r.ticket_type, "£0.00", buyer.first, buyer.last,
-                    buyer.email, r.job_title, r.organisation,
-                ])
+                rows.append(
+                    [
+                        r.order_id,
+                        iso_with_offset(r.ordered_at),
+                        eventbrite_status_at(r, export.taken_at),
+                        r.first,
+                        r.last,
+                        r.email,
+                        r.session.title,
+                        r.session.ref,
+                        1,
+                        r.ticket_type,
+                        "£0.00",
+                        buyer.first,
+                        buyer.last,
+                        buyer.email,
+                        r.job_title,
+                        r.organisation,
+                    ]
+                )
         written.append(write_csv(directory / export.filename, rows))
     return written
 
@@ -216,10 +372,21 @@ def bookwhen(view: PartnershipView, directory: Path) -> list[Path]:
         for r in view.records_in("bookwhen"):
             if export.covers(r):
                 status, attended = bookwhen_status_at(r, export.taken_at)
-                rows.append([
-                    customer_id(r), r.session_title, uk_datetime(r.session.start), uk_datetime(r.session.end),
-                    r.first, r.last, r.email, r.job_title, r.organisation, status, attended,
-                ])
+                rows.append(
+                    [
+                        customer_id(r),
+                        r.session_title,
+                        uk_datetime(r.session.start),
+                        uk_datetime(r.session.end),
+                        r.first,
+                        r.last,
+                        r.email,
+                        r.job_title,
+                        r.organisation,
+                        status,
+                        attended,
+                    ]
+                )
         written.append(write_csv(directory / export.filename, rows))
     return written
 
@@ -234,8 +401,12 @@ def sign_in(view: PartnershipView, directory: Path) -> list[Path]:
             [r.session_title, day if i % 6 else uk_date(day), r.first, r.last, r.email, r.job_title, r.organisation]
         )
     return [
-        write_xlsx(directory / f"Leap_sign_in_register_{month}.xlsx", "Register", [header] + rows,
-                   datetime.strptime(month, "%Y-%m").replace(day=28, hour=17))
+        write_xlsx(
+            directory / f"Leap_sign_in_register_{month}.xlsx",
+            "Register",
+            [header] + rows,
+            datetime.strptime(month, "%Y-%m").replace(day=28, hour=17),
+        )
         for month, rows in sorted(months.items())
     ]
 
@@ -246,7 +417,17 @@ def surveymonkey_header(questions: tuple, kinds: tuple) -> list[list]:
 
 
 def surveymonkey_meta(r: Response) -> list:
-    return [r.response_id, r.collector_id, surveymonkey_datetime(r.started), surveymonkey_datetime(r.submitted), "", "", "", "", ""]
+    return [
+        r.response_id,
+        r.collector_id,
+        surveymonkey_datetime(r.started),
+        surveymonkey_datetime(r.submitted),
+        "",
+        "",
+        "",
+        "",
+        "",
+    ]
 
 
 def surveymonkey_feedback(view: PartnershipView, directory: Path) -> list[Path]:
@@ -255,10 +436,18 @@ def surveymonkey_feedback(view: PartnershipView, directory: Path) -> list[Path]:
     for until in FEEDBACK_DOWNLOADS:
         rows = surveymonkey_header(vocab.FEEDBACK_QUESTIONS, FEEDBACK_KINDS)
         for r in reversed(view.responses_to("feedback", until)):
-            rows.append(surveymonkey_meta(r) + [
-                rating_label(r.usefulness, "useful"), rating_label(r.knowledge, "important"),
-                rating_label(r.confidence, "confident"), r.job_title, r.setting, r.email, "",
-            ])
+            rows.append(
+                surveymonkey_meta(r)
+                + [
+                    rating_label(r.usefulness, "useful"),
+                    rating_label(r.knowledge, "important"),
+                    rating_label(r.confidence, "confident"),
+                    r.job_title,
+                    r.setting,
+                    r.email,
+                    "",
+                ]
+            )
         name = f"Active_Medicine_session_feedback_{until:%Y-%m-%d}.csv"
         written.append(write_csv(directory / name, rows, encoding="utf-8-sig"))
     return written
@@ -272,9 +461,17 @@ def surveymonkey_followup(view: PartnershipView, directory: Path) -> list[Path]:
         for r in reversed(view.responses_to("followup", until)):
             meta = surveymonkey_meta(r)
             meta[0], meta[1] = int(meta[0]), int(meta[1])
-            rows.append(meta + [
-                rating_label(r.usefulness, "useful"), r.how_often, r.doing_differently, r.setting, r.email, "",
-            ])
+            rows.append(
+                meta
+                + [
+                    rating_label(r.usefulness, "useful"),
+                    r.how_often,
+                    r.doing_differently,
+                    r.setting,
+                    r.email,
+                    "",
+                ]
+            )
         name = f"Active_Medicine_follow_up_{until:%Y-%m-%d}.xlsx"
         written.append(write_xlsx(directory / name, "Sheet", rows, until))
     return written
@@ -287,8 +484,19 @@ def msforms_feedback(view: PartnershipView, directory: Path) -> list[Path]:
         responses = view.responses_to("feedback", until)
         rows = [["ID", "Start time", "Completion time", "Email", "Name", *vocab.FEEDBACK_QUESTIONS]]
         rows += [
-            [int(r.response_id), r.started, r.submitted, r.collected_email, r.respondent_name, r.usefulness, r.knowledge,
-             r.confidence, r.job_title, r.setting, r.email]
+            [
+                int(r.response_id),
+                r.started,
+                r.submitted,
+                r.collected_email,
+                r.respondent_name,
+                r.usefulness,
+                r.knowledge,
+                r.confidence,
+                r.job_title,
+                r.setting,
+                r.email,
+            ]
             for r in responses
         ]
         name = f"Active Medicine session feedback(1-{len(responses)}).xlsx"
@@ -331,7 +539,16 @@ def jisc_feedback(view: PartnershipView, directory: Path) -> list[Path]:
         header += [f"{i}. {q}" for i, q in enumerate(vocab.FEEDBACK_QUESTIONS, 1)]
         rows = [header]
         rows += [
-            [r.response_id, uk_datetime(r.submitted), r.usefulness, r.knowledge, r.confidence, r.job_title, r.setting, r.email]
+            [
+                r.response_id,
+                uk_datetime(r.submitted),
+                r.usefulness,
+                r.knowledge,
+                r.confidence,
+                r.job_title,
+                r.setting,
+                r.email,
+            ]
             for r in view.responses_to("feedback", until)
         ]
         name = f"results-for-active-medicine-session-feedback-{until:%Y-%m-%d-%H%M}.csv"

@@ -74,8 +74,15 @@ def response_key(response) -> tuple:
     if response.response_id:
         return (response.partnership, response.dataset, response.response_id)
     return (
-        response.partnership, response.dataset, response.submitted, response.collected_email, response.usefulness,
-        response.how_often, response.doing_differently, response.setting, response.email,
+        response.partnership,
+        response.dataset,
+        response.submitted,
+        response.collected_email,
+        response.usefulness,
+        response.how_often,
+        response.doing_differently,
+        response.setting,
+        response.email,
     )
 
 
@@ -89,7 +96,9 @@ def ground_truth_summary(model: Model, reference_dir: Path = REFERENCE_DIR) -> d
     job_rules = load_rules(reference_dir / "job_title_rules.csv", "profession")
     type_rules = load_rules(reference_dir / "training_type_rules.csv", "training_type")
     role_of = load_mapping(reference_dir / "professions.csv", "profession", "role_group")
-    setting_of = {k.strip().lower(): v for k, v in load_mapping(reference_dir / "settings.csv", "answer", "setting").items()}
+    setting_of = {
+        k.strip().lower(): v for k, v in load_mapping(reference_dir / "settings.csv", "answer", "setting").items()
+    }
 
     bookings: dict = {}  # (identity, session) -> (status, record)
     quarantined = 0
@@ -148,7 +157,8 @@ def ground_truth_summary(model: Model, reference_dir: Path = REFERENCE_DIR) -> d
         "attendances_by_training_type": dict(Counter(type_of[s] for _, s, _ in attended)),
         "people_by_role_group": dict(Counter(role_of.get(p, "unclassified") for p in profession.values())),
         "physio_clinical_care_attendances": sum(
-            1 for who, s, _ in attended
+            1
+            for who, s, _ in attended
             if type_of[s] == "physical_activity_in_clinical_care" and profession[who] == "physiotherapist"
         ),
         "people_with_changed_role": titles_changed,

@@ -56,7 +56,9 @@ class SurveyBuilder:
             for booking in rng.sample(by_pid[pid], counts[pid]):
                 k = len(responses)
                 submitted = self.feedback_time(booking.session)
-                responses.append(self.response("feedback", booking, submitted, usefulness[k], knowledge[k], confidence[k]))
+                responses.append(
+                    self.response("feedback", booking, submitted, usefulness[k], knowledge[k], confidence[k])
+                )
         return responses
 
     def feedback_time(self, session: Session) -> datetime:
@@ -83,9 +85,17 @@ class SurveyBuilder:
         setting = weighted_choice(rng, vocab.SETTING_WEIGHTS[person.role_group]) if rng.random() > 0.02 else ""
         email = messy_email(rng, person.email) if person.email and rng.random() < 0.2 else ""
         return Response(
-            dataset=dataset, partnership=booking.session.partnership, booking=booking, submitted=submitted,
-            started=submitted - timedelta(seconds=rng.randint(90, 600)), usefulness=usefulness,
-            knowledge=knowledge, confidence=confidence, job_title=job_title, setting=setting, email=email,
+            dataset=dataset,
+            partnership=booking.session.partnership,
+            booking=booking,
+            submitted=submitted,
+            started=submitted - timedelta(seconds=rng.randint(90, 600)),
+            usefulness=usefulness,
+            knowledge=knowledge,
+            confidence=confidence,
+            job_title=job_title,
+            setting=setting,
+            email=email,
         )
 
     def followup_entries(self) -> list[tuple[str, str]]:
@@ -161,7 +171,10 @@ class SurveyBuilder:
     def surveymonkey_ids(self, group: list[Response]) -> None:
         rng = self.rng
         respondent = rng.randrange(11_820_000_000, 11_880_000_000)
-        collectors = {2020: str(rng.randrange(260_000_000, 270_000_000)), 2021: str(rng.randrange(280_000_000, 290_000_000))}
+        collectors = {
+            2020: str(rng.randrange(260_000_000, 270_000_000)),
+            2021: str(rng.randrange(280_000_000, 290_000_000)),
+        }
         for r in group:
             respondent += rng.randint(50_000, 900_000)
             r.response_id = str(respondent)

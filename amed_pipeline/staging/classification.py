@@ -19,7 +19,6 @@ from pathlib import Path
 import pandas as pd
 
 from amed_pipeline.lib.frames import as_text
-
 from amed_pipeline.reading.values import clean_text, normalise_header
 
 UNCLASSIFIED = "unclassified"
@@ -71,14 +70,20 @@ def load_reference_tables(reference_dir: Path) -> ReferenceTables:
     professions = _read(reference_dir / "professions.csv", ("profession", "label", "role_group"))
     role_groups = _read(reference_dir / "role_groups.csv", ("role_group", "label"))
     settings = _read(reference_dir / "settings.csv", ("answer", "setting"))
-    training_rules = _rules(reference_dir / "training_type_rules.csv", "training_type", set(training_types["training_type"]))
+    training_rules = _rules(
+        reference_dir / "training_type_rules.csv", "training_type", set(training_types["training_type"])
+    )
     title_rules = _rules(reference_dir / "job_title_rules.csv", "profession", set(professions["profession"]))
     unknown_groups = set(professions["role_group"]) - set(role_groups["role_group"])
     if unknown_groups:
-        raise ReferenceError(f"{reference_dir / 'professions.csv'}: role groups {sorted(unknown_groups)} are not in role_groups.csv")
+        raise ReferenceError(
+            f"{reference_dir / 'professions.csv'}: role groups {sorted(unknown_groups)} are not in role_groups.csv"
+        )
     if UNCLASSIFIED not in set(professions["profession"]):
         raise ReferenceError(f"{reference_dir / 'professions.csv'}: needs a row for '{UNCLASSIFIED}'")
-    training_types = training_types.assign(online_workshop=training_types["online_workshop"].str.lower().isin(["true", "yes", "1"]))
+    training_types = training_types.assign(
+        online_workshop=training_types["online_workshop"].str.lower().isin(["true", "yes", "1"])
+    )
     return ReferenceTables(
         training_types=training_types,
         training_type_rules=training_rules,

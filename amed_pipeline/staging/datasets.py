@@ -22,9 +22,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from amed_pipeline.privacy.redaction import mask_series, mask_text
 from amed_pipeline.lib.frames import as_text, map_distinct
-
+from amed_pipeline.privacy.redaction import mask_series, mask_text
 from amed_pipeline.reading.parse import FILE_LEVEL_ROW, QUARANTINE_COLUMNS, FileLedger
 from amed_pipeline.reading.values import normalise_header
 from amed_pipeline.staging.classification import ReferenceTables
@@ -74,7 +73,9 @@ def _combine(exports: list[RawExport]) -> tuple[pd.DataFrame, pd.DataFrame, list
     return rows, quarantine, files
 
 
-def quarantine_rows(rows: pd.DataFrame, dataset: str, rule: str, column: str, reason: str, value: pd.Series | None = None) -> pd.DataFrame:
+def quarantine_rows(
+    rows: pd.DataFrame, dataset: str, rule: str, column: str, reason: str, value: pd.Series | None = None
+) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "partnership_id": rows["partnership_id"].to_numpy(),
@@ -92,7 +93,9 @@ def quarantine_rows(rows: pd.DataFrame, dataset: str, rule: str, column: str, re
     )
 
 
-def _split_duplicates(rows: pd.DataFrame, group_by: list[str], order_by: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _split_duplicates(
+    rows: pd.DataFrame, group_by: list[str], order_by: list[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Keep the last row of each group after sorting by `order_by`; the rest are duplicates."""
     ordered = rows.sort_values(order_by, kind="stable")
     keep_mask = ~ordered.duplicated(subset=group_by, keep="last")
@@ -125,7 +128,13 @@ def _file_order(rows: pd.DataFrame) -> pd.Series:
 
 def session_keys(partnership_ids: pd.Series, refs: pd.Series, titles: pd.Series, starts: pd.Series) -> pd.Series:
     by_ref = partnership_ids + ":" + as_text(refs)
-    by_title = partnership_ids + ":" + starts.dt.strftime("%Y-%m-%d").fillna("") + ":" + map_distinct(as_text(titles), normalise_header)
+    by_title = (
+        partnership_ids
+        + ":"
+        + starts.dt.strftime("%Y-%m-%d").fillna("")
+        + ":"
+        + map_distinct(as_text(titles), normalise_header)
+    )
     return by_ref.where(as_text(refs) != "", by_title)
 
 
@@ -135,7 +144,8 @@ def stage_sessions(exports: list[RawExport], reference: ReferenceTables) -> Stag
         return Staged("sessions", pd.DataFrame(columns=SESSION_COLUMNS), quarantine, files=files)
     start = rows["start"].copy()
     from_parts = rows["start_date"] + pd.to_timedelta(
-        rows["start_time"].map(lambda t: 0 if t is None or pd.isna(t) else t.hour * 3600 + t.minute * 60 + t.second), unit="s"
+        rows["start_time"].map(lambda t: 0 if t is None or pd.isna(t) else t.hour * 3600 + t.minute * 60 + t.second),
+        unit="s",
     )
     rows["start"] = start.where(start.notna(), from_parts)
     no_start = rows["start"].isna()
@@ -145,7 +155,9 @@ def stage_sessions(exports: list[RawExport], reference: ReferenceTables) -> Stag
         [
             quarantine,
             quarantine_rows(rows[no_start], "sessions", "required_value_missing", "start", "session has no start date"),
-            quarantine_rows(rows[no_title & ~no_start], "sessions", "required_value_missing", "title", "session has no title"),
+            quarantine_rows(
+                rows[no_title & ~no_start], "sessions", "required_value_missing", "title", "session has no title"
+            ),
         ],
         ignore_index=True,
     )
@@ -155,7 +167,9 @@ def stage_sessions(exports: list[RawExport], reference: ReferenceTables) -> Stag
     rows, duplicates = _split_duplicates(rows, ["session_key"], ["file_order", "source_row"])
     typed = as_text(rows["training_type"]).str.strip()
     known_types = set(reference.training_types["training_type"])
-    rows["training_type"] = typed.where(typed.isin(known_types), reference.classify_training_types(typed.where(typed != "", rows["title"])))
+    rows["training_type"] = typed.where(
+        typed.isin(known_types), reference.classify_training_types(typed.where(typed != "", rows["title"]))
+    )
     rows["delivery_mode"] = rows["delivery_mode"].replace("", "unknown")
     return Staged("sessions", rows[SESSION_COLUMNS].reset_index(drop=True), quarantine, duplicates, files)
 
@@ -235,11 +249,19 @@ def stage_bookings(exports: list[RawExport], sessions: Staged, reference: Refere
     quarantine = pd.concat(
         [
             quarantine,
-            quarantine_rows(rows[no_status], "bookings", "required_value_missing", "status",
-                             "booking has no status (map the source's status column, or set options.default_values.status)"),
+            quarantine_rows(
+                rows[no_status],
+                "bookings",
+                "required_value_missing",
+                "status",
+                "booking has no status (map the source's status column, or set options.default_values.status)",
+            ),
             quarantine_rows(rows[unattributable], "bookings", "person_unattributable", "email", UNATTRIBUTABLE),
             quarantine_rows(
-                rows[unlinked], "bookings", "session_unknown", "session_ref",
+                rows[unlinked],
+                "bookings",
+                "session_unknown",
+                "session_ref",
                 "booking links to no known session (no session with this reference, nor with this title on this date)",
                 link_text[unlinked],
             ),
@@ -261,32 +283,80 @@ def stage_bookings(exports: list[RawExport], sessions: Staged, reference: Refere
     rows["precedence"] = rows["status"].map(STATUS_PRECEDENCE).fillna(0).astype(int)
     n_records = rows.groupby(["session_key", "person_key"])["source_row"].transform("size")
     rows["n_records"] = n_records.to_numpy()
-    rows, person_duplicates = _split_duplicates(rows, ["session_key", "person_key"], ["precedence", "file_order", "source_row"])
+    rows, person_duplicates = _split_duplicates(
+        rows, ["session_key", "person_key"], ["precedence", "file_order", "source_row"]
+    )
     if "job_title" in rows:
         rows["profession"] = reference.classify_professions(rows["job_title"]).to_numpy()
     # else: classified as the rows landed (the landing layer keeps no job title next to a person)
     rows["role_group"] = rows["profession"].map(reference.role_group_of).fillna("unclassified").to_numpy()
     duplicates = pd.concat([record_duplicates, person_duplicates], ignore_index=True)
-    return Staged("bookings", rows.reindex(columns=BOOKING_COLUMNS, fill_value="").reset_index(drop=True), quarantine, duplicates, files)
+    return Staged(
+        "bookings",
+        rows.reindex(columns=BOOKING_COLUMNS, fill_value="").reset_index(drop=True),
+        quarantine,
+        duplicates,
+        files,
+    )
 
 
 # --- survey responses ------------------------------------------------------------------------
 
 
 SURVEY_COLUMNS = {
-    "feedback": ["response_key", "partnership_id", "response_id", "submitted_at", "usefulness", "knowledge", "confidence",
-                 "job_title", "profession", "role_group", "setting_answer", "setting", "person_key", "key_version",
-                 "source_name", "source_format", "source_file", "source_row"],
-    "followup": ["response_key", "partnership_id", "response_id", "submitted_at", "usefulness", "conversations",
-                 "doing_differently", "job_title", "profession", "role_group", "setting_answer", "setting",
-                 "person_key", "key_version", "source_name", "source_format", "source_file", "source_row"],
+    "feedback": [
+        "response_key",
+        "partnership_id",
+        "response_id",
+        "submitted_at",
+        "usefulness",
+        "knowledge",
+        "confidence",
+        "job_title",
+        "profession",
+        "role_group",
+        "setting_answer",
+        "setting",
+        "person_key",
+        "key_version",
+        "source_name",
+        "source_format",
+        "source_file",
+        "source_row",
+    ],
+    "followup": [
+        "response_key",
+        "partnership_id",
+        "response_id",
+        "submitted_at",
+        "usefulness",
+        "conversations",
+        "doing_differently",
+        "job_title",
+        "profession",
+        "role_group",
+        "setting_answer",
+        "setting",
+        "person_key",
+        "key_version",
+        "source_name",
+        "source_format",
+        "source_file",
+        "source_row",
+    ],
 }
 
 
 def occurrences(rows: pd.DataFrame, identity: pd.Series) -> pd.Series:
     """1 for the first row of a file with this identity, 2 for the second identical row, and so on (by row)."""
-    order = pd.DataFrame({"file": rows["source_file"].to_numpy(), "row": rows["source_row"].astype(int).to_numpy(),
-                          "identity": identity.to_numpy()}, index=rows.index)
+    order = pd.DataFrame(
+        {
+            "file": rows["source_file"].to_numpy(),
+            "row": rows["source_row"].astype(int).to_numpy(),
+            "identity": identity.to_numpy(),
+        },
+        index=rows.index,
+    )
     order = order.sort_values(["file", "row"], kind="stable")
     return (order.groupby(["file", "identity"], sort=False).cumcount() + 1).reindex(rows.index)
 
@@ -326,7 +396,9 @@ def stage_survey(dataset: str, exports: list[RawExport], reference: ReferenceTab
         has_title = as_text(rows["job_title"]).str.strip() != ""
         rows["profession"] = reference.classify_professions(rows["job_title"]).where(has_title, "").to_numpy()
     rows["role_group"] = rows["profession"].map(reference.role_group_of).fillna("").to_numpy()
-    return Staged(dataset, rows.reindex(columns=columns, fill_value="").reset_index(drop=True), quarantine, duplicates, files)
+    return Staged(
+        dataset, rows.reindex(columns=columns, fill_value="").reset_index(drop=True), quarantine, duplicates, files
+    )
 
 
 def file_accounting(staged: Staged) -> pd.DataFrame:
@@ -340,7 +412,11 @@ def file_accounting(staged: Staged) -> pd.DataFrame:
     duplicates = staged.duplicates.groupby("source_file").size()
     ledger["rows_loaded"] = ledger["source_file"].map(loaded).fillna(0).astype(int)
     file_errors = ledger["error"] != ""
-    ledger["rows_quarantined"] = ledger["source_file"].map(quarantined).fillna(0).astype(int).where(~file_errors, ledger["rows_read"])
+    ledger["rows_quarantined"] = (
+        ledger["source_file"].map(quarantined).fillna(0).astype(int).where(~file_errors, ledger["rows_read"])
+    )
     ledger["rows_duplicate"] = ledger["rows_duplicate"] + ledger["source_file"].map(duplicates).fillna(0).astype(int)
-    ledger["balanced"] = ledger["rows_read"] == ledger["rows_loaded"] + ledger["rows_quarantined"] + ledger["rows_duplicate"]
+    ledger["balanced"] = (
+        ledger["rows_read"] == ledger["rows_loaded"] + ledger["rows_quarantined"] + ledger["rows_duplicate"]
+    )
     return ledger

@@ -15,11 +15,12 @@ import hmac
 import pandas as pd
 
 from amed_pipeline.lib.frames import as_text, map_distinct
-
 from amed_pipeline.reading.values import normalise_email, normalise_name
 
 PERSONAL_COLUMNS = ("email", "first_name", "last_name", "respondent_email", "respondent_name")
-UNATTRIBUTABLE = "booking has neither an email nor a usable name (e.g. 'Info Requested'): cannot be attributed to a person"
+UNATTRIBUTABLE = (
+    "booking has neither an email nor a usable name (e.g. 'Info Requested'): cannot be attributed to a person"
+)
 
 
 def key_version(key: bytes) -> str:

@@ -28,15 +28,26 @@ file_arrival = Table(
 )
 
 
-def record_arrivals(conn: Connection, ledger: pd.DataFrame, now: dt.datetime | None = None, backfilled: bool = False) -> int:
+def record_arrivals(
+    conn: Connection, ledger: pd.DataFrame, now: dt.datetime | None = None, backfilled: bool = False
+) -> int:
     """Add the (file, hash) pairs of `ledger` not seen before; returns how many were new."""
     if ledger is None or ledger.empty:
         return 0
-    known = {(r.source_file, r.content_hash) for r in conn.execute(select(file_arrival.c.source_file, file_arrival.c.content_hash))}
+    known = {
+        (r.source_file, r.content_hash)
+        for r in conn.execute(select(file_arrival.c.source_file, file_arrival.c.content_hash))
+    }
     now = (now or dt.datetime.now()).replace(microsecond=0)
     new = [
-        {"source_file": r["source_file"], "content_hash": r["content_hash"], "partnership_id": r["partnership_id"],
-         "dataset": r["dataset"], "first_landed_at": now, "backfilled": backfilled}
+        {
+            "source_file": r["source_file"],
+            "content_hash": r["content_hash"],
+            "partnership_id": r["partnership_id"],
+            "dataset": r["dataset"],
+            "first_landed_at": now,
+            "backfilled": backfilled,
+        }
         for _, r in ledger.drop_duplicates(["source_file", "content_hash"]).iterrows()
         if (r["source_file"], r["content_hash"]) not in known and r["content_hash"]
     ]

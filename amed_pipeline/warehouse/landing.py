@@ -51,7 +51,8 @@ def _column(name: str, kind: str) -> Column:
 def landed_fields(dataset: str) -> list[str]:
     """The canonical fields that land for a dataset (personal fields never do)."""
     return [
-        f.name for f in DATASET_FIELDS[dataset]
+        f.name
+        for f in DATASET_FIELDS[dataset]
         if f.name in KEPT_FIELDS and f.name not in LINEAGE and f.name not in FREE_TEXT
     ]
 
@@ -120,23 +121,37 @@ landing_quarantine = Table(
 )
 
 
-def landed_file_states(conn: Connection, partnership_ids: Sequence[str] | None = None) -> dict[tuple[str, str], dict[str, tuple[str, str, str]]]:
+def landed_file_states(
+    conn: Connection, partnership_ids: Sequence[str] | None = None
+) -> dict[tuple[str, str], dict[str, tuple[str, str, str]]]:
     """`{(partnership, source name): {file: (content hash, duplicate of, fingerprint)}}` in one query."""
     statement = select(
-        landing_file.c.partnership_id, landing_file.c.source_name, landing_file.c.source_file,
-        landing_file.c.content_hash, landing_file.c.duplicate_of, landing_file.c.fingerprint,
+        landing_file.c.partnership_id,
+        landing_file.c.source_name,
+        landing_file.c.source_file,
+        landing_file.c.content_hash,
+        landing_file.c.duplicate_of,
+        landing_file.c.fingerprint,
     )
     if partnership_ids is not None:
         statement = statement.where(landing_file.c.partnership_id.in_(list(partnership_ids)))
     states: dict[tuple[str, str], dict[str, tuple[str, str, str]]] = {}
     for r in conn.execute(statement).all():
-        states.setdefault((r.partnership_id, r.source_name), {})[r.source_file] = (r.content_hash, r.duplicate_of, r.fingerprint)
+        states.setdefault((r.partnership_id, r.source_name), {})[r.source_file] = (
+            r.content_hash,
+            r.duplicate_of,
+            r.fingerprint,
+        )
     return states
 
 
 def known_files(states: dict[str, tuple[str, str, str]], fingerprint: str) -> dict[str, tuple[str, str]]:
     """Of one source's landed files, those landed with this fingerprint: {file: (content hash, duplicate of)}."""
-    return {name: (content_hash, duplicate_of) for name, (content_hash, duplicate_of, landed_with) in states.items() if landed_with == fingerprint}
+    return {
+        name: (content_hash, duplicate_of)
+        for name, (content_hash, duplicate_of, landed_with) in states.items()
+        if landed_with == fingerprint
+    }
 
 
 @dataclass
@@ -169,11 +184,20 @@ def replace_files(conn: Connection, landings: list[Landing]) -> None:
     if not names:
         return
     for dataset in sorted({landing.dataset for landing in landings}):
-        dataset_names = sorted(set().union(*(l.file_names for l in landings if l.dataset == dataset)))
+        dataset_names = sorted(set().union(*(landing.file_names for landing in landings if landing.dataset == dataset)))
         _delete_files(conn, LANDING_ROWS[dataset], dataset_names)
-    for table in (landing_quarantine, landing_file, landing_job_title, landing_comment, landing_name, landing_redaction):
+    for table in (
+        landing_quarantine,
+        landing_file,
+        landing_job_title,
+        landing_comment,
+        landing_name,
+        landing_redaction,
+    ):
         _delete_files(conn, table, names)
-    ledger = pd.DataFrame([{**f.__dict__, "fingerprint": landing.fingerprint} for landing in landings for f in landing.files])
+    ledger = pd.DataFrame(
+        [{**f.__dict__, "fingerprint": landing.fingerprint} for landing in landings for f in landing.files]
+    )
     insert_frame(conn, landing_file, ledger)
     record_arrivals(conn, ledger)  # first landing of each file version, for releases "as known at"
     insert_frame(conn, landing_quarantine, _concat([landing.quarantine for landing in landings]))
@@ -191,7 +215,11 @@ def free_text_fields(dataset: str) -> list[str]:
 
     Ids too: a misplaced cell ("Checked in by x@y" in an id column) parses as an id and is kept.
     """
-    return [f.name for f in DATASET_FIELDS[dataset] if f.kind in ("text", "identifier") and f.name not in DROPPED_AT_BOUNDARY]
+    return [
+        f.name
+        for f in DATASET_FIELDS[dataset]
+        if f.kind in ("text", "identifier") and f.name not in DROPPED_AT_BOUNDARY
+    ]
 
 
 # Step-state key: the set of known names that landed free text was last swept with.
@@ -200,7 +228,10 @@ NAME_SWEEP_STEP = "landing_known_names"
 
 def _text_targets() -> list[tuple[Table, str, str, str]]:
     """(table, column, dataset, field) of every landed text that may quote what people typed."""
-    targets = [(landing_job_title, "job_title", "bookings", "job_title"), (landing_comment, "comment", "followup", "doing_differently")]
+    targets = [
+        (landing_job_title, "job_title", "bookings", "job_title"),
+        (landing_comment, "comment", "followup", "doing_differently"),
+    ]
     for dataset, table in LANDING_ROWS.items():
         targets += [(table, name, dataset, name) for name in free_text_fields(dataset) if name in table.c]
     targets += [(landing_quarantine, "value", "", ""), (landing_quarantine, "reason", "", "")]
@@ -228,7 +259,8 @@ def sweep_known_names(conn: Connection, names: KnownNames) -> tuple[int, set[str
                 continue
             weight = func.sum(table.c.rows) if table is landing_job_title else func.count()
             per_file = conn.execute(
-                select(table.c.partnership_id, table.c.source_file, weight).where(column == old)
+                select(table.c.partnership_id, table.c.source_file, weight)
+                .where(column == old)
                 .group_by(table.c.partnership_id, table.c.source_file)
             ).all()
             conn.execute(update(table).where(column == old).values({column_name: new}))
@@ -236,10 +268,16 @@ def sweep_known_names(conn: Connection, names: KnownNames) -> tuple[int, set[str
                 touched.add(partnership_id)
                 removed += int(found) * int(rows or 0)
                 if field_name:
-                    conn.execute(landing_redaction.insert().values(
-                        partnership_id=partnership_id, dataset=dataset, source_file=source_file,
-                        field_name=field_name, kind="name", redactions=int(found) * int(rows or 0),
-                    ))
+                    conn.execute(
+                        landing_redaction.insert().values(
+                            partnership_id=partnership_id,
+                            dataset=dataset,
+                            source_file=source_file,
+                            field_name=field_name,
+                            kind="name",
+                            redactions=int(found) * int(rows or 0),
+                        )
+                    )
     if touched:
         conn.execute(delete(staging_state).where(staging_state.c.partnership_id.in_(sorted(touched))))
     return removed, touched
@@ -252,14 +290,20 @@ def known_name_digests(conn: Connection) -> frozenset[str]:
 
 def read_redactions(conn: Connection) -> pd.DataFrame:
     """Redaction counts per partnership, file, field and kind (for the data returns)."""
-    return read_frame(conn, select(landing_redaction).order_by(
-        landing_redaction.c.partnership_id, landing_redaction.c.source_file, landing_redaction.c.field_name, landing_redaction.c.kind
-    ))
+    return read_frame(
+        conn,
+        select(landing_redaction).order_by(
+            landing_redaction.c.partnership_id,
+            landing_redaction.c.source_file,
+            landing_redaction.c.field_name,
+            landing_redaction.c.kind,
+        ),
+    )
 
 
 def _delete_files(conn: Connection, table: Table, names: list[str], chunk: int = 500) -> None:
     for start in range(0, len(names), chunk):
-        conn.execute(delete(table).where(table.c.source_file.in_(names[start:start + chunk])))
+        conn.execute(delete(table).where(table.c.source_file.in_(names[start : start + chunk])))
 
 
 def _concat(frames: list[pd.DataFrame | None]) -> pd.DataFrame:
@@ -267,7 +311,9 @@ def _concat(frames: list[pd.DataFrame | None]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def split_free_text(rows: pd.DataFrame, dataset: str, classify_professions, key_digest) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def split_free_text(
+    rows: pd.DataFrame, dataset: str, classify_professions, key_digest
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Rows without free text, the job titles counted per file, the comments (both unlinked)."""
     out = rows.copy()
     titles = pd.DataFrame(columns=[c.name for c in landing_job_title.columns])
@@ -279,7 +325,10 @@ def split_free_text(rows: pd.DataFrame, dataset: str, classify_professions, key_
         if dataset == "bookings" and len(out):
             titled = out.assign(job_title=text)[text != ""]
             titles = (
-                titled.groupby(["partnership_id", "source_file", "job_title", "profession"]).size().rename("rows").reset_index()
+                titled.groupby(["partnership_id", "source_file", "job_title", "profession"])
+                .size()
+                .rename("rows")
+                .reset_index()
             )
     if "doing_differently" in out:
         text = as_text(out["doing_differently"]).str.strip()
@@ -315,12 +364,17 @@ def _storable(rows: pd.DataFrame, dataset: str) -> pd.DataFrame:
     return out
 
 
-def read_landed(conn: Connection, dataset: str, partnership_ids: str | Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame, list[FileLedger]]:
+def read_landed(
+    conn: Connection, dataset: str, partnership_ids: str | Sequence[str]
+) -> tuple[pd.DataFrame, pd.DataFrame, list[FileLedger]]:
     """The landed rows, quarantine records and file ledger of one dataset, for one or more partnerships."""
     ids = _ids(partnership_ids)
     table = LANDING_ROWS[dataset]
     rows = read_frame(
-        conn, select(table).where(table.c.partnership_id.in_(ids)).order_by(table.c.partnership_id, table.c.source_file, table.c.source_row)
+        conn,
+        select(table)
+        .where(table.c.partnership_id.in_(ids))
+        .order_by(table.c.partnership_id, table.c.source_file, table.c.source_row),
     )
     kinds = {f.name: f.kind for f in DATASET_FIELDS[dataset]}
     for name in rows.columns:
@@ -335,13 +389,21 @@ def read_landed(conn: Connection, dataset: str, partnership_ids: str | Sequence[
             rows[name] = rows[name].astype(int)
         else:
             rows[name] = rows[name].astype(object).where(rows[name].notna(), "")
-    quarantine = read_frame(conn, select(landing_quarantine).where(
-        landing_quarantine.c.partnership_id.in_(ids), landing_quarantine.c.dataset == dataset
-    ))[list(QUARANTINE_COLUMNS)]
-    ledger_rows = conn.execute(
-        select(landing_file).where(landing_file.c.partnership_id.in_(ids), landing_file.c.dataset == dataset)
-        .order_by(landing_file.c.partnership_id, landing_file.c.source_file)
-    ).mappings().all()
+    quarantine = read_frame(
+        conn,
+        select(landing_quarantine).where(
+            landing_quarantine.c.partnership_id.in_(ids), landing_quarantine.c.dataset == dataset
+        ),
+    )[list(QUARANTINE_COLUMNS)]
+    ledger_rows = (
+        conn.execute(
+            select(landing_file)
+            .where(landing_file.c.partnership_id.in_(ids), landing_file.c.dataset == dataset)
+            .order_by(landing_file.c.partnership_id, landing_file.c.source_file)
+        )
+        .mappings()
+        .all()
+    )
     files = [FileLedger(**{k: v for k, v in r.items() if k != "fingerprint"}) for r in ledger_rows]
     return rows, quarantine, files
 
@@ -350,7 +412,8 @@ def landed_rows_by_partnership(conn: Connection, partnership_ids: Sequence[str])
     """Rows read per partnership, from the landing ledger: how much staging each one means."""
     rows = conn.execute(
         select(landing_file.c.partnership_id, func.sum(landing_file.c.rows_read))
-        .where(landing_file.c.partnership_id.in_(list(partnership_ids))).group_by(landing_file.c.partnership_id)
+        .where(landing_file.c.partnership_id.in_(list(partnership_ids)))
+        .group_by(landing_file.c.partnership_id)
     ).all()
     counts = {p: int(n or 0) for p, n in rows}
     return {p: counts.get(p, 0) for p in partnership_ids}
@@ -361,8 +424,14 @@ def partnership_fingerprint_rows(conn: Connection, partnership_id: str) -> list[
     return [
         tuple(r)
         for r in conn.execute(
-            select(landing_file.c.source_file, landing_file.c.content_hash, landing_file.c.duplicate_of, landing_file.c.fingerprint)
-            .where(landing_file.c.partnership_id == partnership_id).order_by(landing_file.c.source_file)
+            select(
+                landing_file.c.source_file,
+                landing_file.c.content_hash,
+                landing_file.c.duplicate_of,
+                landing_file.c.fingerprint,
+            )
+            .where(landing_file.c.partnership_id == partnership_id)
+            .order_by(landing_file.c.source_file)
         ).all()
     ]
 
@@ -378,7 +447,9 @@ staging_state = Table(
 
 
 def staged_fingerprint(conn: Connection, partnership_id: str) -> str | None:
-    return conn.execute(select(staging_state.c.fingerprint).where(staging_state.c.partnership_id == partnership_id)).scalar()
+    return conn.execute(
+        select(staging_state.c.fingerprint).where(staging_state.c.partnership_id == partnership_id)
+    ).scalar()
 
 
 def record_staged(conn: Connection, partnership_id: str, fingerprint: str) -> None:

@@ -11,16 +11,14 @@ column depends on when or by which run they were loaded.
 from __future__ import annotations
 
 import pandas as pd
-
-from amed_pipeline.lib.frames import as_text
 from sqlalchemy import Connection, delete, func, select, text
 
 from amed_pipeline.config import ProgrammeConfig
+from amed_pipeline.lib.frames import as_text
 from amed_pipeline.staging.classification import ReferenceTables
 from amed_pipeline.staging.datasets import Staged, file_accounting
 from amed_pipeline.warehouse import schema
 from amed_pipeline.warehouse.bulk import replace_rows
-
 
 # One row per person: the role of their most recent attended booking (by session start; a
 # session without a start counts as the latest, then the larger session key), or of their most
@@ -82,14 +80,30 @@ def partnership_frames(
     comments = comments.sort_values(["partnership_id", "submitted_month", "comment"])
     if job_titles is None:
         titles = bookings.rows[as_text(bookings.rows["job_title"]).str.strip() != ""]
-        title_counts = titles.groupby(["partnership_id", "job_title", "profession", "role_group"]).size().rename("bookings").reset_index()
+        title_counts = (
+            titles.groupby(["partnership_id", "job_title", "profession", "role_group"])
+            .size()
+            .rename("bookings")
+            .reset_index()
+        )
     else:  # rows landed per file (copies in overlapping exports included)
-        title_counts = job_titles.groupby(["partnership_id", "job_title", "profession"])["rows"].sum().rename("bookings").reset_index()
+        title_counts = (
+            job_titles.groupby(["partnership_id", "job_title", "profession"])["rows"]
+            .sum()
+            .rename("bookings")
+            .reset_index()
+        )
         title_counts["role_group"] = title_counts["profession"].map(role_groups or {}).fillna("unclassified")
-    title_counts = title_counts.sort_values(["partnership_id", "job_title"]).drop_duplicates(["partnership_id", "job_title"])
+    title_counts = title_counts.sort_values(["partnership_id", "job_title"]).drop_duplicates(
+        ["partnership_id", "job_title"]
+    )
     staged_sets = (sessions, bookings, feedback, followup)
     ledgers = [file_accounting(s) for s in staged_sets if s.files]
-    ledger = pd.concat(ledgers, ignore_index=True) if ledgers else pd.DataFrame(columns=[c.name for c in schema.ingest_ledger.columns])
+    ledger = (
+        pd.concat(ledgers, ignore_index=True)
+        if ledgers
+        else pd.DataFrame(columns=[c.name for c in schema.ingest_ledger.columns])
+    )
     ledger = ledger.sort_values("source_file").drop_duplicates("source_file")
     return {
         "dim_session": session_rows,
@@ -135,7 +149,9 @@ def _with_month(responses: pd.DataFrame) -> pd.DataFrame:
 def load_partnerships(conn: Connection, partnership_ids: list[str], frames: dict[str, pd.DataFrame]) -> dict[str, int]:
     """Replace these partnerships' slices of every per-partnership table; returns rows written."""
     return {
-        table.name: replace_rows(conn, table, frames[table.name], where=table.c.partnership_id.in_(list(partnership_ids)))
+        table.name: replace_rows(
+            conn, table, frames[table.name], where=table.c.partnership_id.in_(list(partnership_ids))
+        )
         for table in schema.PARTNERSHIP_TABLES
     }
 

@@ -67,9 +67,14 @@ def prepare_source(task: PrepareTask) -> PreparedSource:
     source, key = task.source, task.pseudonym_key
     read = read_source(source, task.data_dir, task.max_file_bytes, known=task.known)
     if not read.files:  # every file unchanged (or none): nothing to prepare
-        return PreparedSource(source, read.rows, empty_quarantine(), [], pd.DataFrame(), pd.DataFrame(), read.current, read.unchanged)
+        return PreparedSource(
+            source, read.rows, empty_quarantine(), [], pd.DataFrame(), pd.DataFrame(), read.current, read.unchanged
+        )
     # Names of everyone read here (erased people too: their names must still leave free text).
-    named = pd.concat([read.rows[[c for c in ("source_file", *NAME_COLUMNS) if c in read.rows]], *read.refused_names], ignore_index=True)
+    named = pd.concat(
+        [read.rows[[c for c in ("source_file", *NAME_COLUMNS) if c in read.rows]], *read.refused_names],
+        ignore_index=True,
+    )
     digests = name_digest_column(key, named) if len(named) else pd.Series([], dtype=object)
     names = KnownNames(key, task.known_names | frozenset(digests[digests != ""]))
     kept, erased = drop_erased(read.rows, task.erasure_tokens, task.erasure_key, source.partnership_id, source.dataset)
@@ -88,8 +93,11 @@ def prepare_source(task: PrepareTask) -> PreparedSource:
     for ledger in read.files:
         ledger.error = mask_text(ledger.error, names)
     name_rows = pd.DataFrame(
-        {"partnership_id": source.partnership_id, "source_file": named["source_file"].to_numpy() if len(named) else [],
-         "name_digest": digests.to_numpy()}
+        {
+            "partnership_id": source.partnership_id,
+            "source_file": named["source_file"].to_numpy() if len(named) else [],
+            "name_digest": digests.to_numpy(),
+        }
     )
     name_rows = name_rows[name_rows["name_digest"] != ""].drop_duplicates(ignore_index=True)
     return PreparedSource(

@@ -164,7 +164,9 @@ class WarehouseResource(dg.ConfigurableResource):
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 # Another refresh (or step) is writing: wait for it rather than fail, and say so once.
-                dg.get_dagster_logger().info(f"another refresh is using the DuckDB warehouse {parsed.database}: waiting for it to finish")
+                dg.get_dagster_logger().info(
+                    f"another refresh is using the DuckDB warehouse {parsed.database}: waiting for it to finish"
+                )
                 fcntl.flock(handle, fcntl.LOCK_EX)
             waited = time.monotonic() - started
             if waited > 1:

@@ -83,6 +83,7 @@ fact_booking = Table(
     *lineage_columns(),
 )
 
+
 def survey_fact(name: str, *answers: Column) -> Table:
     """A survey-response fact table: identity and timing, the answers, the respondent's context."""
     return Table(
@@ -158,6 +159,7 @@ ref_role_group = Table(
     Column("role_group", String, primary_key=True),
     Column("label", String, nullable=False),
 )
+
 
 def file_ledger_table(name: str, *extra: Column) -> Table:
     """One row per export file: what it is, its content hash and its row accounting."""

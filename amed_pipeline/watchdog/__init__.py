@@ -58,8 +58,10 @@ def last_good_refresh(instance: dg.DagsterInstance) -> Optional[dt.datetime]:
     """The end of the last successful nightly_refresh run, or the last "nothing changed" night if later."""
     times = []
     records = instance.get_run_records(
-        filters=dg.RunsFilter(job_name=WATCHED_JOB, statuses=[dg.DagsterRunStatus.SUCCESS]), limit=1,
-        order_by="update_timestamp", ascending=False,
+        filters=dg.RunsFilter(job_name=WATCHED_JOB, statuses=[dg.DagsterRunStatus.SUCCESS]),
+        limit=1,
+        order_by="update_timestamp",
+        ascending=False,
     )
     if records and records[0].end_time:
         times.append(_utc(records[0].end_time))
@@ -77,11 +79,15 @@ def what_we_can_see(instance: dg.DagsterInstance) -> list[str]:
     for state in instance.all_instigator_state(instigator_type=InstigatorType.SCHEDULE):
         if state.instigator_name == WATCHED_SCHEDULE and state.status == InstigatorStatus.STOPPED:
             clues.append(f"the schedule {WATCHED_SCHEDULE} is switched off (Automation in the UI)")
-    records = instance.get_run_records(filters=dg.RunsFilter(job_name=WATCHED_JOB), limit=1, order_by="create_timestamp", ascending=False)
+    records = instance.get_run_records(
+        filters=dg.RunsFilter(job_name=WATCHED_JOB), limit=1, order_by="create_timestamp", ascending=False
+    )
     if records:
         run = records[0]
         when = _utc(run.end_time or run.create_timestamp.timestamp()).strftime("%Y-%m-%d %H:%M UTC")
-        clues.append(f"the last {WATCHED_JOB} run {run.dagster_run.run_id} ended {run.dagster_run.status.value} at {when}")
+        clues.append(
+            f"the last {WATCHED_JOB} run {run.dagster_run.run_id} ended {run.dagster_run.status.value} at {when}"
+        )
     else:
         clues.append(f"no {WATCHED_JOB} run is recorded in this Dagster instance")
     return clues
@@ -95,12 +101,17 @@ class Overdue:
     clues: tuple[str, ...]
 
     def summary(self) -> str:
-        since = (f"since {self.last_good:%Y-%m-%d %H:%M} UTC" if self.last_good
-                 else f"since the watchdog started watching at {self.watching_since:%Y-%m-%d %H:%M} UTC")
+        since = (
+            f"since {self.last_good:%Y-%m-%d %H:%M} UTC"
+            if self.last_good
+            else f"since the watchdog started watching at {self.watching_since:%Y-%m-%d %H:%M} UTC"
+        )
         clues = "; ".join(self.clues)
-        return (f"{CODE_LOCATION}: no successful nightly refresh {since} (expected at least every {self.max_hours:g} h). "
-                f"Seen: {clues}. Check Deployment (does the code location {CODE_LOCATION} load?), the daemon, Automation "
-                f"and Runs in the UI; to silence a known outage switch {WATCHDOG_SENSOR_NAME} off or set {SILENCE_UNTIL_VAR}.")
+        return (
+            f"{CODE_LOCATION}: no successful nightly refresh {since} (expected at least every {self.max_hours:g} h). "
+            f"Seen: {clues}. Check Deployment (does the code location {CODE_LOCATION} load?), the daemon, Automation "
+            f"and Runs in the UI; to silence a known outage switch {WATCHDOG_SENSOR_NAME} off or set {SILENCE_UNTIL_VAR}."
+        )
 
     def payload(self) -> dict:
         return {
@@ -128,7 +139,9 @@ class WatchdogResource(dg.ConfigurableResource):
         return now < until
 
 
-def check(instance: dg.DagsterInstance, watchdog: WatchdogResource, cursor: dict, now: Optional[dt.datetime] = None) -> tuple[Optional[Overdue], str, dict]:
+def check(
+    instance: dg.DagsterInstance, watchdog: WatchdogResource, cursor: dict, now: Optional[dt.datetime] = None
+) -> tuple[Optional[Overdue], str, dict]:
     """(the overdue refresh to alert about or None, what to say, the next cursor).
 
     The cursor keeps when the watchdog started watching (the clock for a refresh that never
@@ -142,16 +155,29 @@ def check(instance: dg.DagsterInstance, watchdog: WatchdogResource, cursor: dict
     if now - reference < dt.timedelta(hours=watchdog.max_hours):
         return None, f"last good refresh {reference:%Y-%m-%d %H:%M} UTC: on time", next_cursor
     if watchdog.silenced(now):
-        return None, f"refresh overdue since {reference:%Y-%m-%d %H:%M} UTC, silenced until {watchdog.silence_until}", next_cursor
+        return (
+            None,
+            f"refresh overdue since {reference:%Y-%m-%d %H:%M} UTC, silenced until {watchdog.silence_until}",
+            next_cursor,
+        )
     if alerted_at and alerted_at > reference and now - alerted_at < REMIND_EVERY:
-        return None, f"refresh overdue; alerted at {alerted_at:%Y-%m-%d %H:%M} UTC, next reminder after a day", {**next_cursor, "alerted_at": alerted_at.isoformat()}
+        return (
+            None,
+            f"refresh overdue; alerted at {alerted_at:%Y-%m-%d %H:%M} UTC, next reminder after a day",
+            {**next_cursor, "alerted_at": alerted_at.isoformat()},
+        )
     overdue = Overdue(last_good, watching_since, watchdog.max_hours, tuple(what_we_can_see(instance)))
     return overdue, overdue.summary(), {**next_cursor, "alerted_at": now.isoformat()}
 
 
 def alert(alerts: AlertsResource, overdue: Overdue, log=None) -> list[str]:
-    return alerts.send(f"[{CODE_LOCATION}] no successful nightly refresh", overdue.summary() + "\n", overdue.payload(),
-                       what="missed-refresh alert", log=log)
+    return alerts.send(
+        f"[{CODE_LOCATION}] no successful nightly refresh",
+        overdue.summary() + "\n",
+        overdue.payload(),
+        what="missed-refresh alert",
+        log=log,
+    )
 
 
 @dg.sensor(

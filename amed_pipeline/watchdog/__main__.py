@@ -16,7 +16,9 @@ from amed_pipeline.watchdog import alert, build_watchdog_resource, check
 
 def main() -> int:
     with dg.DagsterInstance.get() as instance:
-        with dg.build_resources({"alerts": build_alerts_resource(), "watchdog": build_watchdog_resource()}) as resources:
+        with dg.build_resources(
+            {"alerts": build_alerts_resource(), "watchdog": build_watchdog_resource()}
+        ) as resources:
             overdue, message, _ = check(instance, resources.watchdog, {})
             print(message)
             if overdue is None:

@@ -12,7 +12,17 @@ from amed_pipeline.reading.formats.surveymonkey import SURVEYMONKEY
 
 ADAPTERS: dict[str, FormatAdapter] = {
     adapter.name: adapter
-    for adapter in (EVENTBRITE, SURVEYMONKEY, MSFORMS, GOOGLE_FORMS, JISC, MAPPED_CSV, EVENTBRITE_API, SURVEYMONKEY_API, GOOGLE_FORMS_API)
+    for adapter in (
+        EVENTBRITE,
+        SURVEYMONKEY,
+        MSFORMS,
+        GOOGLE_FORMS,
+        JISC,
+        MAPPED_CSV,
+        EVENTBRITE_API,
+        SURVEYMONKEY_API,
+        GOOGLE_FORMS_API,
+    )
 }
 
 

@@ -15,9 +15,8 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
-from amed_pipeline.lib.frames import as_text
-
 from amed_pipeline.config import Source
+from amed_pipeline.lib.frames import as_text
 from amed_pipeline.reading.fields import DATASET_FIELDS, DEFAULT_QUESTIONS
 from amed_pipeline.reading.files import RawTable, read_raw_table
 from amed_pipeline.reading.values import normalise_header, strip_question_number
@@ -43,7 +42,9 @@ class FormatAdapter:
 
         `is_header(rows)` tells whether candidate rows are this source's header, so title rows
         above it can be skipped."""
-        return read_raw_table(path, header_rows=self.header_rows, sheet=source.options.get("sheet"), is_header=is_header)
+        return read_raw_table(
+            path, header_rows=self.header_rows, sheet=source.options.get("sheet"), is_header=is_header
+        )
 
     def headers(self, table: RawTable) -> list[str]:
         """One header text per column (formats with several header rows merge them)."""

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from amed_pipeline.lib.frames import as_text
-
 from amed_pipeline.config import Source
+from amed_pipeline.lib.frames import as_text
 from amed_pipeline.reading.formats.base import FormatAdapter
 
 CHECKED_IN = "checked in"
