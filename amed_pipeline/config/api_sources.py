@@ -15,9 +15,12 @@ import datetime as dt
 import re
 from typing import Any
 
+# The datasets and file formats a source can declare (re-exported by `config.partnerships`).
+DATASETS = ("sessions", "bookings", "feedback", "followup")
+FILE_FORMATS = ("eventbrite", "surveymonkey", "msforms", "google_forms", "jisc", "mapped_csv")
 # format → what it pulls (the README's table); the order is the order in error messages.
 API_FORMATS = ("eventbrite_api", "surveymonkey_api", "google_forms_api", "graph_drive")
-FILE_FORMATS_READABLE_FROM_DRIVE = ("eventbrite", "surveymonkey", "msforms", "google_forms", "jisc", "mapped_csv")
+FILE_FORMATS_READABLE_FROM_DRIVE = FILE_FORMATS
 
 DEFAULT_BASE_URLS = {
     "eventbrite_api": "https://www.eventbriteapi.com/v3",
@@ -37,7 +40,7 @@ API_DATASETS = {
     "eventbrite_api": ("bookings",),
     "surveymonkey_api": ("feedback", "followup"),
     "google_forms_api": ("feedback", "followup"),
-    "graph_drive": ("sessions", "bookings", "feedback", "followup"),
+    "graph_drive": DATASETS,
 }
 API_OPTION_NAMES = (
     "base_url",  # default: the real service; tests and the demo point it at 127.0.0.1

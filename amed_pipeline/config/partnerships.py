@@ -26,13 +26,13 @@ import yaml
 from amed_pipeline.config.api_sources import (
     API_FORMATS,
     API_OPTION_NAMES,
+    DATASETS,
+    FILE_FORMATS,
     check_api_options,
     default_api_path,
     is_api_format,
 )
 
-DATASETS = ("sessions", "bookings", "feedback", "followup")
-FILE_FORMATS = ("eventbrite", "surveymonkey", "msforms", "google_forms", "jisc", "mapped_csv")
 FORMATS = FILE_FORMATS + API_FORMATS  # API sources: config/api_sources.py
 
 # Options every format understands where they apply; each has a documented default in the README.

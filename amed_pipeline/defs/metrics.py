@@ -17,6 +17,7 @@ import pandas as pd
 from sqlalchemy import func, select
 
 from amed_pipeline import settings
+from amed_pipeline.config import DATASETS as STAGED_DATASETS
 from amed_pipeline.config import ProgrammeConfig
 from amed_pipeline.defs.staging import staged_key
 from amed_pipeline.defs.warehouse import warehouse_key
@@ -28,7 +29,6 @@ from amed_pipeline.operations.retries import retry_only_transient
 from amed_pipeline.privacy.redaction import mask_series
 from amed_pipeline.quality.checks import latest_blocking_failures
 from amed_pipeline.quality.metric_checks import shares_not_summing_to_one, values_out_of_range
-from amed_pipeline.quality.staged import DATASETS as STAGED_DATASETS
 from amed_pipeline.quality.warehouse_checks import PER_PARTNERSHIP_CHECKS, blocked_partnerships
 from amed_pipeline.reports import presentation
 from amed_pipeline.reports.exports import write_csv

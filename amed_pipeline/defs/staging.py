@@ -25,7 +25,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from amed_pipeline.config import ProgrammeConfig
+from amed_pipeline.config import DATASETS, ProgrammeConfig
 from amed_pipeline.defs.raw_exports import raw_export_key
 from amed_pipeline.lib.frames import release_memory
 from amed_pipeline.operations.retries import retry_only_transient
@@ -36,7 +36,7 @@ from amed_pipeline.quality.checks import (
     latest_outcomes,
     rule_check_result,
 )
-from amed_pipeline.quality.staged import DATASETS, ValidatedDataset, stage_and_validate
+from amed_pipeline.quality.staged import ValidatedDataset, stage_and_validate
 from amed_pipeline.quality.suites import SUITES
 from amed_pipeline.quality.validation import GreatExpectationsResource
 from amed_pipeline.staging.classification import load_reference_tables

@@ -13,7 +13,7 @@ import dagster as dg
 import pandas as pd
 from sqlalchemy import func, select
 
-from amed_pipeline.config import ProgrammeConfig
+from amed_pipeline.config import DATASETS, ProgrammeConfig
 from amed_pipeline.defs.raw_exports import reference_digest
 from amed_pipeline.defs.staging import staged_key
 from amed_pipeline.operations.retries import retry_only_transient
@@ -71,7 +71,7 @@ def build_warehouse_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]
                 kinds={"sql"},
                 owners=["team:data-engineering"],
                 description=TABLE_DESCRIPTIONS[name],
-                deps=[staged_key(d) for d in ("sessions", "bookings", "feedback", "followup")],
+                deps=[staged_key(d) for d in DATASETS],
             )
             for name in WAREHOUSE_ASSETS
         ],

@@ -20,8 +20,6 @@ from amed_pipeline.quality.validation import RuleOutcome, validate_dataset
 from amed_pipeline.staging.classification import ReferenceTables
 from amed_pipeline.staging.datasets import RawExport, Staged, stage_bookings, stage_sessions, stage_survey
 
-DATASETS = ("sessions", "bookings", "feedback", "followup")
-
 
 @dataclass
 class ValidatedDataset:

@@ -18,6 +18,8 @@ from amed_pipeline.reading import values as V
 from amed_pipeline.reading import vectorised
 
 BOOKING_STATUSES = ("attended", "booked", "cancelled")
+# Which of several copies of one booking wins (higher wins): the adapters and staging rank by it.
+STATUS_PRECEDENCE = {"attended": 3, "cancelled": 2, "booked": 1}
 DELIVERY_MODES = ("online", "in_person")
 CONVERSATIONS = ("much_more", "slightly_more", "same", "less")
 MASK = "***"

@@ -24,12 +24,12 @@ import pandas as pd
 
 from amed_pipeline.lib.frames import as_text, map_distinct
 from amed_pipeline.privacy.redaction import mask_series, mask_text
+from amed_pipeline.reading.fields import STATUS_PRECEDENCE
 from amed_pipeline.reading.parse import FILE_LEVEL_ROW, QUARANTINE_COLUMNS, FileLedger
 from amed_pipeline.reading.values import normalise_header
 from amed_pipeline.staging.classification import ReferenceTables
 from amed_pipeline.staging.people import UNATTRIBUTABLE
 
-STATUS_PRECEDENCE = {"attended": 3, "cancelled": 2, "booked": 1}
 DUPLICATE_COLUMNS = ("source_file", "source_row", "kept_file", "kept_row")
 LANDED_SUBSTITUTES = {"doing_differently": "comment_digest", "job_title": "profession"}
 ANSWER_FIELDS = {

@@ -17,11 +17,9 @@ import pandas as pd
 
 from amed_pipeline.config import Source
 from amed_pipeline.lib.frames import as_text
-from amed_pipeline.reading.fields import DATASET_FIELDS, DEFAULT_QUESTIONS
+from amed_pipeline.reading.fields import DATASET_FIELDS, DEFAULT_QUESTIONS, STATUS_PRECEDENCE
 from amed_pipeline.reading.files import RawTable, read_raw_table
 from amed_pipeline.reading.values import normalise_header, strip_question_number
-
-STATUS_RANK = {"attended": 3, "cancelled": 2, "booked": 1}
 
 
 class MissingColumnError(ValueError):
@@ -98,7 +96,7 @@ class FormatAdapter:
 
     def record_rank(self, frame: pd.DataFrame) -> pd.Series:
         """Which of several copies of one booking record wins (higher wins)."""
-        return frame["status"].map(STATUS_RANK).fillna(0).astype(int)
+        return frame["status"].map(STATUS_PRECEDENCE).fillna(0).astype(int)
 
     def record_identity(self, frame: pd.DataFrame) -> pd.Series:
         """The export's own id of a booking record within its session ('' = none).
