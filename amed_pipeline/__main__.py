@@ -28,7 +28,7 @@ import traceback
 import dagster as dg
 
 from amed_pipeline import settings
-from amed_pipeline.config import ConfigError, load_programme_config
+from amed_pipeline.config import ALL_PARTNERSHIPS, ConfigError, load_programme_config
 from amed_pipeline.definitions import build_definitions, nightly_job
 from amed_pipeline.defs.automation import run_scope
 from amed_pipeline.defs.config_errors import CONFIG_ASSET_NAME, skipped_message
@@ -232,12 +232,12 @@ TERMINAL_METRICS = (
 def headline_for_terminal(headline, export_dir) -> str:
     """The headline table as the terminal shows it: as it is for a few partnerships; for many, the
     programme-wide column, the largest partnerships as rows, and where the full table is."""
-    partnerships = headline[headline["partnership_id"] != "all"]
+    partnerships = headline[headline["partnership_id"] != ALL_PARTNERSHIPS]
     if len(partnerships) <= TERMINAL_PARTNERSHIP_COLUMNS:
         return headline_markdown(headline)
     programme = (
-        headline_markdown(headline[headline["partnership_id"] == "all"])
-        if (headline["partnership_id"] == "all").any()
+        headline_markdown(headline[headline["partnership_id"] == ALL_PARTNERSHIPS])
+        if (headline["partnership_id"] == ALL_PARTNERSHIPS).any()
         else ""
     )
     largest = partnerships.sort_values(

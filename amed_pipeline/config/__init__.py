@@ -1,6 +1,7 @@
 """Programme configuration: which partnerships send which exports (`partnerships.yaml`)."""
 
 from amed_pipeline.config.partnerships import (
+    ALL_PARTNERSHIPS,
     DATASETS,
     FORMATS,
     ConfigError,
@@ -12,6 +13,7 @@ from amed_pipeline.config.partnerships import (
 )
 
 __all__ = [
+    "ALL_PARTNERSHIPS",
     "DATASETS",
     "FORMATS",
     "ConfigError",

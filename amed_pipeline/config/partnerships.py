@@ -57,7 +57,8 @@ EXACT_TOTAL_METRICS = (
     "followup_responses",
 )
 ID_PATTERN = re.compile(r"^[a-z0-9_]+$")
-RESERVED_ID = "all"  # metrics.catalogue.ALL_PARTNERSHIPS: the programme-wide scope of every metric
+ALL_PARTNERSHIPS = "all"  # the programme-wide scope of every metric (a partnership_id no partnership may take)
+RESERVED_ID = ALL_PARTNERSHIPS
 # Optional top-level `limits:`: the largest export file the reader opens (on disk, and an xlsx uncompressed).
 DEFAULT_MAX_FILE_MB = 200
 DEFAULT_MAX_FILE_BYTES = DEFAULT_MAX_FILE_MB * 1024 * 1024

@@ -23,6 +23,7 @@ from amed_pipeline.defs.staging import staged_key
 from amed_pipeline.defs.warehouse import warehouse_key
 from amed_pipeline.metrics import tables
 from amed_pipeline.metrics.breakdowns import all_metric_rows, annotate_definitions
+from amed_pipeline.metrics.catalogue import ALL_PARTNERSHIPS
 from amed_pipeline.metrics.disclosure import DisclosureRules, publish
 from amed_pipeline.operations.errors import ExportDirError
 from amed_pipeline.operations.retries import retry_only_transient
@@ -412,7 +413,7 @@ def withhold_blocked(values: pd.DataFrame, blocked: dict[str, list[str]], config
     blocked partnership's readable files only)."""
     if not blocked:
         return values
-    withheld = set(blocked) | (set() if config.programme_row_while_blocked else {"all"})
+    withheld = set(blocked) | (set() if config.programme_row_while_blocked else {ALL_PARTNERSHIPS})
     return values[~values["partnership_id"].isin(withheld)].reset_index(drop=True)
 
 
@@ -555,7 +556,7 @@ def write_published_outputs(
     paths = {name: directory / name for name in EXPORT_FILES}
     write_csv(long, paths["metric_values.csv"])
     write_csv(definitions, paths["metric_definitions.csv"])
-    scopes = ["all", *config.partnership_ids]
+    scopes = [ALL_PARTNERSHIPS, *config.partnership_ids]
     write_evaluation_workbook(
         paths["amed_metrics.xlsx"],
         shown,
@@ -573,7 +574,7 @@ def write_published_outputs(
 
 
 def _programme_period(published: pd.DataFrame, config: ProgrammeConfig) -> tuple[dt.date, dt.date]:
-    overall = published[(published["partnership_id"] == "all") & (published["dimension"] == "")]
+    overall = published[(published["partnership_id"] == ALL_PARTNERSHIPS) & (published["dimension"] == "")]
     if overall.empty:
         return config.start, config.end
     return pd.Timestamp(overall["period_start"].min()).date(), pd.Timestamp(overall["period_end"].max()).date()

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from amed_pipeline.config import ALL_PARTNERSHIPS  # noqa: F401  (re-exported: the metrics' scope)
+
 # Ranges in labels are written "0 to 10", never with a dash: the report draws "–" for a missing figure.
-ALL_PARTNERSHIPS = "all"
 ONLINE_WORKSHOP_TYPES = ("helping_people_become_more_active", "physical_activity_in_clinical_care")
 MORE_CONVERSATIONS = ("much_more", "slightly_more")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from sqlalchemy import Column, Date, DateTime, Double, Integer, String, Table, Text
 
-from amed_pipeline.metrics.catalogue import METRICS
+from amed_pipeline.metrics.catalogue import ALL_PARTNERSHIPS, METRICS
 from amed_pipeline.warehouse.schema import metadata
 
 
@@ -104,7 +104,7 @@ def headline_frame(values: pd.DataFrame) -> pd.DataFrame:
     for name in HEADLINE_METRICS:
         if name not in wide:
             wide[name] = None
-    order = wide["partnership_id"].ne("all")
+    order = wide["partnership_id"].ne(ALL_PARTNERSHIPS)
     return (
         wide.assign(_o=order)
         .sort_values(["_o", "partnership_id"])

@@ -16,6 +16,7 @@ import dagster as dg
 import pandas as pd
 from sqlalchemy import Boolean, Column, DateTime, Integer, String, Table, Text, select
 
+from amed_pipeline.config import ALL_PARTNERSHIPS
 from amed_pipeline.lib.frames import as_text
 from amed_pipeline.quality.validation import RuleOutcome
 from amed_pipeline.staging.datasets import Staged, quarantine_rows
@@ -113,7 +114,7 @@ def dq_history_rows(
     evaluated_at: dt.datetime | None = None,
 ) -> pd.DataFrame:
     """One history row per partnership that had rows evaluated or failing (else one 'all' row)."""
-    partnerships = sorted(set(failing_by_partnership.index) | set(evaluated_by_partnership.index)) or ["all"]
+    partnerships = sorted(set(failing_by_partnership.index) | set(evaluated_by_partnership.index)) or [ALL_PARTNERSHIPS]
     evaluated_at = evaluated_at or dt.datetime.now().replace(microsecond=0)
     return pd.DataFrame(
         {

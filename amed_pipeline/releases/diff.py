@@ -25,6 +25,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
+from amed_pipeline.metrics.catalogue import ALL_PARTNERSHIPS
 from amed_pipeline.metrics.disclosure import SUPPRESSED
 from amed_pipeline.releases.build import resolve, stored_figures, stored_inputs
 
@@ -145,7 +146,9 @@ def release_diff(conn: Connection, reference_a: str, reference_b: str, labels=No
         general.append(f"code: metric code version {a['metrics_version']} → {b['metrics_version']}")
     reasons = []
     for _, r in changed.iterrows():
-        own = files if r["partnership_id"] == "all" else files[files["partnership_id"] == r["partnership_id"]]
+        own = (
+            files if r["partnership_id"] == ALL_PARTNERSHIPS else files[files["partnership_id"] == r["partnership_id"]]
+        )
         parts = list(general) + list(own["reason"])
         if not parts:
             parts = [reason] if (reason := disclosure_reason(r, files)) else []

@@ -16,6 +16,7 @@ from typing import Sequence
 
 import pandas as pd
 
+from amed_pipeline.metrics.catalogue import ALL_PARTNERSHIPS
 from amed_pipeline.metrics.disclosure import SUPPRESSED
 from amed_pipeline.reports import presentation as pres
 from amed_pipeline.reports.presentation import BASE_UNITS, SETTING_LABELS
@@ -67,11 +68,11 @@ class _Figures:
         self.symbols: set[str] = set()
         self.dash = False
 
-    def rows(self, metric_id: str, partnership: str = "all", dimension: str = "") -> pd.DataFrame:
+    def rows(self, metric_id: str, partnership: str = ALL_PARTNERSHIPS, dimension: str = "") -> pd.DataFrame:
         f = self.frame
         return f[(f["metric_id"] == metric_id) & (f["partnership_id"] == partnership) & (f["dimension"] == dimension)]
 
-    def row(self, metric_id: str, partnership: str = "all", dimension: str = "", value: str = ""):
+    def row(self, metric_id: str, partnership: str = ALL_PARTNERSHIPS, dimension: str = "", value: str = ""):
         rows = self.rows(metric_id, partnership, dimension)
         rows = rows[rows["dimension_value"] == value]
         return None if rows.empty else rows.iloc[0]
@@ -82,7 +83,12 @@ class _Figures:
         return text
 
     def span(
-        self, metric_id: str, partnership: str = "all", dimension: str = "", value: str = "", base: bool = True
+        self,
+        metric_id: str,
+        partnership: str = ALL_PARTNERSHIPS,
+        dimension: str = "",
+        value: str = "",
+        base: bool = True,
     ) -> str:
         row = self.row(metric_id, partnership, dimension, value)
         attributes = (
@@ -210,7 +216,7 @@ def _breakdown_table(
         set(
             figures.frame.loc[
                 (figures.frame["dimension"] == dimension)
-                & (figures.frame["partnership_id"] == "all")
+                & (figures.frame["partnership_id"] == ALL_PARTNERSHIPS)
                 & figures.frame["metric_id"].isin([m for m, _ in metrics]),
                 "dimension_value",
             ]
@@ -221,7 +227,7 @@ def _breakdown_table(
     head = "".join(f"<th>{html.escape(label)}</th>" for _, label in metrics)
     body = "".join(
         f"<tr><td>{html.escape(labels.get(v) or v.replace('_', ' ').capitalize())}</td>"
-        + "".join(f"<td>{figures.span(m, 'all', dimension, v)}</td>" for m, _ in metrics)
+        + "".join(f"<td>{figures.span(m, ALL_PARTNERSHIPS, dimension, v)}</td>" for m, _ in metrics)
         + "</tr>"
         for v in values
     )
@@ -328,7 +334,7 @@ def render_report(
     physio_text = ""
     if physio_row is not None:
         physio_text = (
-            f"<p>Physiotherapists: {figures.span('profession_share', 'all', 'training_type|profession', physio_value)} "
+            f"<p>Physiotherapists: {figures.span('profession_share', ALL_PARTNERSHIPS, 'training_type|profession', physio_value)} "
             f"of attendances at the clinical-care workshop "
             f'(<span class="count">{format_value(physio_row["numerator"], "count", physio_row["observation_status"])}</span> attendances).</p>'
         )
@@ -365,7 +371,7 @@ def render_report(
         ("usefulness_end_mean", question["usefulness_end_mean"]),
         ("more_conversations_share", question["more_conversations_share"]),
     ]
-    scopes = [p for p in partnerships] + ["all"]
+    scopes = [p for p in partnerships] + [ALL_PARTNERSHIPS]
     header_cells = "".join(f"<th>{html.escape(partnerships.get(s, pres.ALL_LABEL))}</th>" for s in scopes)
     body_rows = "".join(
         f"<tr><td>{html.escape(label)}</td>" + "".join(f"<td>{figures.span(metric, s)}</td>" for s in scopes) + "</tr>"

@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from amed_pipeline.metrics import disclosure
+from amed_pipeline.metrics.catalogue import ALL_PARTNERSHIPS
 
-ALL = "all"
+ALL = ALL_PARTNERSHIPS
 ALL_LABEL = "All partnerships"
 NOT_APPLICABLE = "[z]"
 NOT_AVAILABLE = "[x]"
