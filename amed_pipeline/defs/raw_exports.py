@@ -22,7 +22,7 @@ from amed_pipeline.config import DATASETS, ProgrammeConfig, Source
 from amed_pipeline.config.api_sources import is_api_format
 from amed_pipeline.defs.pulls import pull_asset_key
 from amed_pipeline.defs.resources import PseudonymKeyResource
-from amed_pipeline.lib.frames import release_memory
+from amed_pipeline.lib.frames import one_per_source_row, release_memory
 from amed_pipeline.operations.retries import retry_only_transient
 from amed_pipeline.privacy.erasure import ERASED_RULE, ErasureListResource
 from amed_pipeline.privacy.key_guard import REKEY_TAG, check_pseudonym_key
@@ -296,7 +296,7 @@ def raw_export_metadata(
         "files read": dg.MetadataValue.int(len(export.files)),
         "files unchanged (not read again)": dg.MetadataValue.int(len(unchanged)),
         "files removed": dg.MetadataValue.int(len(removed)),
-        "rows quarantined": dg.MetadataValue.int(len(export.quarantine.drop_duplicates(["source_file", "source_row"]))),
+        "rows quarantined": dg.MetadataValue.int(len(one_per_source_row(export.quarantine))),
         "rows left out (erasure list)": dg.MetadataValue.int(int((export.quarantine["rule"] == ERASED_RULE).sum())),
         "files unreadable": dg.MetadataValue.int(sum(1 for f in export.files if f.error)),
         "contact details and names removed from free text": dg.MetadataValue.int(removed_text),

@@ -27,7 +27,7 @@ import pandas as pd
 
 from amed_pipeline.config import DATASETS, ProgrammeConfig
 from amed_pipeline.defs.raw_exports import raw_export_key
-from amed_pipeline.lib.frames import release_memory
+from amed_pipeline.lib.frames import one_per_source_row, release_memory
 from amed_pipeline.operations.retries import retry_only_transient
 from amed_pipeline.quality.checks import (
     dq_history_rows,
@@ -74,7 +74,7 @@ def staged_key(dataset: str) -> dg.AssetKey:
 def _read_check(asset_key: dg.AssetKey, staged: Staged) -> dg.AssetCheckResult:
     """WARN for rows refused while reading or staging (unparseable values, no person, no session)."""
     quarantine = staged.quarantine[staged.quarantine["source_row"].astype(int) > 0]
-    rejected = quarantine.drop_duplicates(["source_file", "source_row"])
+    rejected = one_per_source_row(quarantine)
     by_rule = quarantine.groupby("rule").size().rename("rows").reset_index() if len(quarantine) else pd.DataFrame()
     return dg.AssetCheckResult(
         asset_key=asset_key,
@@ -140,9 +140,7 @@ def summarise_batch(key_of, ids: list[str], validated: dict[str, ValidatedDatase
             {
                 "partnership": ids,
                 "rows": _counts(result.staged.rows, ids).to_numpy(),
-                "quarantined rows": _counts(
-                    result.staged.quarantine.drop_duplicates(["source_file", "source_row"]), ids
-                ).to_numpy(),
+                "quarantined rows": _counts(one_per_source_row(result.staged.quarantine), ids).to_numpy(),
                 "files": [sum(1 for f in result.staged.files if f.partnership_id == p) for p in ids],
             }
         )
@@ -150,7 +148,7 @@ def summarise_batch(key_of, ids: list[str], validated: dict[str, ValidatedDatase
         for rule in [r.name for r in SUITES[dataset]] + [READ_CHECK]:
             if rule == READ_CHECK:
                 check = _read_check(key_of(dataset), result.staged)
-                failing = _counts(_read_quarantine(result.staged).drop_duplicates(["source_file", "source_row"]), ids)
+                failing = _counts(one_per_source_row(_read_quarantine(result.staged)), ids)
             else:
                 outcome = next(o for o in result.outcomes if o.rule == rule)
                 check = rule_check_result(key_of(dataset), outcome, result.evaluated)
@@ -308,9 +306,7 @@ def _history(run_id: str, validated: dict, partnership_ids: list[str]) -> pd.Dat
                 "WARN",
                 False,
                 _read_quarantine(result.staged).empty,
-                _counts(
-                    _read_quarantine(result.staged).drop_duplicates(["source_file", "source_row"]), partnership_ids
-                ),
+                _counts(one_per_source_row(_read_quarantine(result.staged)), partnership_ids),
                 evaluated_by,
                 "rows refused while reading or staging",
             )

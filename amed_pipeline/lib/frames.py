@@ -40,3 +40,8 @@ def release_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
         pass
+
+
+def one_per_source_row(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with one row per source row (`source_file`, `source_row`): the first of each."""
+    return frame.drop_duplicates(["source_file", "source_row"])

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from amed_pipeline.lib.frames import as_text, map_distinct
+from amed_pipeline.lib.frames import as_text, map_distinct, one_per_source_row
 from amed_pipeline.privacy.redaction import mask_series, mask_text
 from amed_pipeline.reading.fields import STATUS_PRECEDENCE
 from amed_pipeline.reading.parse import FILE_LEVEL_ROW, QUARANTINE_COLUMNS, FileLedger
@@ -408,7 +408,7 @@ def file_accounting(staged: Staged) -> pd.DataFrame:
         return ledger
     loaded = staged.rows.groupby("source_file").size() if len(staged.rows) else pd.Series(dtype=int)
     row_level = staged.quarantine[staged.quarantine["source_row"].astype(int) != FILE_LEVEL_ROW]
-    quarantined = row_level.drop_duplicates(["source_file", "source_row"]).groupby("source_file").size()
+    quarantined = one_per_source_row(row_level).groupby("source_file").size()
     duplicates = staged.duplicates.groupby("source_file").size()
     ledger["rows_loaded"] = ledger["source_file"].map(loaded).fillna(0).astype(int)
     file_errors = ledger["error"] != ""
