@@ -40,12 +40,18 @@ EXTRA = {
 }
 
 
+# Field kind → landing column type; every other kind is Text (text, identifiers, choices; a time
+# of day as HH:MM:SS). `read_landed` turns each type back into the kind's values.
+COLUMN_TYPE_OF_KIND = {"rating": Integer, "datetime": DateTime, "date": DateTime}
+INTEGER_COLUMNS = ("source_row", "record_rank", "rows")
+FIELD_KINDS = {dataset: {f.name: f.kind for f in fields} for dataset, fields in DATASET_FIELDS.items()}
+
+
 def _column(name: str, kind: str) -> Column:
-    if name in ("source_row", "record_rank", "rows") or kind == "rating":
+    column_type = Integer if name in INTEGER_COLUMNS else COLUMN_TYPE_OF_KIND.get(kind, Text)
+    if column_type is Integer:
         return Column(name, Integer, autoincrement=False)
-    if kind in ("datetime", "date"):
-        return Column(name, DateTime)
-    return Column(name, Text)  # text, identifiers, choices; a time of day as HH:MM:SS
+    return Column(name, column_type)
 
 
 def landed_fields(dataset: str) -> list[str]:
@@ -58,7 +64,7 @@ def landed_fields(dataset: str) -> list[str]:
 
 
 def _rows_table(dataset: str) -> Table:
-    kinds = {f.name: f.kind for f in DATASET_FIELDS[dataset]}
+    kinds = FIELD_KINDS[dataset]
     columns = [_column(c, "text") for c in LINEAGE]
     columns += [_column(name, kinds[name]) for name in landed_fields(dataset)]
     columns += [_column(name, "text") for name in EXTRA.get(dataset, ())]
@@ -376,12 +382,13 @@ def read_landed(
         .where(table.c.partnership_id.in_(ids))
         .order_by(table.c.partnership_id, table.c.source_file, table.c.source_row),
     )
-    kinds = {f.name: f.kind for f in DATASET_FIELDS[dataset]}
+    kinds = FIELD_KINDS[dataset]
     for name in rows.columns:
         kind = kinds.get(name)
-        if kind in ("datetime", "date"):
+        column_type = COLUMN_TYPE_OF_KIND.get(kind)
+        if column_type is DateTime:
             rows[name] = pd.to_datetime(rows[name]).astype("datetime64[us]")
-        elif kind == "rating":
+        elif column_type is Integer:  # a rating
             rows[name] = pd.array(rows[name], dtype="Int64")
         elif kind == "time":
             rows[name] = rows[name].map(lambda t: dt.time.fromisoformat(t) if isinstance(t, str) and t else None)
