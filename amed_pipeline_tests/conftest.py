@@ -34,6 +34,21 @@ REFERENCE_DIR = REPO_ROOT / "data" / "reference"
 TEST_PARTNERSHIP = "test_partnership"
 # A throwaway pseudonymisation key: tests only ever compare pseudonyms with each other.
 TEST_KEY = b"amed-tests-not-a-real-key"
+# A Bookwhen bookings export read as `mapped_csv` (test_staging.py; test_formats.py adds to it).
+BOOKWHEN_OPTIONS = {
+    "dayfirst": True,
+    "columns": {
+        "attendee_ref": "Attendee CustomerID",
+        "session_title": "Event title",
+        "session_start": "Event starts",
+        "first_name": "First name",
+        "last_name": "Last name",
+        "email": "Email",
+        "job_title": "Job role",
+        "status": "Attended?",
+    },
+    "values": {"status": {"Yes": "attended", "No": "booked", "Cancelled": "cancelled"}},
+}
 
 
 # --- isolation from the developer's own secrets -------------------------------------------------

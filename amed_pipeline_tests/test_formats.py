@@ -22,6 +22,7 @@ from amed_pipeline.reading.files import read_raw_table
 from amed_pipeline.reading.formats import ADAPTERS
 from amed_pipeline.reading.parse import read_source
 from amed_pipeline.staging.people import attach_person_keys
+from amed_pipeline_tests.conftest import BOOKWHEN_OPTIONS as BOOKWHEN_MAPPED_CSV
 from amed_pipeline_tests.conftest import TEST_KEY
 
 EVENT_NAME = "Helping People Become More Active - Online Workshop"
@@ -58,20 +59,10 @@ EVENTBRITE_CANONICAL = pd.DataFrame(
         "booked_at": pd.to_datetime(["2020-07-01 09:05", "2020-07-02 14:30", "2020-07-03 08:00", "2020-07-13 21:45"]),
     }
 )
+# The shared Bookwhen options, plus the organisation column and a default status.
 BOOKWHEN_OPTIONS = {
-    "dayfirst": True,
-    "columns": {
-        "attendee_ref": "Attendee CustomerID",
-        "session_title": "Event title",
-        "session_start": "Event starts",
-        "first_name": "First name",
-        "last_name": "Last name",
-        "email": "Email",
-        "job_title": "Job role",
-        "organisation": "Organisation",
-        "status": "Attended?",
-    },
-    "values": {"status": {"Yes": "attended", "No": "booked", "Cancelled": "cancelled"}},
+    **BOOKWHEN_MAPPED_CSV,
+    "columns": {**BOOKWHEN_MAPPED_CSV["columns"], "organisation": "Organisation"},
     "default_values": {"status": "booked"},
 }
 REGISTER_OPTIONS = {

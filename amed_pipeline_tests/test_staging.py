@@ -17,7 +17,7 @@ import pytest
 
 from amed_pipeline.staging.datasets import file_accounting, stage_bookings, stage_sessions, stage_survey
 from amed_pipeline.staging.people import PERSONAL_COLUMNS, UNATTRIBUTABLE, attach_person_keys, key_version
-from amed_pipeline_tests.conftest import TEST_KEY, TEST_PARTNERSHIP
+from amed_pipeline_tests.conftest import BOOKWHEN_OPTIONS, TEST_KEY, TEST_PARTNERSHIP
 
 EVENT_ID = "115243358567"
 SESSION_BY_REF = f"{TEST_PARTNERSHIP}:{EVENT_ID}"
@@ -36,20 +36,6 @@ SESSION_OPTIONS = {
 }
 EB_HEADER = "Event Name,Event ID,Order no.,Order Date,First Name,Surname,Email,Attendee no.,Attendee Status,Job Title\n"
 BOOKWHEN_HEADER = "Attendee CustomerID,Event title,Event starts,First name,Last name,Email,Job role,Attended?\n"
-BOOKWHEN_OPTIONS = {
-    "dayfirst": True,
-    "columns": {
-        "attendee_ref": "Attendee CustomerID",
-        "session_title": "Event title",
-        "session_start": "Event starts",
-        "first_name": "First name",
-        "last_name": "Last name",
-        "email": "Email",
-        "job_title": "Job role",
-        "status": "Attended?",
-    },
-    "values": {"status": {"Yes": "attended", "No": "booked", "Cancelled": "cancelled"}},
-}
 
 
 def eb_row(attendee: int, first: str, email: str, status: str, job: str, last: str = "Test") -> str:
