@@ -30,20 +30,13 @@ from amed_pipeline.warehouse.state import fingerprint_of, record_fingerprint, st
 WAREHOUSE_GROUP = "warehouse"
 TABLE_DESCRIPTIONS = {
     "dim_partnership": "Partnerships, from partnerships.yaml.",
-    "dim_session": "Sessions: key, partnership, reference, title, training type, start (London time), delivery mode.",
     "dim_person": "People as pseudonyms (HMAC of email, else of name within a partnership) with the role "
     "of their most recent attended booking. No names or emails.",
-    "fact_booking": "One row per person per session: attended, booked or cancelled.",
-    "fact_feedback": "End-of-session feedback responses: ratings 0–10 (blank = unanswered), setting.",
-    "fact_followup": "Follow-up responses: usefulness, change in conversations, setting.",
-    "followup_comment": "Free-text 'what are you doing differently?' answers, with no link to any person.",
-    "job_title_classification": "Each distinct job title and the profession and role group it was classified as.",
     "ref_training_type": "Training types and labels (reference/training_types.csv).",
     "ref_profession": "Professions, labels and role groups (reference/professions.csv).",
     "ref_role_group": "Role groups and labels (reference/role_groups.csv).",
     "ingest_ledger": "One row per export file: content hash, rows read = loaded + quarantined + duplicate "
     "(written per partnership by staging, verified here after every load).",
-    "quarantine": "Every row (or whole file) that could not load: file, row, column, rule and reason.",
 }
 
 

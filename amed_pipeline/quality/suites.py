@@ -20,7 +20,7 @@ Emails are checked for form where they are read (`reading.fields`), before pseud
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from amed_pipeline.reading.fields import BOOKING_STATUSES, CONVERSATIONS
@@ -49,7 +49,6 @@ class SuiteContext:
     training_types: tuple[str, ...] = ()
     role_groups: tuple[str, ...] = ()
     session_keys: tuple[str, ...] = ()
-    extra: dict = field(default_factory=dict)
 
 
 def _gx():

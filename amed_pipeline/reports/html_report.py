@@ -110,9 +110,7 @@ class _Figures:
         return figure
 
 
-def bar_chart(
-    items: list[tuple[str, float | None, str]], title: str, percent: bool = True, horizontal: bool = True
-) -> str:
+def bar_chart(items: list[tuple[str, float | None, str]], title: str, horizontal: bool = True) -> str:
     """Items are (label, value, shown text); None values are drawn as an empty, labelled bar."""
     if not items:
         return '<p class="empty">No data.</p>'
@@ -413,8 +411,8 @@ def render_report(
 {headline_note}</section>
 <section id="training-types"><h2>Training types</h2><p>Share of attendances by type of training.</p>{bar_chart(training, "Training types")}{physio_text}</section>
 <section id="role-groups"><h2>Who was trained</h2><p>Share of people trained by role group (their most recent role).</p>{bar_chart(roles, "Role groups")}</section>
-<section id="delivery"><h2>Delivery by month</h2><p>Attendances per month.</p>{bar_chart(month_items, "Attendances by month", percent=False, horizontal=False)}</section>
-<section id="ratings"><h2>Ratings</h2><p>Mean ratings out of 10.</p>{bar_chart(ratings, "Ratings", percent=False)}<p>The questions asked:</p><ul class="questions">{questions_asked}</ul></section>
+<section id="delivery"><h2>Delivery by month</h2><p>Attendances per month.</p>{bar_chart(month_items, "Attendances by month", horizontal=False)}</section>
+<section id="ratings"><h2>Ratings</h2><p>Mean ratings out of 10.</p>{bar_chart(ratings, "Ratings")}<p>The questions asked:</p><ul class="questions">{questions_asked}</ul></section>
 <section id="conversations"><h2>Conversations about physical activity</h2>
 <p>{html.escape(question["more_conversations_share"])}: {conversations} overall, by where they work:</p>{bar_chart(settings, "More conversations by setting")}</section>
 {breakdowns}

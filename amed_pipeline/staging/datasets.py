@@ -51,7 +51,11 @@ class Staged:
 
 @dataclass
 class RawExport:
-    """One source's pseudonymised rows, as handed from a raw-export asset to staging."""
+    """One source's (or, from landing, one partnership's) pseudonymised rows for staging.
+
+    Staging reads `rows`, `quarantine` and `files` only; `partnership_id`, `source_name` and
+    `dataset` label the export (staging's own, from the landing tables, are named "landing").
+    """
 
     partnership_id: str
     source_name: str
