@@ -29,6 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from amed_pipeline.metrics.tables import HEADLINE_METRICS
 from amed_pipeline.reports import presentation as pres
 from amed_pipeline.reports.exports import neutralise_formula
 
@@ -48,22 +49,6 @@ class SheetSpec:
 
 
 # The headline table, then one table per breakdown the evaluation discusses.
-HEADLINE_METRICS = (
-    "people_trained",
-    "attendances",
-    "sessions_delivered",
-    "delivery_months",
-    "online_workshop_share",
-    "feedback_responses",
-    "feedback_response_rate",
-    "followup_responses",
-    "followup_response_rate",
-    "usefulness_end_mean",
-    "knowledge_mean",
-    "confidence_mean",
-    "usefulness_followup_mean",
-    "more_conversations_share",
-)
 RATINGS = ("usefulness_end_mean", "knowledge_mean", "confidence_mean")
 SURVEYS_BY_TYPE = (
     "feedback_response_rate",
