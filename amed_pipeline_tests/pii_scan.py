@@ -165,9 +165,9 @@ def plant_personal_data(data_dir: Path) -> Planted:
     edited cell by cell. Fields are found with the pipeline's own adapters, so every format's
     layout is covered.
     """
-    from amed_pipeline.reading.fields import DATASET_FIELDS
     from amed_pipeline.reading.files import XLSX_SUFFIXES, decode_bytes, read_raw_table, sniff_delimiter
     from amed_pipeline.reading.formats import ADAPTERS
+    from amed_pipeline.vocabulary import DATASET_FIELDS
 
     config = load_programme_config(data_dir)
     known = bookings_names(data_dir)

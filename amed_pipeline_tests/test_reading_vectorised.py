@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from amed_pipeline.reading import fields, vectorised
-from amed_pipeline.reading.fields import FAST_PATH_MIN_DISTINCT, Field, _convert_series, _converter
+from amed_pipeline.reading.fields import FAST_PATH_MIN_DISTINCT, _convert_series, _converter
+from amed_pipeline.vocabulary import Field
 
 PADDING = FAST_PATH_MIN_DISTINCT  # distinct filler values so the fast path is taken
 

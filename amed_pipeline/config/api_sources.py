@@ -15,11 +15,9 @@ import datetime as dt
 import re
 from typing import Any
 
-# The datasets and file formats a source can declare (re-exported by `config.partnerships`).
-DATASETS = ("sessions", "bookings", "feedback", "followup")
-FILE_FORMATS = ("eventbrite", "surveymonkey", "msforms", "google_forms", "jisc", "mapped_csv")
-# format → what it pulls (the README's table); the order is the order in error messages.
-API_FORMATS = ("eventbrite_api", "surveymonkey_api", "google_forms_api", "graph_drive")
+from amed_pipeline.vocabulary import API_FORMATS, DATASETS, FILE_FORMATS
+
+# The datasets and the file and API formats themselves are the ground-floor vocabulary.
 FILE_FORMATS_READABLE_FROM_DRIVE = FILE_FORMATS
 
 DEFAULT_BASE_URLS = {

@@ -24,16 +24,12 @@ from typing import Any
 import yaml
 
 from amed_pipeline.config.api_sources import (
-    API_FORMATS,
     API_OPTION_NAMES,
-    DATASETS,
-    FILE_FORMATS,
     check_api_options,
     default_api_path,
     is_api_format,
 )
-
-FORMATS = FILE_FORMATS + API_FORMATS  # API sources: config/api_sources.py
+from amed_pipeline.vocabulary import DATASET_FIELDS, DATASETS, FORMATS, SURVEY_DATASETS
 
 # Options every format understands where they apply; each has a documented default in the README.
 OPTION_NAMES = (
@@ -45,7 +41,6 @@ OPTION_NAMES = (
     "attended_statuses",  # raw statuses that count as attended (bookings)
     "sheet",  # xlsx sheet name
 )
-SURVEY_DATASETS = ("feedback", "followup")
 # Optional top-level `disclosure:` overrides of the published outputs' disclosure-control rules.
 DISCLOSURE_KEYS = ("suppress_counts_up_to", "round_counts_to", "low_reliability_base", "exact_programme_totals")
 # Programme-wide totals that may be published unrounded (`exact_programme_totals`, a list).
@@ -486,8 +481,6 @@ def _check_options(options: dict, dataset: str, fmt: str, where: str) -> None:
 
 
 def _dataset_field_names(dataset: str) -> list[str]:
-    from amed_pipeline.reading.fields import DATASET_FIELDS  # the canonical fields live with the reader
-
     return [f.name for f in DATASET_FIELDS[dataset]]
 
 

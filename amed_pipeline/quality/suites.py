@@ -23,7 +23,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Callable
 
-from amed_pipeline.reading.fields import BOOKING_STATUSES, CONVERSATIONS
+from amed_pipeline.vocabulary import BOOKING_STATUSES, CONVERSATIONS
 
 SETTINGS = ("gp_practice", "hospital", "charity_voluntary", "local_authority", "community_health", "other", "unknown")
 DELIVERY_MODES = ("online", "in_person", "unknown")

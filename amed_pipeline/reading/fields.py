@@ -1,4 +1,6 @@
-"""Canonical fields of each dataset, and the one converter from located text columns to typed values.
+"""The one converter from located text columns to typed values of the canonical fields.
+
+The fields themselves (names, kinds, choices) are the ground-floor `amed_pipeline.vocabulary`.
 
 Adapters only decide *which column* holds which canonical field (header knowledge). Everything
 after that is shared: value mappings from the config, date/rating/choice conversion, and the
@@ -16,97 +18,13 @@ import pandas as pd
 
 from amed_pipeline.reading import values as V
 from amed_pipeline.reading import vectorised
+from amed_pipeline.vocabulary import DATASET_FIELDS, Field
 
-BOOKING_STATUSES = ("attended", "booked", "cancelled")
-# Which of several copies of one booking wins (higher wins): the adapters and staging rank by it.
-STATUS_PRECEDENCE = {"attended": 3, "cancelled": 2, "booked": 1}
-DELIVERY_MODES = ("online", "in_person")
-CONVERSATIONS = ("much_more", "slightly_more", "same", "less")
 MASK = "***"
 PERSONAL_KINDS = ("personal", "email")  # never echoed in an error message
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 OTHERWISE = "*"  # in `options.values`, the canonical value for any other non-blank source value
 
-
-@dataclass(frozen=True)
-class Field:
-    name: str
-    kind: str  # text | identifier | datetime | date | time | rating | choice | personal | email
-    choices: tuple[str, ...] = ()
-
-
-SESSION_FIELDS = (
-    Field("session_ref", "identifier"),
-    Field("title", "text"),
-    Field("training_type", "text"),
-    Field("start", "datetime"),
-    Field("start_date", "date"),
-    Field("start_time", "time"),
-    Field("delivery_mode", "choice", DELIVERY_MODES),
-)
-BOOKING_FIELDS = (
-    Field("session_ref", "identifier"),
-    Field("session_title", "text"),
-    Field("session_start", "datetime"),
-    Field("attendee_ref", "identifier"),
-    Field("order_ref", "identifier"),
-    Field("raw_status", "text"),
-    Field("status", "choice", BOOKING_STATUSES),
-    Field("booking_status", "choice", ("cancelled", "")),
-    Field("ticket_type", "text"),
-    Field("email", "email"),
-    Field("first_name", "personal"),
-    Field("last_name", "personal"),
-    Field("job_title", "text"),
-    Field("organisation", "text"),
-    Field("booked_at", "datetime"),
-)
-# Who answered a survey. `email` is the questionnaire's optional "Email address" question; the
-# others are the survey tool's own record of the respondent (MS Forms `Email`/`Name`,
-# SurveyMonkey's `Email Address`/`First Name`/`Last Name`, Google's collected address).
-# Identity prefers the tool's record when the form is not anonymous (`staging.people`).
-RESPONDENT_FIELDS = (
-    Field("email", "email"),
-    Field("respondent_email", "email"),
-    Field("respondent_name", "personal"),
-    Field("first_name", "personal"),
-    Field("last_name", "personal"),
-)
-FEEDBACK_FIELDS = (
-    Field("response_id", "identifier"),
-    Field("submitted_at", "datetime"),
-    Field("usefulness", "rating"),
-    Field("knowledge", "rating"),
-    Field("confidence", "rating"),
-    Field("job_title", "text"),
-    Field("setting", "text"),
-    *RESPONDENT_FIELDS,
-)
-FOLLOWUP_FIELDS = (
-    Field("response_id", "identifier"),
-    Field("submitted_at", "datetime"),
-    Field("usefulness", "rating"),
-    Field("conversations", "choice", CONVERSATIONS),
-    Field("doing_differently", "text"),
-    Field("setting", "text"),
-    Field("job_title", "text"),
-    *RESPONDENT_FIELDS,
-)
-DATASET_FIELDS = {
-    "sessions": SESSION_FIELDS,
-    "bookings": BOOKING_FIELDS,
-    "feedback": FEEDBACK_FIELDS,
-    "followup": FOLLOWUP_FIELDS,
-}
-
-# A file lacking any of these cannot give correct rows: the whole file is refused.
-# Each entry is a tuple of alternatives: one of them must be located.
-REQUIRED_FIELDS = {
-    "sessions": (("title",), ("start", "start_date")),
-    "bookings": (("status",), ("session_ref", "session_title"), ("email", "first_name", "last_name")),
-    "feedback": (("usefulness", "knowledge", "confidence"),),
-    "followup": (("usefulness", "conversations"),),
-}
 
 # The standard questionnaire's wording; `options.questions` overrides any of these.
 DEFAULT_QUESTIONS = {

@@ -21,10 +21,11 @@ import pandas as pd
 from amed_pipeline.config import Source
 from amed_pipeline.config.partnerships import DEFAULT_MAX_FILE_BYTES
 from amed_pipeline.privacy.redaction import mask_text
-from amed_pipeline.reading.fields import DATASET_FIELDS, REQUIRED_FIELDS, convert_columns
+from amed_pipeline.reading.fields import convert_columns
 from amed_pipeline.reading.files import MAX_FIELD_CHARS, RawTable, UnreadableFileError
 from amed_pipeline.reading.formats import MissingColumnError, adapter_for
 from amed_pipeline.reading.guards import file_size, refusal
+from amed_pipeline.vocabulary import DATASET_FIELDS, REQUIRED_FIELDS
 
 LINEAGE_COLUMNS = ("partnership_id", "source_name", "source_format", "source_file", "source_row")
 QUARANTINE_COLUMNS = (

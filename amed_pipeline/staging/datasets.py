@@ -24,11 +24,11 @@ import pandas as pd
 
 from amed_pipeline.lib.frames import as_text, map_distinct, one_per_source_row
 from amed_pipeline.privacy.redaction import mask_series, mask_text
-from amed_pipeline.reading.fields import STATUS_PRECEDENCE
 from amed_pipeline.reading.parse import FILE_LEVEL_ROW, QUARANTINE_COLUMNS, FileLedger
 from amed_pipeline.reading.values import normalise_header
 from amed_pipeline.staging.classification import ReferenceTables
 from amed_pipeline.staging.people import UNATTRIBUTABLE
+from amed_pipeline.vocabulary import STATUS_PRECEDENCE
 
 DUPLICATE_COLUMNS = ("source_file", "source_row", "kept_file", "kept_row")
 LANDED_SUBSTITUTES = {"doing_differently": "comment_digest", "job_title": "profession"}

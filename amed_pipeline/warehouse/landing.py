@@ -22,8 +22,8 @@ from sqlalchemy import Column, Connection, DateTime, Integer, String, Table, Tex
 from amed_pipeline.lib.frames import as_text
 from amed_pipeline.privacy.minimisation import DROPPED_AT_BOUNDARY, KEPT_FIELDS
 from amed_pipeline.privacy.redaction import KnownNames, redact_values
-from amed_pipeline.reading.fields import DATASET_FIELDS
 from amed_pipeline.reading.parse import QUARANTINE_COLUMNS, FileLedger
+from amed_pipeline.vocabulary import DATASET_FIELDS
 from amed_pipeline.warehouse.arrivals import record_arrivals
 from amed_pipeline.warehouse.bulk import insert_frame, read_frame
 from amed_pipeline.warehouse.schema import file_ledger_table, metadata

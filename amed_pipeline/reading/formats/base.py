@@ -17,9 +17,10 @@ import pandas as pd
 
 from amed_pipeline.config import Source
 from amed_pipeline.lib.frames import as_text
-from amed_pipeline.reading.fields import DATASET_FIELDS, DEFAULT_QUESTIONS, STATUS_PRECEDENCE
+from amed_pipeline.reading.fields import DEFAULT_QUESTIONS
 from amed_pipeline.reading.files import RawTable, read_raw_table
 from amed_pipeline.reading.values import normalise_header, strip_question_number
+from amed_pipeline.vocabulary import DATASET_FIELDS, STATUS_PRECEDENCE
 
 
 class MissingColumnError(ValueError):
