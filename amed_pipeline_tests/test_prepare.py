@@ -1,4 +1,4 @@
-"""Scope: preparing export files for landing (`warehouse.prepare`), in this process or in workers.
+"""Scope: preparing export files for landing (`landing.prepare`), in this process or in workers.
 
 The raw-exports step uses worker processes only when there is a lot to read, so the sample data
 alone never takes that path: this test forces it and compares with the in-process result.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from amed_pipeline.config import load_programme_config
-from amed_pipeline.warehouse.prepare import PARALLEL_MIN_BYTES, PrepareTask, parallel_workers, prepare_sources
+from amed_pipeline.landing.prepare import PARALLEL_MIN_BYTES, PrepareTask, parallel_workers, prepare_sources
 from amed_pipeline_tests.pipeline_runs import SAMPLE_DATA_DIR, TEST_KEY
 
 

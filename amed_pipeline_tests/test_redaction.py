@@ -262,8 +262,8 @@ def test_a_name_read_after_the_text_is_swept_from_everything_landed_before(tmp_p
     """Tonight's bookings name someone a comment landed last month mentions: the comment loses the name."""
     import sqlalchemy as sa
 
+    from amed_pipeline.landing import tables as landing
     from amed_pipeline.privacy.redaction import name_digest, name_words
-    from amed_pipeline.warehouse import landing
     from amed_pipeline.warehouse.schema import metadata
 
     engine = sa.create_engine(f"duckdb:///{tmp_path}/w.duckdb", poolclass=sa.pool.NullPool)

@@ -180,7 +180,7 @@ def materialise_raw_export(data_dir: Path, csv_text: str, **top_level):
     import shutil
     from types import SimpleNamespace
 
-    from amed_pipeline.warehouse.landing import read_landed
+    from amed_pipeline.landing.tables import read_landed
     from amed_pipeline.warehouse.resource import WarehouseResource
 
     shutil.copytree(SAMPLE_DATA_DIR / "reference", data_dir / "reference")

@@ -3,7 +3,7 @@
 The refresh runs in this process (Dagster's in-process executor) so that one profile covers
 every step: the user's command runs steps in child processes, which a profiler attached to the
 parent would not see. The raw-export step's worker processes are not profiled either; their
-work is `warehouse.prepare.prepare_source`, which `--prepare-only` profiles on its own. The text
+work is `landing.prepare.prepare_source`, which `--prepare-only` profiles on its own. The text
 profile goes to `benchmarks/results/profile_K<scale>.txt` and its top lines are printed.
 """
 
@@ -44,7 +44,7 @@ def refresh_in_process(data_dir: Path, work: Path) -> None:
 
 def prepare_only(data_dir: Path) -> None:
     from amed_pipeline.config import load_programme_config
-    from amed_pipeline.warehouse.prepare import PrepareTask, prepare_source
+    from amed_pipeline.landing.prepare import PrepareTask, prepare_source
 
     config = load_programme_config(data_dir)
     for source in config.sources():

@@ -21,6 +21,7 @@ from amed_pipeline.config import DATASETS as STAGED_DATASETS
 from amed_pipeline.config import ProgrammeConfig
 from amed_pipeline.defs.staging import staged_key
 from amed_pipeline.defs.warehouse import warehouse_key
+from amed_pipeline.landing.tables import read_redactions, staging_state
 from amed_pipeline.metrics import tables
 from amed_pipeline.metrics.breakdowns import all_metric_rows, annotate_definitions
 from amed_pipeline.metrics.catalogue import ALL_PARTNERSHIPS
@@ -37,7 +38,6 @@ from amed_pipeline.reports.html_report import render_report
 from amed_pipeline.reports.workbook import write_evaluation_workbook
 from amed_pipeline.warehouse import schema
 from amed_pipeline.warehouse.bulk import replace_rows
-from amed_pipeline.warehouse.landing import read_redactions, staging_state
 from amed_pipeline.warehouse.resource import WarehouseResource
 from amed_pipeline.warehouse.state import fingerprint_of, record_fingerprint, stored_fingerprint
 

@@ -5,9 +5,9 @@ export: each source becomes an asset `<partnership>/<source name>` in the partne
 with its own materialisation and file summary in the UI. The assets share one step (a
 multi-asset that can run in part): a step per source would pay Dagster's per-step start-up
 hundreds of times at scale, while one step hashes every file, prepares the new or changed ones
-(`warehouse.prepare`: parse, quarantine, leave out erased people, redact free text, pseudonymise,
+(`landing.prepare`: parse, quarantine, leave out erased people, redact free text, pseudonymise,
 minimise), in worker processes when there is a lot to read, and lands them a few hundred thousand rows per
-transaction, each file replacing exactly its own rows (`warehouse.landing`). No name or email leaves it: not
+transaction, each file replacing exactly its own rows (`landing.tables`). No name or email leaves it: not
 in the warehouse, its metadata or its log lines.
 """
 
@@ -22,14 +22,8 @@ from amed_pipeline.config import DATASETS, ProgrammeConfig, Source
 from amed_pipeline.config.api_sources import is_api_format
 from amed_pipeline.defs.pulls import pull_asset_key
 from amed_pipeline.defs.resources import PseudonymKeyResource
-from amed_pipeline.lib.frames import one_per_source_row, release_memory
-from amed_pipeline.operations.retries import retry_only_transient
-from amed_pipeline.privacy.erasure import ERASED_RULE, ErasureListResource
-from amed_pipeline.privacy.key_guard import REKEY_TAG, check_pseudonym_key
-from amed_pipeline.privacy.redaction import KnownNames
-from amed_pipeline.staging.datasets import RawExport
-from amed_pipeline.staging.people import key_version
-from amed_pipeline.warehouse.landing import (
+from amed_pipeline.landing.prepare import PrepareTask, parallel_workers, prepare_sources
+from amed_pipeline.landing.tables import (
     NAME_SWEEP_STEP,
     Landing,
     known_files,
@@ -38,7 +32,13 @@ from amed_pipeline.warehouse.landing import (
     replace_files,
     sweep_known_names,
 )
-from amed_pipeline.warehouse.prepare import PrepareTask, parallel_workers, prepare_sources
+from amed_pipeline.lib.frames import one_per_source_row, release_memory
+from amed_pipeline.operations.retries import retry_only_transient
+from amed_pipeline.privacy.erasure import ERASED_RULE, ErasureListResource
+from amed_pipeline.privacy.key_guard import REKEY_TAG, check_pseudonym_key
+from amed_pipeline.privacy.redaction import KnownNames
+from amed_pipeline.staging.datasets import RawExport
+from amed_pipeline.staging.people import key_version
 from amed_pipeline.warehouse.resource import WarehouseResource
 from amed_pipeline.warehouse.state import record_fingerprint, stored_fingerprint
 

@@ -1,7 +1,7 @@
 """Staged datasets, partitioned by partnership: each partnership's landed rows, staged and validated.
 
 One step stages `staged/sessions`, `staged/bookings`, `staged/feedback` and `staged/followup` for
-the partnerships (partitions) of the run: it reads their landed rows (`warehouse.landing`),
+the partnerships (partitions) of the run: it reads their landed rows (`landing.tables`),
 applies the evaluation's semantics (`amed_pipeline.staging.datasets`) and classification from
 the reference tables, runs each dataset's Great Expectations suite (`amed_pipeline.quality`) and
 replaces the partnerships' slices of the warehouse tables (dim_session, the facts, quarantine,
@@ -27,6 +27,14 @@ import pandas as pd
 
 from amed_pipeline.config import DATASETS, ProgrammeConfig
 from amed_pipeline.defs.raw_exports import raw_export_key
+from amed_pipeline.landing.tables import (
+    landed_rows_by_partnership,
+    partnership_fingerprint_rows,
+    read_free_text,
+    read_landed,
+    record_staged,
+    staged_fingerprint,
+)
 from amed_pipeline.lib.frames import one_per_source_row, release_memory
 from amed_pipeline.operations.retries import retry_only_transient
 from amed_pipeline.quality.checks import (
@@ -42,14 +50,6 @@ from amed_pipeline.quality.validation import GreatExpectationsResource
 from amed_pipeline.staging.classification import load_reference_tables
 from amed_pipeline.staging.datasets import RawExport, Staged
 from amed_pipeline.warehouse.bulk import insert_frame
-from amed_pipeline.warehouse.landing import (
-    landed_rows_by_partnership,
-    partnership_fingerprint_rows,
-    read_free_text,
-    read_landed,
-    record_staged,
-    staged_fingerprint,
-)
 from amed_pipeline.warehouse.load import load_partnerships, partnership_frames
 from amed_pipeline.warehouse.resource import WarehouseResource
 

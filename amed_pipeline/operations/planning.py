@@ -36,9 +36,9 @@ from amed_pipeline.defs.metrics import (
 from amed_pipeline.defs.raw_exports import reference_digest, source_fingerprint
 from amed_pipeline.defs.staging import staging_fingerprint
 from amed_pipeline.defs.warehouse import GLOBAL_STEP, global_fingerprint
+from amed_pipeline.landing.tables import landed_file_states, staged_fingerprint
 from amed_pipeline.reading.parse import source_files
 from amed_pipeline.staging.people import key_version
-from amed_pipeline.warehouse.landing import landed_file_states, staged_fingerprint
 from amed_pipeline.warehouse.state import stored_fingerprint
 
 

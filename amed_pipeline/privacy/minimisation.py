@@ -71,7 +71,7 @@ KEPT_FIELDS = {
     "conversations": "change in conversations about physical activity",
     "doing_differently": "free text for the evaluator; stored only in followup_comment, with no link to a person",
     "setting": "free text or choice, classified into a setting",
-    # added as rows land (warehouse.landing): free text itself never lands next to a pseudonym
+    # added as rows land (landing.tables): free text itself never lands next to a pseudonym
     "profession": (
         "the job title's classification; the title is kept only in landing_job_title and job_title_classification, "
         "unlinked"

@@ -285,7 +285,7 @@ def empty_rows(source: Source) -> pd.DataFrame:
 
 def _quarantine_record(source: Source, file: str, row: int, rule: str, column: str, value: str, reason: str) -> dict:
     # Value and reason may quote the cell: contact details masked here, known names when the
-    # source is prepared (`warehouse.prepare`), which knows them.
+    # source is prepared (`landing.prepare`), which knows them.
     value, reason = mask_text(value), mask_text(reason)
     return {
         "partnership_id": source.partnership_id,

@@ -40,13 +40,13 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import Connection, func, select
 
+from amed_pipeline.landing.arrivals import file_arrival, record_arrivals
 from amed_pipeline.metrics import tables as metric_tables
 from amed_pipeline.metrics.breakdowns import all_metric_rows, annotate_definitions
 from amed_pipeline.metrics.compute import METRIC_COLUMNS
 from amed_pipeline.metrics.disclosure import DisclosureRules, publish
 from amed_pipeline.releases.tables import release, release_input_file, release_metric_values
 from amed_pipeline.warehouse import schema
-from amed_pipeline.warehouse.arrivals import file_arrival, record_arrivals
 from amed_pipeline.warehouse.state import fingerprint_of
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

@@ -1,1 +1,1 @@
-"""The SQL warehouse: schema, bulk writes and the Dagster resource that hands out connections."""
+"""The SQL warehouse: schema, bulk reads and writes, the loads of staged rows and the Dagster resource that hands out connections."""

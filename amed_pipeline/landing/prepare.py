@@ -5,7 +5,7 @@ leave out people on the erasure list, redact contact details and known names fro
 field and from every text that quotes a cell (`privacy.redaction`), replace names and emails with
 pseudonyms, drop the fields nothing needs and split free text from people. Being pure and picklable, it can run in worker
 processes: the raw-exports step prepares large batches of sources in parallel and writes them
-to the warehouse in the step's own process (`warehouse.landing.replace_files`).
+to the warehouse in the step's own process (`landing.tables.replace_files`).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Iterable, Iterator, Mapping, Optional
 import pandas as pd
 
 from amed_pipeline.config import Source
+from amed_pipeline.landing.tables import free_text_fields, split_free_text
 from amed_pipeline.privacy.erasure import drop_erased
 from amed_pipeline.privacy.minimisation import minimise
 from amed_pipeline.privacy.redaction import KnownNames, mask_series, mask_text, name_digest_column, redact_free_text
@@ -28,7 +29,6 @@ from amed_pipeline.reading.parse import NAME_COLUMNS, FileLedger, read_source
 from amed_pipeline.staging.classification import load_reference_tables
 from amed_pipeline.staging.datasets import empty_quarantine
 from amed_pipeline.staging.people import attach_person_keys, hmac_hex
-from amed_pipeline.warehouse.landing import free_text_fields, split_free_text
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class PrepareTask:
     erasure_tokens: frozenset[str]
     erasure_key: Optional[bytes]
     reference_dir: Path
-    # Keyed digests of the full names known from bookings (`warehouse.landing.landing_name`).
+    # Keyed digests of the full names known from bookings (`landing.tables.landing_name`).
     known_names: frozenset[str] = frozenset()
 
 

@@ -19,12 +19,12 @@ from typing import Sequence
 import pandas as pd
 from sqlalchemy import Column, Connection, DateTime, Integer, String, Table, Text, delete, func, select, update
 
+from amed_pipeline.landing.arrivals import record_arrivals
 from amed_pipeline.lib.frames import as_text
 from amed_pipeline.privacy.minimisation import DROPPED_AT_BOUNDARY, KEPT_FIELDS
 from amed_pipeline.privacy.redaction import KnownNames, redact_values
 from amed_pipeline.reading.parse import QUARANTINE_COLUMNS, FileLedger
 from amed_pipeline.vocabulary import DATASET_FIELDS
-from amed_pipeline.warehouse.arrivals import record_arrivals
 from amed_pipeline.warehouse.bulk import insert_frame, read_frame
 from amed_pipeline.warehouse.schema import file_ledger_table, metadata
 
