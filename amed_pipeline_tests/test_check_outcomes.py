@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from amed_pipeline.defs.staging import READ_CHECK, _check_results
-from amed_pipeline.quality.checks import dq_history_rows
+from amed_pipeline.warehouse.check_results import dq_history_rows
 from amed_pipeline_tests.pipeline_runs import SAMPLE_DATA_DIR, read_table, run_nightly_in_process
 
 

@@ -111,7 +111,7 @@ def test_keys_unique_finds_a_key_twice_where_duckdb_declares_no_primary_key(refr
     """DuckDB tables carry no primary key (bulk loads); the blocking check catches a repeated key."""
     from sqlalchemy import text
 
-    from amed_pipeline.quality.warehouse_checks import WAREHOUSE_CHECKS, run_warehouse_check
+    from amed_pipeline.warehouse.checks import WAREHOUSE_CHECKS, run_warehouse_check
 
     check = next(c for c in WAREHOUSE_CHECKS if c.name == "keys_unique")
     warehouse = WarehouseResource(url=refreshed[1])

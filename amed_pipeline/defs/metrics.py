@@ -29,15 +29,15 @@ from amed_pipeline.metrics.disclosure import DisclosureRules, publish
 from amed_pipeline.operations.errors import ExportDirError
 from amed_pipeline.operations.retries import retry_only_transient
 from amed_pipeline.privacy.redaction import mask_series
-from amed_pipeline.quality.checks import latest_blocking_failures
 from amed_pipeline.quality.metric_checks import shares_not_summing_to_one, values_out_of_range
-from amed_pipeline.quality.warehouse_checks import PER_PARTNERSHIP_CHECKS, blocked_partnerships
 from amed_pipeline.reports import presentation
 from amed_pipeline.reports.exports import write_csv
 from amed_pipeline.reports.html_report import render_report
 from amed_pipeline.reports.workbook import write_evaluation_workbook
 from amed_pipeline.warehouse import schema
 from amed_pipeline.warehouse.bulk import replace_rows
+from amed_pipeline.warehouse.check_results import latest_blocking_failures
+from amed_pipeline.warehouse.checks import PER_PARTNERSHIP_CHECKS, blocked_partnerships
 from amed_pipeline.warehouse.resource import WarehouseResource
 from amed_pipeline.warehouse.state import fingerprint_of, record_fingerprint, stored_fingerprint
 

@@ -37,19 +37,14 @@ from amed_pipeline.landing.tables import (
 )
 from amed_pipeline.lib.frames import one_per_source_row, release_memory
 from amed_pipeline.operations.retries import retry_only_transient
-from amed_pipeline.quality.checks import (
-    dq_history_rows,
-    dq_results,
-    examples_markdown,
-    latest_outcomes,
-    rule_check_result,
-)
-from amed_pipeline.quality.staged import ValidatedDataset, stage_and_validate
+from amed_pipeline.quality.checks import examples_markdown, rule_check_result
 from amed_pipeline.quality.suites import SUITES
 from amed_pipeline.quality.validation import GreatExpectationsResource
 from amed_pipeline.staging.classification import load_reference_tables
 from amed_pipeline.staging.datasets import RawExport, Staged
+from amed_pipeline.staging.validated import ValidatedDataset, stage_and_validate
 from amed_pipeline.warehouse.bulk import insert_frame
+from amed_pipeline.warehouse.check_results import dq_history_rows, dq_results, latest_outcomes
 from amed_pipeline.warehouse.load import load_partnerships, partnership_frames
 from amed_pipeline.warehouse.resource import WarehouseResource
 

@@ -18,11 +18,12 @@ from amed_pipeline.defs.raw_exports import reference_digest
 from amed_pipeline.defs.staging import staged_key
 from amed_pipeline.landing.tables import staging_state
 from amed_pipeline.operations.retries import retry_only_transient
-from amed_pipeline.quality.checks import dq_history_rows, dq_results, examples_markdown
-from amed_pipeline.quality.warehouse_checks import PER_PARTNERSHIP_CHECKS, WAREHOUSE_CHECKS, run_warehouse_check
+from amed_pipeline.quality.checks import examples_markdown
 from amed_pipeline.staging.classification import load_reference_tables
 from amed_pipeline.warehouse import schema
 from amed_pipeline.warehouse.bulk import insert_frame
+from amed_pipeline.warehouse.check_results import dq_history_rows, dq_results
+from amed_pipeline.warehouse.checks import PER_PARTNERSHIP_CHECKS, WAREHOUSE_CHECKS, run_warehouse_check
 from amed_pipeline.warehouse.load import global_frames, load_global
 from amed_pipeline.warehouse.resource import WarehouseResource
 from amed_pipeline.warehouse.state import fingerprint_of, record_fingerprint, stored_fingerprint

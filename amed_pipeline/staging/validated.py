@@ -1,5 +1,8 @@
 """Stage every dataset and validate it against its suite, in dependency order.
 
+Staging drives validation: it calls `quality`'s suites on each staged dataset and moves the rows
+a rule rejects to quarantine (`quarantine_failures`); `quality` knows nothing of staging.
+
 Sessions first (bookings are checked against the sessions that passed), then bookings, then the
 two surveys (a response is checked against its partnership's first session). Rows a rule rejects
 go to quarantine before the next dataset is validated. Pure apart from GX: no Dagster, no
@@ -14,11 +17,18 @@ from dataclasses import dataclass
 import pandas as pd
 
 from amed_pipeline.config import ProgrammeConfig
-from amed_pipeline.quality.checks import quarantine_failures
+from amed_pipeline.lib.frames import as_text
 from amed_pipeline.quality.suites import SuiteContext
 from amed_pipeline.quality.validation import RuleOutcome, validate_dataset
 from amed_pipeline.staging.classification import ReferenceTables
-from amed_pipeline.staging.datasets import RawExport, Staged, stage_bookings, stage_sessions, stage_survey
+from amed_pipeline.staging.datasets import (
+    RawExport,
+    Staged,
+    quarantine_rows,
+    stage_bookings,
+    stage_sessions,
+    stage_survey,
+)
 
 
 @dataclass
@@ -90,3 +100,29 @@ def _validated(dataset: str, staged: Staged, ctx: SuiteContext, validate) -> Val
         outcomes,
         evaluated,
     )
+
+
+def quarantine_failures(staged: Staged, outcomes: list[RuleOutcome]) -> Staged:
+    """Move the rows that row-level rules rejected from the dataset to quarantine."""
+    rows = staged.rows.reset_index(drop=True)
+    failing: dict[int, RuleOutcome] = {}
+    columns: dict[int, str] = {}
+    for outcome in outcomes:
+        for position in outcome.failing_positions:
+            if position not in failing:
+                failing[position] = outcome
+                columns[position] = outcome.failing_columns.get(position, outcome.column)
+    if not failing:
+        return staged
+    groups: dict[tuple[str, str, str], list[int]] = {}
+    for position in sorted(failing):
+        column = columns[position].split(",")[0].strip()
+        groups.setdefault((failing[position].rule, failing[position].description, column), []).append(position)
+    records = []
+    for (rule, description, column), positions in groups.items():
+        subset = rows.iloc[positions]
+        values = as_text(subset[column]) if column in subset.columns else pd.Series([""] * len(subset))
+        records.append(quarantine_rows(subset, staged.dataset, rule, column, description, values))
+    quarantine = pd.concat([staged.quarantine, *records], ignore_index=True)
+    kept = rows.drop(index=sorted(failing)).reset_index(drop=True)
+    return Staged(staged.dataset, kept, quarantine, staged.duplicates, staged.files)
