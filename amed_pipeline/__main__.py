@@ -13,7 +13,7 @@ traceback, which the run's log in the UI always has. A partnership with a mistak
 config entry is skipped (the others are refreshed) and the command exits non-zero naming it.
 
 `forget` (an erasure request for one person) and `rekey` (rotate the pseudonym key) are the
-privacy commands of `amed_pipeline.privacy.commands`; SECURITY.md says when to use them.
+privacy commands of `amed_pipeline.commands.privacy`; SECURITY.md says when to use them.
 `release` freezes an evaluation release as at a date (a Dagster run of `evaluation_release`) and
 `release diff A B` lists the published figures that changed between two releases, and why.
 """
@@ -429,7 +429,7 @@ def _run_command(args) -> int:
     if args.command == "refresh":
         return refresh(everything=args.all, offline=args.offline, verbose=args.verbose)
     if args.command in ("forget", "rekey"):
-        from amed_pipeline.privacy import commands as privacy
+        from amed_pipeline.commands import privacy
 
         if args.command == "rekey":
             return privacy.rekey(lambda: refresh(rekey=True), generate_key=args.generate_key)

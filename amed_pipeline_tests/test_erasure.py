@@ -20,14 +20,14 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from amed_pipeline.commands.privacy import forget, rekey
 from amed_pipeline.config import load_programme_config
-from amed_pipeline.privacy.commands import forget, rekey
+from amed_pipeline.defs.erasure_list import ErasureListResource
+from amed_pipeline.landing.erasure import drop_erased
 from amed_pipeline.privacy.erasure import (
     ERASED_RULE,
     ErasureListError,
-    ErasureListResource,
     add_identity,
-    drop_erased,
     email_identity,
     erased_tokens,
     name_identity,

@@ -26,7 +26,8 @@ import pytest
 from amed_pipeline.config import ConfigError, Source
 from amed_pipeline.config.api_sources import default_api_path
 from amed_pipeline.config.partnerships import parse_programme_config
-from amed_pipeline.privacy.erasure import drop_erased, email_identity, erasure_token
+from amed_pipeline.landing.erasure import drop_erased
+from amed_pipeline.privacy.erasure import email_identity, erasure_token
 from amed_pipeline.privacy.redaction import name_digest, name_digest_column, name_words
 from amed_pipeline.pulling import ApiAuthError, PermanentApiError, TransientApiError, pull_source
 from amed_pipeline.pulling.http import redact_url, retry_after_seconds

@@ -14,7 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from amed_pipeline.privacy.erasure import drop_erased, email_identity, erasure_token
+from amed_pipeline.landing.erasure import drop_erased
+from amed_pipeline.privacy.erasure import email_identity, erasure_token
 from amed_pipeline.privacy.redaction import (
     KnownNames,
     known_name_digests,

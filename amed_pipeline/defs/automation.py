@@ -35,6 +35,7 @@ import dagster as dg
 from amed_pipeline.config import ProgrammeConfig
 from amed_pipeline.config.api_sources import is_api_format
 from amed_pipeline.defs.config_errors import config_error_keys
+from amed_pipeline.defs.erasure_list import ErasureListResource
 from amed_pipeline.defs.jobs import all_partnerships_tags, nightly_refresh_job, partition_tags
 from amed_pipeline.defs.metrics import ExportDirResource
 from amed_pipeline.defs.pulls import pull_asset_key
@@ -49,7 +50,6 @@ from amed_pipeline.operations.failures import (
     record_failure,
 )
 from amed_pipeline.operations.planning import RefreshPlan, plan_refresh
-from amed_pipeline.privacy.erasure import ErasureListResource
 from amed_pipeline.warehouse.resource import WarehouseResource
 from amed_pipeline.watchdog import record_nothing_to_do
 

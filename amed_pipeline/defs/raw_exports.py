@@ -20,6 +20,7 @@ import pandas as pd
 
 from amed_pipeline.config import DATASETS, ProgrammeConfig, Source
 from amed_pipeline.config.api_sources import is_api_format
+from amed_pipeline.defs.erasure_list import ErasureListResource
 from amed_pipeline.defs.pulls import pull_asset_key
 from amed_pipeline.defs.resources import PseudonymKeyResource
 from amed_pipeline.landing.prepare import PrepareTask, parallel_workers, prepare_sources
@@ -34,7 +35,7 @@ from amed_pipeline.landing.tables import (
 )
 from amed_pipeline.lib.frames import one_per_source_row, release_memory
 from amed_pipeline.operations.retries import retry_only_transient
-from amed_pipeline.privacy.erasure import ERASED_RULE, ErasureListResource
+from amed_pipeline.privacy.erasure import ERASED_RULE
 from amed_pipeline.privacy.key_guard import REKEY_TAG, check_pseudonym_key
 from amed_pipeline.privacy.redaction import KnownNames
 from amed_pipeline.staging.datasets import RawExport

@@ -13,7 +13,7 @@ from typing import Optional
 import dagster as dg
 
 from amed_pipeline import settings
-from amed_pipeline.privacy.erasure import build_erasure_list_resource
+from amed_pipeline.defs.erasure_list import build_erasure_list_resource
 from amed_pipeline.quality.validation import GreatExpectationsResource
 from amed_pipeline.staging.people import key_version
 from amed_pipeline.warehouse.resource import WarehouseResource, default_warehouse_url

@@ -21,8 +21,8 @@ from typing import Iterable, Iterator, Mapping, Optional
 import pandas as pd
 
 from amed_pipeline.config import Source
+from amed_pipeline.landing.erasure import drop_erased
 from amed_pipeline.landing.tables import free_text_fields, split_free_text
-from amed_pipeline.privacy.erasure import drop_erased
 from amed_pipeline.privacy.minimisation import minimise
 from amed_pipeline.privacy.redaction import KnownNames, mask_series, mask_text, name_digest_column, redact_free_text
 from amed_pipeline.reading.parse import NAME_COLUMNS, FileLedger, read_source

@@ -20,6 +20,10 @@ warehouse pseudonym, so the list cannot be joined to the warehouse.
 It fails closed: a list with entries whose key is missing or is a different key stops the
 run with an error instead of loading the people it names. The `erasure_log` table records that
 an erasure happened (date and counts), never who.
+
+This module is the list and its tokens only (pure: files and HMACs). Leaving listed people out as
+files land is `landing.erasure`; deleting their warehouse rows is `warehouse.erasure`; the list as a
+Dagster resource is `defs.erasure_list`; the command is `commands.privacy`.
 """
 
 from __future__ import annotations
@@ -31,16 +35,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional
 
-import dagster as dg
-import pandas as pd
-import sqlalchemy as sa
-from sqlalchemy import Column, Connection, Date, Integer, Table
-
 from amed_pipeline import settings
-from amed_pipeline.reading.values import normalise_email, normalise_name
-from amed_pipeline.staging.datasets import empty_quarantine, quarantine_rows
-from amed_pipeline.staging.people import every_identity_text, hmac_hex, key_version
-from amed_pipeline.warehouse.schema import metadata
+from amed_pipeline.lib.text import normalise_email, normalise_name
+from amed_pipeline.privacy.hashing import hmac_hex, key_version
 
 ERASED_RULE = "erased"
 ERASED_REASON = "left out on request: this person is on the erasure list (who is not recorded)"
@@ -48,17 +45,6 @@ PERSON_COLUMN = "person_key"
 LIST_HEADER = (
     "# amed_pipeline erasure list: one person per line, `date<TAB>erasure key version<TAB>token`,\n"
     "# token = HMAC-SHA256(erasure key, identity). No emails or names. Keep with its key; see SECURITY.md.\n"
-)
-
-# One row per `forget`: when, and how much was removed. Deliberately no identity and no pseudonym.
-# Not one of the tables the nightly load replaces: it is the record that erasures happened.
-erasure_log = Table(
-    "erasure_log",
-    metadata,
-    Column("erased_on", Date, nullable=False),
-    Column("rows_deleted", Integer, nullable=False, autoincrement=False),
-    Column("tables_affected", Integer, nullable=False, autoincrement=False),
-    Column("list_entries", Integer, nullable=False, autoincrement=False),
 )
 
 
@@ -95,29 +81,6 @@ def name_identity(partnership_id: str, first_name: str, last_name: str) -> str:
 def erasure_token(key: bytes, identity: str) -> str:
     # A distinct prefix keeps tokens unlike pseudonyms even if someone reused the pseudonym key here.
     return hmac_hex(key, "amed-erasure:" + identity)
-
-
-def drop_erased(
-    rows: pd.DataFrame, tokens: frozenset[str], key: Optional[bytes], partnership_id: str, dataset: str
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Rows of people not on the list, and one identity-free quarantine record per row left out.
-
-    Runs on the rows as read (before pseudonymisation), as it needs the same identity texts.
-    """
-    if not tokens or key is None or rows.empty:
-        return rows, _erased_records(rows.iloc[0:0], dataset)
-    erased = pd.Series(False, index=rows.index)
-    for identities in every_identity_text(rows, partnership_id):
-        listed = {text for text in pd.unique(identities.to_numpy()) if text and erasure_token(key, text) in tokens}
-        erased |= identities.isin(listed)
-    return rows[~erased].reset_index(drop=True), _erased_records(rows[erased], dataset)
-
-
-def _erased_records(rows: pd.DataFrame, dataset: str) -> pd.DataFrame:
-    """Identity-free quarantine records: file and row for the accounting, no column, no value."""
-    if rows.empty:
-        return empty_quarantine()
-    return quarantine_rows(rows, dataset, ERASED_RULE, "", ERASED_REASON)
 
 
 # --- the list file -----------------------------------------------------------------------------
@@ -207,82 +170,3 @@ def read_or_create_key(explicit: Optional[str], key_file: Path, create: bool) ->
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         handle.write(generated + "\n")
     return generated.encode("utf-8")
-
-
-# --- the warehouse -----------------------------------------------------------------------------
-
-
-def tables_with_column(conn: Connection, column: str) -> list[str]:
-    """Every table in the warehouse (not just the declared schema) that has `column`.
-
-    From `information_schema`, which DuckDB and PostgreSQL both have (duckdb-engine cannot
-    reflect columns through SQLAlchemy's PostgreSQL catalogue queries).
-    """
-    query = sa.text(
-        "SELECT DISTINCT c.table_name FROM information_schema.columns c "
-        "JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name "
-        "WHERE c.column_name = :column AND c.table_schema = current_schema() AND t.table_type = 'BASE TABLE'"
-    )
-    return sorted(row[0] for row in conn.execute(query, {"column": column}))
-
-
-def delete_person_rows(conn: Connection, person_keys: Iterable[str]) -> dict[str, int]:
-    """Delete every row whose `person_key` is one of `person_keys`, in every table that has one.
-
-    Table names come from the database's own catalogue and are quoted by SQLAlchemy; the keys
-    are bound parameters.
-    """
-    keys = sorted(set(person_keys))
-    deleted: dict[str, int] = {}
-    if not keys:
-        return deleted
-    for name in tables_with_column(conn, PERSON_COLUMN):
-        table = sa.table(name, sa.column(PERSON_COLUMN))
-        matching = table.c[PERSON_COLUMN].in_(keys)
-        count = conn.execute(sa.select(sa.func.count()).select_from(table).where(matching)).scalar_one()
-        if count:
-            conn.execute(sa.delete(table).where(matching))
-            deleted[name] = int(count)
-    return deleted
-
-
-def record_erasure(conn: Connection, today: dt.date, deleted: dict[str, int], list_entries: int) -> None:
-    conn.execute(
-        erasure_log.insert().values(
-            erased_on=today,
-            rows_deleted=sum(deleted.values()),
-            tables_affected=len(deleted),
-            list_entries=list_entries,
-        )
-    )
-
-
-# --- the Dagster resource ----------------------------------------------------------------------
-
-
-class ErasureListResource(dg.ConfigurableResource):
-    """People left out at load (`python -m amed_pipeline forget`): the list file and its key.
-
-    `path` from `AMED_ERASURE_LIST` (default beside the pseudonym key file); the key from
-    `AMED_ERASURE_KEY` (an `EnvVar`), else `erasure.key` beside the list. No list: nobody is
-    left out. A list whose key is missing or different fails the step (see module docstring).
-    """
-
-    path: str
-    key: Optional[str] = None
-
-    def load(self) -> tuple[frozenset[str], Optional[bytes]]:
-        """The listed tokens and the key; a `dg.Failure` without retries when the list is unusable
-        (retrying cannot bring a key back)."""
-        path = Path(self.path)
-        key = read_or_create_key(self.key, settings.erasure_key_file(path), create=False)
-        try:
-            return erased_tokens(path, key), key
-        except ErasureListError as exc:
-            raise dg.Failure(description=str(exc), allow_retries=False) from exc
-
-
-def build_erasure_list_resource() -> ErasureListResource:
-    """The `resources.py` pattern: a variable set at load becomes an `EnvVar` (read at run time)."""
-    key = dg.EnvVar(settings.ERASURE_KEY_VAR) if os.environ.get(settings.ERASURE_KEY_VAR) else None
-    return ErasureListResource(path=str(settings.erasure_list_file()), key=key)

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from amed_pipeline.reading.values import normalise_name
+from amed_pipeline.lib.text import normalise_name
 
 EMAIL_MARK = "[email removed]"
 PHONE_MARK = "[phone removed]"

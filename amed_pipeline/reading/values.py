@@ -10,30 +10,22 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 from zoneinfo import ZoneInfo
+
+# Text identity is on the ground floor (`lib.text`, shared with `privacy`); the readers use it from here.
+from amed_pipeline.lib.text import clean_text as clean_text
+from amed_pipeline.lib.text import normalise_email as normalise_email
+from amed_pipeline.lib.text import normalise_name as normalise_name
+from amed_pipeline.lib.text import strip_format_characters as strip_format_characters
 
 LONDON = ZoneInfo("Europe/London")
 EXCEL_EPOCH = dt.datetime(1899, 12, 30)
 # Excel serial days for 1954-10-01 .. 2119-01-01: anything else is not a plausible export date.
 EXCEL_SERIAL_RANGE = (20_000, 80_000)
 
-_QUOTES = str.maketrans(
-    {"\u2018": "'", "\u2019": "'", "\u201b": "'", "\u2032": "'", "\u201c": '"', "\u201d": '"', "\u00a0": " "}
-)
-_HTML_ENTITIES = {"&apos;": "'", "&#39;": "'", "&quot;": '"', "&amp;": "&", "&lt;": "<", "&gt;": ">"}
-_WHITESPACE = re.compile(r"\s+")
 # JISC numbering: `3. `, `13.1. `, `14.1.a. `, `9.a.i. `; always ends with a dot, so a header that
 # merely starts with a number (`1.5 hours a week…`, `2020 vision…`) keeps its text.
 _QUESTION_NUMBER = re.compile(r"^\s*\d+(?:\.(?:\d+|[a-z]{1,4}))*\.\s+(?=\S)", re.IGNORECASE)
-
-
-def clean_text(text: str) -> str:
-    """Fold the typography that differs between exports of the same words; keep the case."""
-    text = unicodedata.normalize("NFKC", str(text)).replace("\ufeff", "").translate(_QUOTES)
-    for entity, char in _HTML_ENTITIES.items():
-        text = text.replace(entity, char)
-    return _WHITESPACE.sub(" ", text).strip()
 
 
 def normalise_header(text: str) -> str:
@@ -44,35 +36,6 @@ def normalise_header(text: str) -> str:
 def strip_question_number(header: str) -> str:
     """'3. How useful…' or '14.1.a. Write…' (JISC numbering) → the question text alone."""
     return _QUESTION_NUMBER.sub("", header, count=1)
-
-
-def strip_format_characters(text: str) -> str:
-    """Without zero-width and other invisible format characters (Unicode category Cf)."""
-    if text.isascii():
-        return text
-    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
-
-
-def normalise_email(text: str) -> str:
-    """Email identity: one person's address always gives the same text; '' when blank or a placeholder.
-
-    The variants people and systems produce are folded: Unicode compatibility forms (NFKC:
-    full-width letters), zero-width and other format characters, spaces, trailing dots on the
-    domain (`x@y.org.`), and case (`X@Y.org`).
-    """
-    email = strip_format_characters(clean_text(text)).lower()
-    if email in ("", "anonymous", "info requested", "n/a", "none"):
-        return ""
-    if "@" in email:
-        local, _, domain = email.replace(" ", "").rpartition("@")
-        email = f"{local}@{domain.rstrip('.')}"
-    return email
-
-
-def normalise_name(text: str) -> str:
-    """Name identity: trimmed, single-spaced, case-folded; '' for Eventbrite's placeholder."""
-    name = clean_text(text).casefold()
-    return "" if name in ("info requested", "n/a", "-", "unknown") else name
 
 
 # --- dates -----------------------------------------------------------------------------------

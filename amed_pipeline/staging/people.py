@@ -9,27 +9,16 @@ person and is quarantined with that reason. Each distinct email is hashed once.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-
 import pandas as pd
 
 from amed_pipeline.lib.frames import as_text, map_distinct
+from amed_pipeline.privacy.hashing import hmac_hex, key_version
 from amed_pipeline.reading.values import normalise_email, normalise_name
 
 PERSONAL_COLUMNS = ("email", "first_name", "last_name", "respondent_email", "respondent_name")
 UNATTRIBUTABLE = (
     "booking has neither an email nor a usable name (e.g. 'Info Requested'): cannot be attributed to a person"
 )
-
-
-def key_version(key: bytes) -> str:
-    """A public fingerprint of the key (not the key): which key made a pseudonym."""
-    return hashlib.sha256(b"amed-key-version:" + key).hexdigest()[:12]
-
-
-def hmac_hex(key: bytes, text: str) -> str:
-    return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def _column(frame: pd.DataFrame, name: str, normalise) -> pd.Series:

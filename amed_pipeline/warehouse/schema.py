@@ -14,7 +14,7 @@ warehouse check `keys_unique` (built from these declarations) verifies it after 
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, DateTime, Integer, MetaData, String, Table, Text
+from sqlalchemy import Boolean, Column, Date, DateTime, Integer, MetaData, String, Table, Text
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import PrimaryKeyConstraint
 
@@ -214,3 +214,14 @@ PARTNERSHIP_TABLES = (
 GLOBAL_TABLES = (dim_partnership, dim_person, ref_training_type, ref_profession, ref_role_group)
 # Every table a nightly run loads.
 LOADED_TABLES = (*PARTNERSHIP_TABLES, *GLOBAL_TABLES)
+
+# One row per `forget` (`warehouse.erasure`): when, and how much was removed. Deliberately no identity and no pseudonym.
+# Not one of the tables the nightly load replaces: it is the record that erasures happened.
+erasure_log = Table(
+    "erasure_log",
+    metadata,
+    Column("erased_on", Date, nullable=False),
+    Column("rows_deleted", Integer, nullable=False, autoincrement=False),
+    Column("tables_affected", Integer, nullable=False, autoincrement=False),
+    Column("list_entries", Integer, nullable=False, autoincrement=False),
+)

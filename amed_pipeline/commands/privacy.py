@@ -31,15 +31,13 @@ from amed_pipeline.config.partnerships import ID_PATTERN
 from amed_pipeline.privacy.erasure import (
     ErasureListError,
     add_identity,
-    delete_person_rows,
     email_identity,
     name_identity,
     read_entries,
     read_or_create_key,
-    record_erasure,
-    tables_with_column,
 )
-from amed_pipeline.staging.people import hmac_hex, key_version
+from amed_pipeline.privacy.hashing import hmac_hex, key_version
+from amed_pipeline.warehouse.erasure import delete_person_rows, record_erasure, tables_with_column
 from amed_pipeline.warehouse.resource import WarehouseResource, default_warehouse_url, redact_url
 
 Echo = Callable[[str], None]
