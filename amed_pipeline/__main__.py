@@ -8,7 +8,7 @@ runs everything. The run is recorded in `DAGSTER_HOME` (default: the project's
 fails. Whatever data dir, warehouse and export dir the `AMED_*` variables name is what it
 refreshes.
 
-Errors are one line naming the thing and the fix (`operations.errors`); `--verbose` adds the full
+Errors are one line naming the thing and the fix (`amed_pipeline.errors`); `--verbose` adds the full
 traceback, which the run's log in the UI always has. A partnership with a mistake in its own
 config entry is skipped (the others are refreshed) and the command exits non-zero naming it.
 
@@ -35,8 +35,8 @@ from amed_pipeline.defs.config_errors import CONFIG_ASSET_NAME, skipped_message
 from amed_pipeline.defs.jobs import all_partnerships_tags, nightly_refresh_job
 from amed_pipeline.defs.metrics import EXPORT_FILES, REPORT_FILE, headline_markdown, read_table
 from amed_pipeline.defs.pulls import PULL_CHECK, api_sources, pull_asset_key
+from amed_pipeline.errors import explain
 from amed_pipeline.metrics import tables as metric_tables
-from amed_pipeline.operations.errors import explain
 from amed_pipeline.operations.failures import CODE_LOCATION, innermost_message
 from amed_pipeline.operations.planning import plan_refresh
 from amed_pipeline.privacy.key_guard import REKEY_TAG, check_pseudonym_key

@@ -21,12 +21,12 @@ from amed_pipeline.config import DATASETS as STAGED_DATASETS
 from amed_pipeline.config import ProgrammeConfig
 from amed_pipeline.defs.staging import staged_key
 from amed_pipeline.defs.warehouse import warehouse_key
+from amed_pipeline.errors import ExportDirError
 from amed_pipeline.landing.tables import read_redactions, staging_state
 from amed_pipeline.metrics import tables
 from amed_pipeline.metrics.breakdowns import all_metric_rows, annotate_definitions
 from amed_pipeline.metrics.catalogue import ALL_PARTNERSHIPS
 from amed_pipeline.metrics.disclosure import DisclosureRules, publish
-from amed_pipeline.operations.errors import ExportDirError
 from amed_pipeline.operations.retries import retry_only_transient
 from amed_pipeline.privacy.redaction import mask_series
 from amed_pipeline.quality.metric_checks import shares_not_summing_to_one, values_out_of_range

@@ -9,7 +9,7 @@ every time, so retrying it only delays the alert.
 Every step of the nightly job is wrapped by `retry_only_transient`: an exception that
 `is_transient` recognises is re-raised as it is (Dagster retries it); any other becomes a
 `dagster.Failure` with `allow_retries=False` whose description is the one-line explanation of
-`operations.errors` (the full traceback stays in the run's log as its cause).
+`amed_pipeline.errors` (the full traceback stays in the run's log as its cause).
 
 For API sources: raise `TransientSourceError` (or let `urllib.error.HTTPError` / an HTTP client
 error with a 5xx or 429 status through) when the server may answer on a retry, e.g.
@@ -95,7 +95,7 @@ def is_transient(exc: BaseException) -> bool:
 
 
 def _not_retried(exc: Exception) -> dg.Failure:
-    from amed_pipeline.operations.errors import explain
+    from amed_pipeline.errors import explain
 
     return dg.Failure(description=explain(exc), allow_retries=False)
 

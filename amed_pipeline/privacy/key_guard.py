@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from amed_pipeline import settings
-from amed_pipeline.operations.errors import OperatorError
-from amed_pipeline.staging.people import key_version
+from amed_pipeline.errors import OperatorError
+from amed_pipeline.privacy.hashing import key_version
 
 REKEY_TAG = "amed/rekey"
 FIX = (

@@ -8,7 +8,7 @@ failing with a database-lock error. PostgreSQL needs no such lock.
 
 Opening the warehouse is where a wrong URL, a server that is down, a missing database or role, a
 DuckDB file held by another program or a damaged file show up: they are raised as one-line
-`WarehouseError`s naming the thing and the fix (`operations.errors`), with the driver's error as
+`WarehouseError`s naming the thing and the fix (`amed_pipeline.errors`), with the driver's error as
 the cause.
 """
 
@@ -26,7 +26,7 @@ from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool, StaticPool
 
-from amed_pipeline.operations.errors import warehouse_error
+from amed_pipeline.errors import warehouse_error
 from amed_pipeline.warehouse.schema import metadata
 
 DEFAULT_WAREHOUSE_FILE = "warehouse/amed.duckdb"
