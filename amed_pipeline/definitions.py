@@ -43,7 +43,7 @@ def build_definitions(
     ]
     core = dg.Definitions(
         assets=assets,
-        jobs=[nightly_refresh_job, build_release_job(config)],
+        jobs=[nightly_refresh_job, build_release_job(config, build_definitions)],
         loggers={"console": one_line_console},  # one line per record on the terminal, no stack traces
         resources={
             **build_resources(data_dir, warehouse_url),

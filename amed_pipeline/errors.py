@@ -31,6 +31,15 @@ class ExportDirError(OperatorError):
     """The export dir cannot be created or written."""
 
 
+class TransientSourceError(Exception):
+    """A source (API, file share, database) failed in a way a retry may cure: HTTP 5xx or 429, a timeout,
+    a connection dropped. Steps of the nightly job retry it; every other exception fails at once."""
+
+    def __init__(self, message: str, retry_after: float | str | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 def _first_line(text: str) -> str:
     for line in str(text).splitlines():
         if line.strip():

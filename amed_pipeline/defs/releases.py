@@ -11,19 +11,20 @@ job (every asset) must not re-run it.
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import dagster as dg
 import pandas as pd
 
 from amed_pipeline.config import ProgrammeConfig
-from amed_pipeline.defs.jobs import WAREHOUSE_WRITE_TAG
+from amed_pipeline.defs.jobs import NIGHTLY_JOB_NAME, WAREHOUSE_WRITE_TAG, all_partnerships_tags
 from amed_pipeline.defs.metrics import (
     METRICS_VERSION,
     REPORT_FILE,
     ExportDirResource,
     report_labels,
     report_notes,
+    surveys_not_run,
     write_published_outputs,
 )
 from amed_pipeline.metrics.disclosure import DisclosureRules
@@ -111,7 +112,26 @@ def release_writer(config: ProgrammeConfig, labels, request: ReleaseRequest):
     return write
 
 
-def build_release_job(programme: ProgrammeConfig) -> dg.JobDefinition:
+def nightly_runner(build_definitions: Callable[..., dg.Definitions], partnership_ids) -> Callable[[Path, str], bool]:
+    """`run_nightly(data_dir, warehouse_url)` for `releases.build`: the nightly job over another data
+    dir and warehouse, in this process; whether it succeeded.
+
+    `build_definitions` is `definitions.build_definitions`, passed in because `defs` sits below it.
+    """
+
+    def run_nightly(data_dir: Path, warehouse_url: str) -> bool:
+        definitions = build_definitions(data_dir, warehouse_url)
+        result = definitions.resolve_job_def(NIGHTLY_JOB_NAME).execute_in_process(
+            raise_on_error=False, tags=all_partnerships_tags(partnership_ids)
+        )
+        return result.success
+
+    return run_nightly
+
+
+def build_release_job(programme: ProgrammeConfig, build_definitions: Callable[..., dg.Definitions]) -> dg.JobDefinition:
+    """`build_definitions`: the code location's factory, to rebuild a warehouse "as known at" a date."""
+
     @dg.op(name="freeze_release", description="Compute, record and export one evaluation release (releases/build.py).")
     def freeze_release(
         context: dg.OpExecutionContext,
@@ -135,6 +155,8 @@ def build_release_job(programme: ProgrammeConfig) -> dg.JobDefinition:
                 METRICS_VERSION,
                 labels,
                 release_writer(programme, labels, request),
+                surveys_not_run,
+                nightly_runner(build_definitions, programme.partnership_ids),
             )
         what = (
             "new version" if outcome.new_version else "same inputs and figures as before, files rewritten identically"

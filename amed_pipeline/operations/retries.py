@@ -28,6 +28,9 @@ from typing import Any, Callable, Iterator
 
 import dagster as dg
 
+# On the ground floor so that a stage (`pulling`) can raise it without importing `operations`.
+from amed_pipeline.errors import TransientSourceError
+
 # HTTP statuses a retry can cure: rate limited, or the server (or a gateway before it) failing.
 TRANSIENT_HTTP_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 
@@ -40,15 +43,6 @@ _TRANSIENT_DB_MESSAGE = re.compile(
     r"could not set lock on file|database is locked|timeout expired|network is unreachable",
     re.IGNORECASE,
 )
-
-
-class TransientSourceError(Exception):
-    """A source (API, file share, database) failed in a way a retry may cure: HTTP 5xx or 429, a timeout,
-    a connection dropped. Steps of the nightly job retry it; every other exception fails at once."""
-
-    def __init__(self, message: str, retry_after: float | str | None = None):
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 def transient_http_status(status: int | None) -> bool:

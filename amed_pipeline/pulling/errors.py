@@ -1,7 +1,7 @@
 """The ways a pull can end badly, as types: transient (worth retrying later) or permanent.
 
 `TransientApiError` (5xx and timeouts that outlived our own backoff) may succeed on a later
-attempt, so it is an `operations.retries.TransientSourceError`, the one type the nightly job's
+attempt, so it is a `TransientSourceError` (`amed_pipeline.errors`), the one type the nightly job's
 retry policy retries; `PermanentApiError` (401/403, other 4xx, a malformed page) will not until a
 person fixes something. `QuotaExhausted` is not a failure at all: the pull stopped cleanly at the
 last complete page and the next night resumes. Every message names the partnership, the source
@@ -11,7 +11,7 @@ whose text could carry a request.
 
 from __future__ import annotations
 
-from amed_pipeline.operations.retries import TransientSourceError
+from amed_pipeline.errors import TransientSourceError
 
 
 class ApiError(Exception):

@@ -35,6 +35,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 from importlib import metadata as package_metadata
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 import sqlalchemy as sa
@@ -149,15 +150,14 @@ def _read(conn: Connection, name: str) -> pd.DataFrame:
     return pd.DataFrame(conn.execute(select(table)).mappings().all(), columns=[c.name for c in table.columns])
 
 
-def rebuild_from_files(files: pd.DataFrame, config, workdir: Path) -> str:
+def rebuild_from_files(files: pd.DataFrame, config, workdir: Path, run_nightly: Callable[[Path, str], bool]) -> str:
     """A scratch warehouse built by the nightly job from the given raw files alone; its URL.
 
     The files are copied (only where their bytes still have the ledger's hash) into a scratch data
     dir with the config and reference tables; exports of that run stay in the scratch dir.
+    `run_nightly(data_dir, warehouse_url)` runs the nightly job on them and says whether it succeeded
+    (the Dagster layer passes it in: releases sit below `defs` and `definitions`).
     """
-    from amed_pipeline.definitions import build_definitions
-    from amed_pipeline.defs.jobs import NIGHTLY_JOB_NAME, all_partnerships_tags
-
     data_dir = workdir / "data"
     shutil.copytree(config.data_dir / "reference", data_dir / "reference")
     shutil.copy2(config.data_dir / "partnerships.yaml", data_dir / "partnerships.yaml")
@@ -174,16 +174,13 @@ def rebuild_from_files(files: pd.DataFrame, config, workdir: Path) -> str:
     previous = os.environ.get("AMED_EXPORT_DIR")
     os.environ["AMED_EXPORT_DIR"] = str(workdir / "exports")  # never the real export dir
     try:
-        definitions = build_definitions(data_dir, url)
-        result = definitions.resolve_job_def(NIGHTLY_JOB_NAME).execute_in_process(
-            raise_on_error=False, tags=all_partnerships_tags(config.partnership_ids)
-        )
+        succeeded = run_nightly(data_dir, url)
     finally:
         if previous is None:
             os.environ.pop("AMED_EXPORT_DIR", None)
         else:
             os.environ["AMED_EXPORT_DIR"] = previous
-    if not result.success:
+    if not succeeded:
         raise RuntimeError("rebuilding the release's inputs failed: see the scratch run's events")
     return url
 
@@ -255,20 +252,22 @@ def freeze(
     metrics_version: str,
     labels,
     write_outputs,
+    surveys_not_run,
+    run_nightly: Callable[[Path, str], bool],
 ) -> ReleaseOutcome:
     """Compute, record (a new version unless the identity matches one) and export one release.
 
     `conn`: the live warehouse in a transaction; `labels`: `presentation.Labels`;
-    `write_outputs(folder, published, definitions, not_applicable, files, manifest)`: writes the files.
+    `write_outputs(folder, published, definitions, not_applicable, files, manifest)`: writes the files;
+    `surveys_not_run(config, landed)`: the surveys each partnership does not run (as the nightly
+    tables say); `run_nightly`: see `rebuild_from_files`.
     """
-    from amed_pipeline.defs.metrics import surveys_not_run
-
     rules = DisclosureRules(**config.disclosure)
     files = input_files(conn, request.as_known_at)
     everything = input_files(conn, None)
     if request.as_known_at is not None and len(files) < len(everything):
         with tempfile.TemporaryDirectory(prefix="amed_release_") as workdir:
-            url = rebuild_from_files(files, config, Path(workdir))
+            url = rebuild_from_files(files, config, Path(workdir), run_nightly)
             engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
             try:
                 with engine.connect() as rebuilt:
