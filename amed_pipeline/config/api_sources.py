@@ -1,7 +1,7 @@
 """The API sources `partnerships.yaml` can declare beside the file formats, and their options.
 
-Kept on the ground floor (config) so the loader can validate an API source before anything is
-pulled, and so `reading` and `pulling` share one list. An API source names its secret only by
+Kept in `config` so the loader can validate an API source before anything is pulled, and so
+`reading` and `pulling` share one list (the format names themselves are `amed_pipeline.vocabulary`). An API source names its secret only by
 the environment variable that holds it (`token_env`): a token written into the YAML is a config
 error, because the YAML is committed and shared. Its files are the raw page snapshots the pull
 wrote under the data dir (`raw/<partnership>/api/<source>/<UTC timestamp>/page-0001.json`), or
