@@ -117,3 +117,32 @@ def test_reference_tables_are_loaded_once_while_their_files_are_unchanged(tmp_pa
     again = load_reference(tmp_path / "reference")
     assert again is not first and again.digest != first.digest
     assert again.tables is not first.tables and len(loads) == 2
+
+
+# --- where it sits ------------------------------------------------------------------------------------
+
+
+def _imports(path) -> set[str]:
+    import ast
+
+    modules = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            modules.add(node.module)
+        elif isinstance(node, ast.Import):
+            modules.update(a.name for a in node.names)
+    return modules
+
+
+def test_the_planner_and_the_change_module_import_nothing_from_dagster_definitions():
+    """`defs` imports the change module and the planner, never the other way round (no cycle)."""
+    from pathlib import Path
+
+    import amed_pipeline
+
+    package = Path(amed_pipeline.__file__).parent
+    for path in [package / "operations" / "planning.py", *sorted((package / "changes").glob("*.py"))]:
+        imported = _imports(path)
+        assert not {m for m in imported if m.startswith(("amed_pipeline.defs", "amed_pipeline.definitions"))}, path
+        if path.parent.name == "changes":
+            assert not {m for m in imported if m.split(".")[0] == "dagster"}, path

@@ -227,7 +227,9 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
             metadata = {"dagster/row_count": dg.MetadataValue.int(written[table.name])}
             if table.name in ("metric_values", "metrics_headline"):
                 metadata["headline"] = dg.MetadataValue.md(headline_md)
-            yield dg.MaterializeResult(asset_key=metric_key(table.name), metadata=metadata)
+            yield dg.MaterializeResult(
+                asset_key=metric_key(table.name), metadata=metadata, data_version=dg.DataVersion(fingerprint)
+            )
         for name, failing in (
             ("shares_sum_to_one", shares_not_summing_to_one(exact)),
             ("values_in_range", values_out_of_range(exact)),

@@ -109,7 +109,10 @@ def build_warehouse_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]
             metadata = {"dagster/row_count": dg.MetadataValue.int(written[name]), "table": name}
             if name == "ingest_ledger" and len(ledger):
                 metadata["row accounting"] = dg.MetadataValue.md(_accounting_markdown(ledger))
-            yield dg.MaterializeResult(asset_key=warehouse_key(name), metadata=metadata)
+            # The data version is the fingerprint of what the tables were computed from (`changes`).
+            yield dg.MaterializeResult(
+                asset_key=warehouse_key(name), metadata=metadata, data_version=dg.DataVersion(fingerprint)
+            )
         for check in WAREHOUSE_CHECKS:
             failing = failures[check.name]
             if len(failing):
