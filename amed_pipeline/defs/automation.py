@@ -6,12 +6,12 @@
   by default, so the daemon that `make ui` starts executes it.
 - `new_export_sensor` watches the data dir: it hashes (sha256) every file each configured
   source's glob matches (`changes.fingerprints.export_file_hashes`) and keeps `{file: hash}` in
-  its cursor. A partnership with a new,
-  changed or removed file gets a run of its raw-export assets and everything downstream; a file
-  whose modification time changed but whose bytes did not triggers nothing. The run key is the
-  partnership plus a hash of its file changes, so a retried tick never launches the same run
-  twice. Off by default: turn it on in the UI (Automation) when partners drop files in the data
-  dir during the day.
+  its cursor. A partnership with a new, changed or removed file gets a run of its raw-export
+  assets and everything downstream; a file whose modification time changed but whose bytes did
+  not triggers nothing. The run key is the partnership plus a hash of its file changes
+  (`changes.fingerprints.change_key`), so a retried tick never launches the same run twice. Off
+  by default: turn it on in the UI (Automation) when partners drop files in the data dir during
+  the day.
 - `run_failure_alerts` records every failed run of this code location in the warehouse table
   `run_failures`, logs it and notifies the channels `AMED_ALERT_*` configure
   (`amed_pipeline.operations.failures`).

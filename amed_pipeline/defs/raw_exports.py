@@ -29,6 +29,7 @@ from amed_pipeline.operations.retries import retry_only_transient
 from amed_pipeline.privacy.erasure import ERASED_RULE, ErasureListResource
 from amed_pipeline.privacy.key_guard import REKEY_TAG, check_pseudonym_key
 from amed_pipeline.privacy.redaction import KnownNames
+from amed_pipeline.reading.fields import DATASET_FIELDS
 from amed_pipeline.staging.datasets import RawExport
 from amed_pipeline.staging.people import key_version
 from amed_pipeline.warehouse.landing import (
@@ -89,6 +90,10 @@ def _bytes_to_read(source: Source, data_dir: Path, known) -> int:
             except OSError:
                 pass
     return total
+
+
+def _has_job_titles(dataset: str) -> bool:
+    return any(f.name == "job_title" for f in DATASET_FIELDS[dataset])
 
 
 # Prepared sources are written together, one transaction per this many rows: a transaction and
@@ -160,7 +165,11 @@ def build_raw_export_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition
                 known = known_files(source_states, fingerprint)
                 fingerprints[source.name, source.partnership_id] = fingerprint
                 landed[source.name, source.partnership_id] = set(source_states)
-                to_read += _bytes_to_read(source, data_dir, known)
+                source_bytes = _bytes_to_read(source, data_dir, known)
+                to_read += source_bytes
+                # Job titles are classified as they land: the tables this run loads once, parsed
+                # only when such files are read (a malformed table fails only where it is used).
+                tables = reference.tables if source_bytes and _has_job_titles(source.dataset) else None
                 tasks.append(
                     PrepareTask(
                         source,
@@ -172,7 +181,7 @@ def build_raw_export_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition
                         erasure_key,
                         reference_dir,
                         known_names,
-                        reference.tables,
+                        tables,
                     )
                 )
             conn.commit()
