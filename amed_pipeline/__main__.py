@@ -28,12 +28,13 @@ import traceback
 import dagster as dg
 
 from amed_pipeline import settings
+from amed_pipeline.changes.versions import EXPORT_FILES, REPORT_FILE
 from amed_pipeline.config import ALL_PARTNERSHIPS, ConfigError, load_programme_config
 from amed_pipeline.definitions import build_definitions, nightly_job
 from amed_pipeline.defs.automation import run_scope
 from amed_pipeline.defs.config_errors import CONFIG_ASSET_NAME, skipped_message
 from amed_pipeline.defs.jobs import all_partnerships_tags, nightly_refresh_job
-from amed_pipeline.defs.metrics import EXPORT_FILES, REPORT_FILE, headline_markdown, read_table
+from amed_pipeline.defs.metrics import headline_markdown, read_table
 from amed_pipeline.defs.pulls import PULL_CHECK, api_sources, pull_asset_key
 from amed_pipeline.errors import explain
 from amed_pipeline.metrics import tables as metric_tables

@@ -9,8 +9,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 from amed_pipeline_tests.pipeline_runs import PROJECT_ROOT
 
 PACKAGE = "amed_pipeline"
@@ -102,10 +100,6 @@ def describe(cycle: list[str], graph: Graph) -> str:
     return "import cycle " + " -> ".join(cycle) + "\n" + "\n".join(steps)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 13 §2: operations/planning.py imports defs, which imports it back; remove this mark when §2 lands",
-)
 def test_the_subpackages_import_one_another_without_a_cycle():
     graph = import_graph()
     cycle = find_cycle(graph)

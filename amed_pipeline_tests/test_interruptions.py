@@ -27,7 +27,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from amed_pipeline.defs.metrics import EXPORT_FILES, EXPORTS_STEP, REPORT_FILE, REPORT_STEP
+from amed_pipeline.changes.versions import EXPORT_FILES, EXPORTS_STEP, REPORT_FILE, REPORT_STEP
 from amed_pipeline_tests.pipeline_runs import (
     PROJECT_ROOT,
     RUN_STAMPS,

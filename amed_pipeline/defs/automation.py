@@ -5,12 +5,13 @@
   everything after them, or no run (a skipped tick that says why) when nothing changed. It is on
   by default, so the daemon that `make ui` starts executes it.
 - `new_export_sensor` watches the data dir: it hashes (sha256) every file each configured
-  source's glob matches and keeps `{file: hash}` in its cursor. A partnership with a new,
-  changed or removed file gets a run of its raw-export assets and everything downstream; a file
-  whose modification time changed but whose bytes did not triggers nothing. The run key is the
-  partnership plus a hash of its file changes, so a retried tick never launches the same run
-  twice. Off by default: turn it on in the UI (Automation) when partners drop files in the data
-  dir during the day.
+  source's glob matches (`changes.fingerprints.export_file_hashes`) and keeps `{file: hash}` in
+  its cursor. A partnership with a new, changed or removed file gets a run of its raw-export
+  assets and everything downstream; a file whose modification time changed but whose bytes did
+  not triggers nothing. The run key is the partnership plus a hash of its file changes
+  (`changes.fingerprints.change_key`), so a retried tick never launches the same run twice. Off
+  by default: turn it on in the UI (Automation) when partners drop files in the data dir during
+  the day.
 - `run_failure_alerts` records every failed run of this code location in the warehouse table
   `run_failures`, logs it and notifies the channels `AMED_ALERT_*` configure
   (`amed_pipeline.operations.failures`).
@@ -24,14 +25,12 @@ writer run at a time (`amed/warehouse` tag, deploy/*.dagster.yaml).
 from __future__ import annotations
 
 import datetime as dt
-import fnmatch
-import hashlib
 import json
 from collections import defaultdict
-from pathlib import Path
 
 import dagster as dg
 
+from amed_pipeline.changes.fingerprints import change_key, changed_files, export_file_hashes
 from amed_pipeline.config import ProgrammeConfig
 from amed_pipeline.config.api_sources import is_api_format
 from amed_pipeline.defs.config_errors import config_error_keys
@@ -119,51 +118,6 @@ def run_scope(
     ]
     selected = with_downstream(asset_graph, raw_keys) + broken
     return selected, partition_tags(config.partnership_ids, plan.changed)
-
-
-def hash_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def export_file_hashes(config: ProgrammeConfig) -> dict[str, dict[str, str]]:
-    """`{partnership: {file relative to the data dir: sha256}}` for every configured glob."""
-    hashes: dict[str, dict[str, str]] = defaultdict(dict)
-    for source in config.sources():
-        for path in source.files(config.data_dir):
-            relative = path.relative_to(config.data_dir).as_posix()
-            hashes[source.partnership_id][relative] = hash_file(path)
-    return dict(hashes)
-
-
-def changed_files(
-    config: ProgrammeConfig, previous: dict[str, str], current: dict[str, dict[str, str]]
-) -> dict[str, list[tuple[str, str, str]]]:
-    """`{partnership: [(file, old hash, new hash)]}` for new, changed and removed files ("" = none)."""
-    changes: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
-    seen = set()
-    for partnership, files in current.items():
-        for name, digest in files.items():
-            seen.add(name)
-            if previous.get(name) != digest:
-                changes[partnership].append((name, previous.get(name, ""), digest))
-    for name, digest in previous.items():
-        if name in seen:
-            continue
-        # A removed file: the partnership whose glob matched it (fnmatch is looser than a glob, enough here).
-        owners = {s.partnership_id for s in config.sources() if fnmatch.fnmatch(name, s.path)}
-        for partnership in owners:
-            changes[partnership].append((name, digest, ""))
-    return {p: sorted(c) for p, c in changes.items()}
-
-
-def change_key(changes: list[tuple[str, str, str]]) -> str:
-    """A short, stable hash of (file, old hash, new hash) triples: the same change, the same key."""
-    text = "\n".join("\t".join(change) for change in sorted(changes))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def with_downstream(asset_graph, keys) -> list[dg.AssetKey]:

@@ -7,7 +7,6 @@ file paths in the UI; none shows personal data.
 """
 
 import datetime as dt
-import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -17,12 +16,22 @@ import pandas as pd
 from sqlalchemy import func, select
 
 from amed_pipeline import settings
+from amed_pipeline.changes.fingerprints import metrics_fingerprint, outputs_fingerprint
+from amed_pipeline.changes.state import record_fingerprint, stored_fingerprint
+from amed_pipeline.changes.versions import (
+    EXPORT_FILES,
+    EXPORTS_STEP,
+    METRICS_STEP,
+    METRICS_VERSION,
+    REPORT_FILE,
+    REPORT_STEP,
+)
 from amed_pipeline.config import DATASETS as STAGED_DATASETS
 from amed_pipeline.config import ProgrammeConfig
 from amed_pipeline.defs.staging import staged_key
 from amed_pipeline.defs.warehouse import warehouse_key
 from amed_pipeline.errors import ExportDirError
-from amed_pipeline.landing.tables import read_redactions, staging_state
+from amed_pipeline.landing.tables import read_redactions
 from amed_pipeline.metrics import tables
 from amed_pipeline.metrics.breakdowns import all_metric_rows, annotate_definitions
 from amed_pipeline.metrics.catalogue import ALL_PARTNERSHIPS
@@ -39,7 +48,6 @@ from amed_pipeline.warehouse.bulk import replace_rows
 from amed_pipeline.warehouse.check_results import latest_blocking_failures
 from amed_pipeline.warehouse.checks import PER_PARTNERSHIP_CHECKS, blocked_partnerships
 from amed_pipeline.warehouse.resource import WarehouseResource
-from amed_pipeline.warehouse.state import fingerprint_of, record_fingerprint, stored_fingerprint
 
 REDACTION_RETURN_COLUMNS = ("source_file", "dataset", "field_name", "kind", "redactions")
 
@@ -125,6 +133,7 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
             dg.AssetSpec(
                 metric_key("metric_values"),
                 group_name=METRICS_GROUP,
+                code_version=METRICS_VERSION,
                 kinds={"sql"},
                 owners=OWNERS,
                 deps=warehouse_deps,
@@ -134,6 +143,7 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
             dg.AssetSpec(
                 metric_key("metric_values_published"),
                 group_name=METRICS_GROUP,
+                code_version=METRICS_VERSION,
                 kinds={"sql"},
                 owners=OWNERS,
                 deps=warehouse_deps,
@@ -144,6 +154,7 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
             dg.AssetSpec(
                 metric_key("metric_definitions"),
                 group_name=METRICS_GROUP,
+                code_version=METRICS_VERSION,
                 kinds={"sql"},
                 owners=OWNERS,
                 description="The definition of every metric: id, unit, dimension, label, definition.",
@@ -151,6 +162,7 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
             dg.AssetSpec(
                 metric_key("metrics_headline"),
                 group_name=METRICS_GROUP,
+                code_version=METRICS_VERSION,
                 kinds={"sql"},
                 owners=OWNERS,
                 deps=warehouse_deps,
@@ -215,7 +227,9 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
             metadata = {"dagster/row_count": dg.MetadataValue.int(written[table.name])}
             if table.name in ("metric_values", "metrics_headline"):
                 metadata["headline"] = dg.MetadataValue.md(headline_md)
-            yield dg.MaterializeResult(asset_key=metric_key(table.name), metadata=metadata)
+            yield dg.MaterializeResult(
+                asset_key=metric_key(table.name), metadata=metadata, data_version=dg.DataVersion(fingerprint)
+            )
         for name, failing in (
             ("shares_sum_to_one", shares_not_summing_to_one(exact)),
             ("values_in_range", values_out_of_range(exact)),
@@ -284,6 +298,7 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
     @dg.asset(
         key=dg.AssetKey(["reports", "exports"]),
         group_name=REPORTS_GROUP,
+        code_version=METRICS_VERSION,  # in its fingerprint (`changes.fingerprints.outputs_fingerprint`)
         owners=OWNERS,
         kinds={"csv", "excel"},
         deps=[
@@ -335,6 +350,7 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
     @dg.asset(
         key=dg.AssetKey(["reports", "evaluation_report"]),
         group_name=REPORTS_GROUP,
+        code_version=METRICS_VERSION,  # in its fingerprint (`changes.fingerprints.outputs_fingerprint`)
         owners=OWNERS,
         kinds={"html"},
         deps=[
@@ -383,30 +399,6 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
     return [metric_tables, data_returns, exports, evaluation_report]
 
 
-METRICS_VERSION = "3"  # bump when metric definitions, disclosure or report code change
-METRICS_STEP = "metric_tables"
-EXPORTS_STEP = "reports/exports"
-REPORT_STEP = "reports/evaluation_report"
-EXPORT_FILES = ("metric_values.csv", "metric_definitions.csv", "amed_metrics.xlsx")
-REPORT_FILE = "evaluation_report.html"
-
-
-def metrics_fingerprint(conn, config: ProgrammeConfig) -> str:
-    """Every partnership's staged fingerprint, the disclosure rules, the partnerships blocked by an
-    unreadable file and the publishing policy, and the metric code version."""
-    staged = sorted(tuple(r) for r in conn.execute(select(staging_state)).all())
-    return fingerprint_of(
-        {
-            "staged": staged,
-            "disclosure": config.disclosure,
-            "partnerships": config.partnership_ids,
-            "blocked": blocked_partnerships(conn),
-            "all_while_blocked": config.programme_row_while_blocked,
-            "version": METRICS_VERSION,
-        }
-    )
-
-
 def withhold_blocked(values: pd.DataFrame, blocked: dict[str, list[str]], config: ProgrammeConfig) -> pd.DataFrame:
     """Leave out the metric rows of partnerships with an unreadable file, and the programme-wide `all`
     rows too unless `publishing.programme_row_while_blocked` allows them (they would count the
@@ -440,35 +432,6 @@ def blocked_notes(blocked: dict[str, list[str]], config: ProgrammeConfig) -> lis
             "(publishing.programme_row_while_blocked: false)."
         )
     return notes
-
-
-def outputs_fingerprint(conn, config: ProgrammeConfig, paths: list[Path]) -> str | None:
-    """What a report's files are made from (the metric tables' inputs, the partnerships' names, the
-    files' places) and the files' bytes as written, so a file missing, cut short by a crash or
-    replaced no longer matches the fingerprint recorded after writing it.
-
-    None when a file is missing (it must be written whatever the fingerprint says).
-    """
-    if not all(path.exists() for path in paths):
-        return None
-    return fingerprint_of(
-        {
-            "metrics": stored_fingerprint(conn, METRICS_STEP),
-            "version": METRICS_VERSION,
-            "partnerships": [(p.id, p.name) for p in config.partnerships],
-            "name": config.name,
-            "paths": [str(p) for p in paths],
-            "bytes": [_file_digest(p) for p in paths],
-        }
-    )
-
-
-def _file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def refuse_over_blocking_failures(conn) -> None:

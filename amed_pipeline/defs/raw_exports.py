@@ -11,13 +11,15 @@ transaction, each file replacing exactly its own rows (`landing.tables`). No nam
 in the warehouse, its metadata or its log lines.
 """
 
-import hashlib
-import json
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 
+from amed_pipeline.changes.fingerprints import known_names_fingerprint, source_fingerprint
+from amed_pipeline.changes.reference import load_reference
+from amed_pipeline.changes.state import forget_staged, record_fingerprint, stored_fingerprint
+from amed_pipeline.changes.versions import NAME_SWEEP_STEP, PARSER_VERSION
 from amed_pipeline.config import DATASETS, ProgrammeConfig, Source
 from amed_pipeline.config.api_sources import is_api_format
 from amed_pipeline.defs.erasure_list import ErasureListResource
@@ -25,7 +27,6 @@ from amed_pipeline.defs.pulls import pull_asset_key
 from amed_pipeline.defs.resources import PseudonymKeyResource
 from amed_pipeline.landing.prepare import PrepareTask, parallel_workers, prepare_sources
 from amed_pipeline.landing.tables import (
-    NAME_SWEEP_STEP,
     Landing,
     known_files,
     known_name_digests,
@@ -40,8 +41,8 @@ from amed_pipeline.privacy.key_guard import REKEY_TAG, check_pseudonym_key
 from amed_pipeline.privacy.redaction import KnownNames
 from amed_pipeline.staging.datasets import RawExport
 from amed_pipeline.staging.people import key_version
+from amed_pipeline.vocabulary import DATASET_FIELDS
 from amed_pipeline.warehouse.resource import WarehouseResource
-from amed_pipeline.warehouse.state import record_fingerprint, stored_fingerprint
 
 FILE_KINDS = {
     "eventbrite": "csv",
@@ -61,43 +62,11 @@ def raw_export_key(source: Source) -> dg.AssetKey:
     return dg.AssetKey([source.partnership_id, source.name])
 
 
-# Bump when parsing or landing changes meaning: every file is then read again on the next run.
-PARSER_VERSION = "2"  # 2: redaction of free text and error text; damaged cells quarantine their row
-
-
-def reference_digest(reference_dir: Path) -> str:
-    """The reference tables' bytes: job titles are classified as they land, so new rules re-land files."""
-    digest = hashlib.sha256()
-    for path in sorted(Path(reference_dir).glob("*.csv")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
-
-
-def source_fingerprint(
-    source: Source, max_file_bytes: int, key_version: str, erasure_tokens: frozenset[str], reference: str = ""
-) -> str:
-    """How a source's files are read: a file landed under another fingerprint is read again."""
-    text = json.dumps(
-        {
-            "format": source.format,
-            "dataset": source.dataset,
-            "options": source.options,
-            "max_file_bytes": max_file_bytes,
-            "key_version": key_version,
-            "erasure": hashlib.sha256("\n".join(sorted(erasure_tokens)).encode()).hexdigest(),
-            "parser": PARSER_VERSION,
-            "reference": reference,
-        },
-        sort_keys=True,
-        default=str,
-    )
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
 def _raw_export_spec(source: Source) -> dg.AssetSpec:
     return dg.AssetSpec(
         raw_export_key(source),
         group_name=source.partnership_id,
+        code_version=PARSER_VERSION,  # in every file's fingerprint (`changes.fingerprints.source_fingerprint`)
         kinds={"pandas", FILE_KINDS[source.options.get("read_as", source.format)]},
         # An API source's raw export reads the snapshots its pull asset wrote.
         deps=[pull_asset_key(source)] if is_api_format(source.format) else [],
@@ -122,6 +91,10 @@ def _bytes_to_read(source: Source, data_dir: Path, known) -> int:
             except OSError:
                 pass
     return total
+
+
+def _has_job_titles(dataset: str) -> bool:
+    return any(f.name == "job_title" for f in DATASET_FIELDS[dataset])
 
 
 # Prepared sources are written together, one transaction per this many rows: a transaction and
@@ -178,7 +151,7 @@ def build_raw_export_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition
                 check_pseudonym_key(conn, pseudonym_key.existing_key_bytes(), pseudonym_key.key_file)
         key = pseudonym_key.key_bytes()
         tokens, erasure_key = erasure_list.load()
-        reference = reference_digest(reference_dir)
+        reference = load_reference(reference_dir)  # loaded and hashed once in the run (`changes.reference`)
         selected = [s for k, s in by_key.items() if k in context.selected_asset_keys]
         tasks, fingerprints, landed, to_read = [], {}, {}, 0
         # One connection for the whole step (opening and closing a DuckDB file costs a checkpoint);
@@ -188,15 +161,28 @@ def build_raw_export_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition
             _forget_unconfigured_sources(conn, states, {(s.partnership_id, s.name) for s in sources}, context.log)
             known_names = known_name_digests(conn)  # free text is redacted with these (`privacy.redaction`)
             for source in selected:
-                fingerprint = source_fingerprint(source, max_file_bytes, key_version(key), tokens, reference)
+                fingerprint = source_fingerprint(source, max_file_bytes, key_version(key), tokens, reference.digest)
                 source_states = states.get((source.partnership_id, source.name), {})
                 known = known_files(source_states, fingerprint)
                 fingerprints[source.name, source.partnership_id] = fingerprint
                 landed[source.name, source.partnership_id] = set(source_states)
-                to_read += _bytes_to_read(source, data_dir, known)
+                source_bytes = _bytes_to_read(source, data_dir, known)
+                to_read += source_bytes
+                # Job titles are classified as they land: the tables this run loads once, parsed
+                # only when such files are read (a malformed table fails only where it is used).
+                tables = reference.tables if source_bytes and _has_job_titles(source.dataset) else None
                 tasks.append(
                     PrepareTask(
-                        source, data_dir, max_file_bytes, known, key, tokens, erasure_key, reference_dir, known_names
+                        source,
+                        data_dir,
+                        max_file_bytes,
+                        known,
+                        key,
+                        tokens,
+                        erasure_key,
+                        reference_dir,
+                        known_names,
+                        tables,
                     )
                 )
             conn.commit()
@@ -262,10 +248,12 @@ def _sweep_names(context, conn, key: bytes) -> None:
     (or in a file read after the text) are removed from everything landed before."""
     with conn.begin():
         names = KnownNames(key, known_name_digests(conn))
-        if stored_fingerprint(conn, NAME_SWEEP_STEP) == names.fingerprint():
+        fingerprint = known_names_fingerprint(names.digests)
+        if stored_fingerprint(conn, NAME_SWEEP_STEP) == fingerprint:
             return
         removed, touched = sweep_known_names(conn, names)
-        record_fingerprint(conn, NAME_SWEEP_STEP, names.fingerprint())
+        forget_staged(conn, touched)  # their landed text changed: staged again from the cleaned text
+        record_fingerprint(conn, NAME_SWEEP_STEP, fingerprint)
     if removed:
         context.log.info(
             f"{removed} known name(s) removed from free text landed earlier ({', '.join(sorted(touched))}: staged again)"

@@ -16,11 +16,10 @@ from typing import Callable, Optional
 import dagster as dg
 import pandas as pd
 
+from amed_pipeline.changes.versions import METRICS_VERSION, REPORT_FILE
 from amed_pipeline.config import ProgrammeConfig
 from amed_pipeline.defs.jobs import NIGHTLY_JOB_NAME, WAREHOUSE_WRITE_TAG, all_partnerships_tags
 from amed_pipeline.defs.metrics import (
-    METRICS_VERSION,
-    REPORT_FILE,
     ExportDirResource,
     report_labels,
     report_notes,

@@ -17,30 +17,27 @@ covers every partition in one step (single-run backfill policy), so Great Expect
 imported once; one partnership can be re-run or backfilled alone by its partition key.
 """
 
-import hashlib
-import json
 from dataclasses import dataclass
-from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 
+from amed_pipeline.changes.fingerprints import staging_fingerprint
+from amed_pipeline.changes.reference import load_reference
+from amed_pipeline.changes.state import record_staged, staged_fingerprint
+from amed_pipeline.changes.versions import SEMANTICS_VERSION
 from amed_pipeline.config import DATASETS, ProgrammeConfig
 from amed_pipeline.defs.raw_exports import raw_export_key
 from amed_pipeline.landing.tables import (
     landed_rows_by_partnership,
-    partnership_fingerprint_rows,
     read_free_text,
     read_landed,
-    record_staged,
-    staged_fingerprint,
 )
 from amed_pipeline.lib.frames import one_per_source_row, release_memory
 from amed_pipeline.operations.retries import retry_only_transient
 from amed_pipeline.quality.checks import examples_markdown, rule_check_result
 from amed_pipeline.quality.suites import SUITES
 from amed_pipeline.quality.validation import GreatExpectationsResource
-from amed_pipeline.staging.classification import load_reference_tables
 from amed_pipeline.staging.datasets import RawExport, Staged
 from amed_pipeline.staging.validated import ValidatedDataset, stage_and_validate
 from amed_pipeline.warehouse.bulk import insert_frame
@@ -85,31 +82,9 @@ def _read_check(asset_key: dg.AssetKey, staged: Staged) -> dg.AssetCheckResult:
     )
 
 
-# Bump when staging semantics change: every partnership is then staged again on the next run.
-SEMANTICS_VERSION = "2"
-
-
 def partnership_partitions(config: ProgrammeConfig) -> dg.StaticPartitionsDefinition:
     """One partition per partnership, keys from the config."""
     return dg.StaticPartitionsDefinition(config.partnership_ids)
-
-
-def staging_fingerprint(conn, config: ProgrammeConfig, partnership_id: str, reference_dir: Path) -> str:
-    """Everything a partnership's staged slice depends on: its landed files, its config, the rules."""
-    partnership = next(p for p in config.partnerships if p.id == partnership_id)
-    reference = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(reference_dir.glob("*.csv"))}
-    text = json.dumps(
-        {
-            "files": partnership_fingerprint_rows(conn, partnership_id),
-            "sources": [(s.name, s.dataset, s.format, s.path, s.options) for s in partnership.sources],
-            "programme": [config.start, config.end],
-            "reference": reference,
-            "semantics": SEMANTICS_VERSION,
-        },
-        sort_keys=True,
-        default=str,
-    )
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 # Partnerships are staged in batches of about this many landed rows: few Great Expectations runs
@@ -214,6 +189,7 @@ def build_staging_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
                 kinds={"pandas", "sql"},
                 owners=["team:data-engineering"],
                 description=DESCRIPTIONS[d],
+                code_version=SEMANTICS_VERSION,  # in every partnership's staging fingerprint
                 deps=[raw_export_key(s) for s in sources if s.dataset == d],
                 partitions_def=partitions,
             )
@@ -229,7 +205,7 @@ def build_staging_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
     def staging(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, great_expectations: GreatExpectationsResource
     ):
-        reference = load_reference_tables(reference_dir)
+        reference = load_reference(reference_dir).tables  # loaded once in the run (`changes.reference`)
         batches: list[BatchSummary] = []
         unchanged: list[str] = []
         fingerprints: dict[str, str] = {}

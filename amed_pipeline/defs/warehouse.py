@@ -13,20 +13,20 @@ import dagster as dg
 import pandas as pd
 from sqlalchemy import func, select
 
+from amed_pipeline.changes.fingerprints import global_fingerprint
+from amed_pipeline.changes.reference import load_reference
+from amed_pipeline.changes.state import record_fingerprint, stored_fingerprint
+from amed_pipeline.changes.versions import GLOBAL_STEP
 from amed_pipeline.config import DATASETS, ProgrammeConfig
-from amed_pipeline.defs.raw_exports import reference_digest
 from amed_pipeline.defs.staging import staged_key
-from amed_pipeline.landing.tables import staging_state
 from amed_pipeline.operations.retries import retry_only_transient
 from amed_pipeline.quality.checks import examples_markdown
-from amed_pipeline.staging.classification import load_reference_tables
 from amed_pipeline.warehouse import schema
 from amed_pipeline.warehouse.bulk import insert_frame
 from amed_pipeline.warehouse.check_results import dq_history_rows, dq_results
 from amed_pipeline.warehouse.checks import PER_PARTNERSHIP_CHECKS, WAREHOUSE_CHECKS, run_warehouse_check
 from amed_pipeline.warehouse.load import global_frames, load_global
 from amed_pipeline.warehouse.resource import WarehouseResource
-from amed_pipeline.warehouse.state import fingerprint_of, record_fingerprint, stored_fingerprint
 
 WAREHOUSE_GROUP = "warehouse"
 TABLE_DESCRIPTIONS = {
@@ -84,7 +84,6 @@ def build_warehouse_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]
     )
     @retry_only_transient
     def warehouse_load(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-        reference = load_reference_tables(config.reference_dir)
         with warehouse.begin() as conn:
             fingerprint = global_fingerprint(conn, config)
             if stored_fingerprint(conn, GLOBAL_STEP) == fingerprint:
@@ -97,7 +96,8 @@ def build_warehouse_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]
                     f"({sum(written.values())} rows), 0 rows written to {warehouse.display_url}"
                 )
             else:
-                written = load_global(conn, global_frames(config, reference))
+                # The reference tables staging loaded in this run (`changes.reference`).
+                written = load_global(conn, global_frames(config, load_reference(config.reference_dir).tables))
                 record_fingerprint(conn, GLOBAL_STEP, fingerprint)
                 context.log.info(
                     f"wrote {sum(written.values())} rows of the tables across partnerships to {warehouse.display_url}"
@@ -110,7 +110,10 @@ def build_warehouse_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]
             metadata = {"dagster/row_count": dg.MetadataValue.int(written[name]), "table": name}
             if name == "ingest_ledger" and len(ledger):
                 metadata["row accounting"] = dg.MetadataValue.md(_accounting_markdown(ledger))
-            yield dg.MaterializeResult(asset_key=warehouse_key(name), metadata=metadata)
+            # The data version is the fingerprint of what the tables were computed from (`changes`).
+            yield dg.MaterializeResult(
+                asset_key=warehouse_key(name), metadata=metadata, data_version=dg.DataVersion(fingerprint)
+            )
         for check in WAREHOUSE_CHECKS:
             failing = failures[check.name]
             if len(failing):
@@ -133,19 +136,6 @@ def build_warehouse_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]
             )
 
     return [warehouse_load]
-
-
-GLOBAL_STEP = "warehouse_load"
-
-
-def global_fingerprint(conn, config: ProgrammeConfig) -> str:
-    """What the tables across partnerships are computed from: every partnership's staged slice,
-    the partnerships and the reference tables."""
-    staged = sorted(tuple(r) for r in conn.execute(select(staging_state)).all())
-    partnerships = [(p.id, p.name, p.area) for p in config.partnerships] + [(d.id, d.name, "") for d in config.disabled]
-    return fingerprint_of(
-        {"staged": staged, "reference": reference_digest(config.reference_dir), "partnerships": partnerships}
-    )
 
 
 def _history(run_id: str, failures: dict[str, pd.DataFrame], ledger: pd.DataFrame) -> pd.DataFrame:

@@ -26,7 +26,7 @@ from amed_pipeline.landing.tables import free_text_fields, split_free_text
 from amed_pipeline.privacy.minimisation import minimise
 from amed_pipeline.privacy.redaction import KnownNames, mask_series, mask_text, name_digest_column, redact_free_text
 from amed_pipeline.reading.parse import NAME_COLUMNS, FileLedger, read_source
-from amed_pipeline.staging.classification import load_reference_tables
+from amed_pipeline.staging.classification import ReferenceTables, load_reference_tables
 from amed_pipeline.staging.datasets import empty_quarantine
 from amed_pipeline.staging.people import attach_person_keys, hmac_hex
 
@@ -45,6 +45,8 @@ class PrepareTask:
     reference_dir: Path
     # Keyed digests of the full names known from bookings (`landing.tables.landing_name`).
     known_names: frozenset[str] = frozenset()
+    # The reference tables when the caller has loaded them (`changes.reference`), else read from reference_dir.
+    reference: ReferenceTables | None = None
 
 
 @dataclass
@@ -82,7 +84,10 @@ def prepare_source(task: PrepareTask) -> PreparedSource:
     redactions.insert(0, "partnership_id", source.partnership_id)
     redactions.insert(1, "dataset", source.dataset)
     rows = minimise(attach_person_keys(kept, key, source.partnership_id))
-    classify = load_reference_tables(task.reference_dir).classify_professions if "job_title" in rows else None
+    classify = None
+    if "job_title" in rows:
+        reference = task.reference if task.reference is not None else load_reference_tables(task.reference_dir)
+        classify = reference.classify_professions
     rows, job_titles, comments = split_free_text(rows, source.dataset, classify, lambda text: hmac_hex(key, text))
     quarantine = pd.concat(
         [pd.DataFrame(read.quarantine) if read.quarantine else empty_quarantine(), erased], ignore_index=True

@@ -228,10 +228,6 @@ def free_text_fields(dataset: str) -> list[str]:
     ]
 
 
-# Step-state key: the set of known names that landed free text was last swept with.
-NAME_SWEEP_STEP = "landing_known_names"
-
-
 def _text_targets() -> list[tuple[Table, str, str, str]]:
     """(table, column, dataset, field) of every landed text that may quote what people typed."""
     targets = [
@@ -284,8 +280,6 @@ def sweep_known_names(conn: Connection, names: KnownNames) -> tuple[int, set[str
                             redactions=int(found) * int(rows or 0),
                         )
                     )
-    if touched:
-        conn.execute(delete(staging_state).where(staging_state.c.partnership_id.in_(sorted(touched))))
     return removed, touched
 
 
@@ -441,24 +435,3 @@ def partnership_fingerprint_rows(conn: Connection, partnership_id: str) -> list[
             .order_by(landing_file.c.source_file)
         ).all()
     ]
-
-
-# What each partnership's staged slice was last computed from; staging skips a partnership whose
-# fingerprint is unchanged, so a night with no new export changes no table.
-staging_state = Table(
-    "staging_state",
-    metadata,
-    Column("partnership_id", String, primary_key=True),
-    Column("fingerprint", String, nullable=False),
-)
-
-
-def staged_fingerprint(conn: Connection, partnership_id: str) -> str | None:
-    return conn.execute(
-        select(staging_state.c.fingerprint).where(staging_state.c.partnership_id == partnership_id)
-    ).scalar()
-
-
-def record_staged(conn: Connection, partnership_id: str, fingerprint: str) -> None:
-    conn.execute(delete(staging_state).where(staging_state.c.partnership_id == partnership_id))
-    conn.execute(staging_state.insert().values(partnership_id=partnership_id, fingerprint=fingerprint))

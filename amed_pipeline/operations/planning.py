@@ -6,7 +6,7 @@ bytes) or removed since it landed, when the way its files are read changed (conf
 key, erasure list, reference tables or parser version: the raw exports' fingerprint), or when
 its staged slice is out of date (its staging fingerprint). The tables across partnerships, the
 metric tables, the exports and the report are out of date when their own fingerprints
-(`warehouse.state`) differ, or an export file is missing or not the bytes last written.
+(`amed_pipeline.changes`) differ, or an export file is missing or not the bytes last written.
 
 - Nothing changed: no run is needed; every table and file already reflects the inputs.
 - Some partnerships changed: one run of their raw exports, their partitions of the staged
@@ -14,32 +14,37 @@ metric tables, the exports and the report are out of date when their own fingerp
 - Only what comes after staging is out of date: a run over every partition; staging then skips
   each partnership by its fingerprint.
 
-The comparison reads the same fingerprints the assets write, so a plan and a run never disagree
-about what is up to date.
+The comparison computes the fingerprints with the same functions the assets use
+(`amed_pipeline.changes`), so a plan and a run never disagree about what is up to date. Nothing
+here imports `defs`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from amed_pipeline.config import ProgrammeConfig
-from amed_pipeline.config.api_sources import is_api_format
-from amed_pipeline.defs.metrics import (
+from amed_pipeline.changes.fingerprints import (
+    global_fingerprint,
+    metrics_fingerprint,
+    outputs_fingerprint,
+    source_fingerprint,
+    staging_fingerprint,
+)
+from amed_pipeline.changes.reference import reference_digest
+from amed_pipeline.changes.state import staged_fingerprint, stored_fingerprint
+from amed_pipeline.changes.versions import (
     EXPORT_FILES,
     EXPORTS_STEP,
+    GLOBAL_STEP,
     METRICS_STEP,
     REPORT_FILE,
     REPORT_STEP,
-    metrics_fingerprint,
-    outputs_fingerprint,
 )
-from amed_pipeline.defs.raw_exports import reference_digest, source_fingerprint
-from amed_pipeline.defs.staging import staging_fingerprint
-from amed_pipeline.defs.warehouse import GLOBAL_STEP, global_fingerprint
-from amed_pipeline.landing.tables import landed_file_states, staged_fingerprint
+from amed_pipeline.config import ProgrammeConfig
+from amed_pipeline.config.api_sources import is_api_format
+from amed_pipeline.landing.tables import landed_file_states
+from amed_pipeline.privacy.hashing import key_version
 from amed_pipeline.reading.parse import source_files
-from amed_pipeline.staging.people import key_version
-from amed_pipeline.warehouse.state import stored_fingerprint
 
 
 @dataclass

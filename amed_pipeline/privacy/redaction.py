@@ -81,10 +81,6 @@ class KnownNames:
     def union(self, digests) -> "KnownNames":
         return KnownNames(self.key, self.digests | frozenset(digests))
 
-    def fingerprint(self) -> str:
-        """Changes whenever the set changes (text read under an older set is read again)."""
-        return hashlib.sha256("\n".join(sorted(self.digests)).encode()).hexdigest()[:16]
-
 
 def known_name_digests(key: bytes, first: pd.Series, last: pd.Series | None = None) -> set[str]:
     """Digests of the full names in `first` + `last` (or in `first` alone, a full-name column)."""

@@ -25,7 +25,6 @@ so two runs of one release from the same raw data give the same bytes.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
 import re
@@ -41,6 +40,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import Connection, func, select
 
+from amed_pipeline.changes.hashing import digest_file, fingerprint_of
 from amed_pipeline.landing.arrivals import file_arrival, record_arrivals
 from amed_pipeline.metrics import tables as metric_tables
 from amed_pipeline.metrics.breakdowns import all_metric_rows, annotate_definitions
@@ -48,7 +48,6 @@ from amed_pipeline.metrics.compute import METRIC_COLUMNS
 from amed_pipeline.metrics.disclosure import DisclosureRules, publish
 from amed_pipeline.releases.tables import release, release_input_file, release_metric_values
 from amed_pipeline.warehouse import schema
-from amed_pipeline.warehouse.state import fingerprint_of
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PUBLISHED_COLUMNS = [*METRIC_COLUMNS, "observation_status"]
@@ -163,7 +162,7 @@ def rebuild_from_files(files: pd.DataFrame, config, workdir: Path, run_nightly: 
     shutil.copy2(config.data_dir / "partnerships.yaml", data_dir / "partnerships.yaml")
     for _, f in files.iterrows():
         source = config.data_dir / f["source_file"]
-        if not source.exists() or hashlib.sha256(source.read_bytes()).hexdigest() != f["content_hash"]:
+        if not source.exists() or digest_file(source) != f["content_hash"]:
             raise RuntimeError(
                 f"release input {f['source_file']} is no longer the version that was landed: cannot rebuild"
             )
