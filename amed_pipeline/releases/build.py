@@ -261,7 +261,7 @@ def freeze(
     `conn`: the live warehouse in a transaction; `labels`: `presentation.Labels`;
     `write_outputs(folder, published, definitions, not_applicable, files, manifest)`: writes the files.
     """
-    from amed_pipeline.defs.metrics import surveys_not_run
+    from amed_pipeline.defs.reports import surveys_not_run
 
     rules = DisclosureRules(**config.disclosure)
     files = input_files(conn, request.as_known_at)
