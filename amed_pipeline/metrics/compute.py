@@ -88,6 +88,14 @@ WITH scoped AS (
 )
 """
 
+# A survey's responses per calendar month of submission (undated responses have no month).
+_MONTHLY_RESPONSES = (
+    _RESPONSES
+    + """
+        SELECT scope, submitted_month AS month, COUNT(*) AS responses FROM scoped
+        WHERE submitted_month <> '' GROUP BY scope, submitted_month"""
+)
+
 QUERIES = {
     "totals": _ATTENDED
     + """
@@ -116,10 +124,7 @@ QUERIES = {
                SUM(knowledge) AS knowledge_sum, COUNT(knowledge) AS knowledge_n,
                SUM(confidence) AS confidence_sum, COUNT(confidence) AS confidence_n
         FROM scoped GROUP BY scope""",
-    "feedback_monthly": _RESPONSES.format(table="fact_feedback")
-    + """
-        SELECT scope, submitted_month AS month, COUNT(*) AS responses FROM scoped
-        WHERE submitted_month <> '' GROUP BY scope, submitted_month""",
+    "feedback_monthly": _MONTHLY_RESPONSES.format(table="fact_feedback"),
     "followup": _RESPONSES.format(table="fact_followup")
     + """
         SELECT scope, COUNT(*) AS responses,
@@ -127,10 +132,7 @@ QUERIES = {
                SUM(CASE WHEN conversations IN :more THEN 1 ELSE 0 END) AS more_n,
                SUM(CASE WHEN conversations <> '' THEN 1 ELSE 0 END) AS answered_n
         FROM scoped GROUP BY scope""",
-    "followup_monthly": _RESPONSES.format(table="fact_followup")
-    + """
-        SELECT scope, submitted_month AS month, COUNT(*) AS responses FROM scoped
-        WHERE submitted_month <> '' GROUP BY scope, submitted_month""",
+    "followup_monthly": _MONTHLY_RESPONSES.format(table="fact_followup"),
     "conversations_by_setting": _RESPONSES.format(table="fact_followup")
     + """
         SELECT scope, setting,
