@@ -272,7 +272,7 @@ def release_command(args) -> int:
     action = args.action or []
     definitions = build_definitions()
     if action and action[0] in ("diff", "list"):
-        from amed_pipeline.defs.metrics import report_labels
+        from amed_pipeline.defs.reports import report_labels
 
         with dg.build_resources({"warehouse": definitions.resources["warehouse"]}) as resources:
             with resources.warehouse.connect() as conn:

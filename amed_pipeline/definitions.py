@@ -16,10 +16,11 @@ from amed_pipeline.config import load_programme_config
 from amed_pipeline.defs.automation import build_automation
 from amed_pipeline.defs.config_errors import build_config_error_assets
 from amed_pipeline.defs.jobs import NIGHTLY_JOB_NAME, nightly_refresh_job
-from amed_pipeline.defs.metrics import build_export_dir_resource, build_metric_assets
+from amed_pipeline.defs.metrics import build_metric_assets
 from amed_pipeline.defs.pulls import build_api_resources, build_pull_assets
 from amed_pipeline.defs.raw_exports import build_raw_export_assets
 from amed_pipeline.defs.releases import build_release_job
+from amed_pipeline.defs.reports import build_export_dir_resource, build_report_assets
 from amed_pipeline.defs.resources import build_resources
 from amed_pipeline.defs.retention import build_retention_definitions
 from amed_pipeline.defs.staging import build_staging_assets
@@ -39,6 +40,7 @@ def build_definitions(
         *build_staging_assets(config),
         *build_warehouse_assets(config),
         *build_metric_assets(config),
+        *build_report_assets(config),
         *build_config_error_assets(config),
     ]
     core = dg.Definitions(

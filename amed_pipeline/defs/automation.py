@@ -36,9 +36,9 @@ from amed_pipeline.config.api_sources import is_api_format
 from amed_pipeline.defs.config_errors import config_error_keys
 from amed_pipeline.defs.erasure_list import ErasureListResource
 from amed_pipeline.defs.jobs import all_partnerships_tags, nightly_refresh_job, partition_tags
-from amed_pipeline.defs.metrics import ExportDirResource
 from amed_pipeline.defs.pulls import pull_asset_key
 from amed_pipeline.defs.raw_exports import raw_export_key
+from amed_pipeline.defs.reports import ExportDirResource
 from amed_pipeline.defs.resources import PseudonymKeyResource
 from amed_pipeline.operations.failures import (
     AlertsResource,

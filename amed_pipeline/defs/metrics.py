@@ -1,58 +1,36 @@
-"""Metric tables and published outputs: the evaluation's figures, every night, from raw rows.
+"""Metric tables: the evaluation's figures, every night, from raw rows.
 
 `metrics/*` computes the exact figures in the warehouse (restricted), the disclosure-controlled
-version, the definitions and a wide headline table; `reports/*` writes the CSV and Excel exports
-and the HTML report under the export dir. Each asset shows its headline figures, row counts and
-file paths in the UI; none shows personal data.
+version, the definitions and a wide headline table. Each asset shows its headline figures and row
+counts in the UI; none shows personal data. The exports and the report written from these tables
+are `defs/reports.py`'s; the step names, versions and fingerprints both use are `changes/`'s.
 """
 
 import datetime as dt
-import os
-import tempfile
-from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 from sqlalchemy import func, select
 
-from amed_pipeline import settings
-from amed_pipeline.changes.fingerprints import metrics_fingerprint, outputs_fingerprint
+from amed_pipeline.changes.fingerprints import metrics_fingerprint
 from amed_pipeline.changes.state import record_fingerprint, stored_fingerprint
-from amed_pipeline.changes.versions import (
-    EXPORT_FILES,
-    EXPORTS_STEP,
-    METRICS_STEP,
-    METRICS_VERSION,
-    REPORT_FILE,
-    REPORT_STEP,
-)
+from amed_pipeline.changes.versions import METRICS_STEP, METRICS_VERSION
 from amed_pipeline.config import DATASETS as STAGED_DATASETS
 from amed_pipeline.config import ProgrammeConfig
 from amed_pipeline.defs.staging import staged_key
 from amed_pipeline.defs.warehouse import warehouse_key
-from amed_pipeline.errors import ExportDirError
-from amed_pipeline.landing.tables import read_redactions
 from amed_pipeline.metrics import tables
 from amed_pipeline.metrics.breakdowns import all_metric_rows, annotate_definitions
 from amed_pipeline.metrics.catalogue import ALL_PARTNERSHIPS
 from amed_pipeline.metrics.disclosure import DisclosureRules, publish
 from amed_pipeline.operations.retries import retry_only_transient
-from amed_pipeline.privacy.redaction import mask_series
 from amed_pipeline.quality.metric_checks import shares_not_summing_to_one, values_out_of_range
-from amed_pipeline.reports import presentation
-from amed_pipeline.reports.exports import write_csv
-from amed_pipeline.reports.html_report import render_report
-from amed_pipeline.reports.workbook import write_evaluation_workbook
-from amed_pipeline.warehouse import schema
 from amed_pipeline.warehouse.bulk import replace_rows
 from amed_pipeline.warehouse.check_results import latest_blocking_failures
 from amed_pipeline.warehouse.checks import PER_PARTNERSHIP_CHECKS, blocked_partnerships
 from amed_pipeline.warehouse.resource import WarehouseResource
 
-REDACTION_RETURN_COLUMNS = ("source_file", "dataset", "field_name", "kind", "redactions")
-
 METRICS_GROUP = "metrics"
-REPORTS_GROUP = "reports"
 OWNERS = ["team:data-engineering"]
 # What the metric queries read (metrics/compute.py): the staged facts and the people's roles.
 METRIC_TABLES = (
@@ -61,50 +39,19 @@ METRIC_TABLES = (
     tables.metric_definitions,
     tables.metrics_headline,
 )
-
-
-def report_notes(rules: DisclosureRules) -> list[str]:
-    """The notes every export and the report carry, from the disclosure rules in force."""
-    exact_totals = ", ".join(m.replace("_", " ") for m in rules.exact_programme_totals) or "none"
-    return [
-        presentation.rounding_note(rules),
-        f"Counts of 1 to {rules.suppress_counts_up_to} are suppressed ([c]); so is a share or mean resting on 1 to "
-        f"{rules.suppress_counts_up_to} people or responses. One with nothing to count is not applicable ([z]).",
-        f"Programme-wide totals published exactly (unless that would reveal a suppressed cell): {exact_totals}.",
-        f"Shares and means resting on fewer than {rules.low_reliability_base} people or responses are flagged [u] "
-        "(low reliability).",
-        "Where a suppressed cell could be worked out from a total and the other cells (across categories, months, "
-        "partnerships or the programme row), further cells are suppressed (secondary suppression).",
-        "'All partnerships' figures are computed over the merged data: a person trained by two partnerships counts once.",
-        "Follow-up measures of a partnership that runs no follow-up survey are not applicable ([z]), not 0 %.",
-        "Definitions of every measure are on the Definitions sheet and in metric_definitions.csv.",
-    ]
-
-
-class ExportDirResource(dg.ConfigurableResource):
-    """Where exports and the report are written (`AMED_EXPORT_DIR`, default `<data dir>/exports`)."""
-
-    path: str
-
-    def directory(self) -> Path:
-        """The export dir, created if missing; ExportDirError (one line) when it cannot be written."""
-        directory = Path(self.path)
-        try:
-            directory.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=directory, prefix=".write-test-"):
-                pass
-        except OSError as exc:
-            raise ExportDirError(
-                f"export dir {directory} cannot be written ({exc.strerror or type(exc).__name__}): set "
-                f"{settings.EXPORT_DIR_VAR} to a folder this user can write, or fix its permissions"
-            ) from exc
-        return directory
-
-
-def build_export_dir_resource(data_dir: Path) -> ExportDirResource:
-    if os.environ.get(settings.EXPORT_DIR_VAR):
-        return ExportDirResource(path=dg.EnvVar(settings.EXPORT_DIR_VAR))
-    return ExportDirResource(path=str(Path(data_dir) / "exports"))
+# The asset checks on metric_values: (name, description, the failing rows of a frame of exact values).
+METRIC_CHECKS = (
+    (
+        "shares_sum_to_one",
+        "shares of one breakdown (training types, role groups, professions within a type) sum to 1",
+        shares_not_summing_to_one,
+    ),
+    (
+        "values_in_range",
+        "shares and rates within [0, 1], means within [0, 10], counts not negative",
+        values_out_of_range,
+    ),
+)
 
 
 def metric_key(name: str) -> dg.AssetKey:
@@ -122,66 +69,40 @@ def read_table(conn, table) -> pd.DataFrame:
     return pd.DataFrame(conn.execute(select(table)).mappings().all(), columns=[c.name for c in table.columns])
 
 
-def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
-    # The tables the metric queries read (metrics/compute.py), so the lineage shows what feeds the figures.
-    # Roles come from each scope's own bookings, not from dim_person; the dependency on the warehouse
-    # load stays so its blocking checks (facts reference dimensions, keys unique) guard the figures.
+def metric_specs() -> list[dg.AssetSpec]:
+    """The four metric tables. The figures depend on the staged facts; the dependency on the warehouse
+    load (dim_person) stays so its blocking checks (facts reference dimensions, keys unique) guard them."""
+    # Roles come from each scope's own bookings (metrics/compute.py), not from dim_person.
     warehouse_deps = [*(staged_key(d) for d in STAGED_DATASETS), warehouse_key("dim_person")]
+    descriptions = {
+        "metric_values": "Exact metric values (restricted, for the evaluator): one row per metric × partnership "
+        "× dimension value × period. Definitions in metrics/metric_definitions.",
+        "metric_values_published": "metric_values with disclosure control: counts 1–7 [c], counts rounded to 5 "
+        "(programme totals of people, attendances and sessions exact), shares from the rounded counts, "
+        "bases of 1–7 [c], 0/0 [z], small bases [u], secondary suppression audited against differencing.",
+        "metric_definitions": "The definition of every metric: id, unit, dimension, label, definition.",
+        "metrics_headline": "Headline metrics, one row per partnership plus 'all' (from metric_values).",
+    }
+    return [
+        dg.AssetSpec(
+            metric_key(name),
+            group_name=METRICS_GROUP,
+            code_version=METRICS_VERSION,
+            kinds={"sql"},
+            owners=OWNERS,
+            deps=[] if name == "metric_definitions" else warehouse_deps,
+            description=description,
+        )
+        for name, description in descriptions.items()
+    ]
 
+
+def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
     @dg.multi_asset(
-        specs=[
-            dg.AssetSpec(
-                metric_key("metric_values"),
-                group_name=METRICS_GROUP,
-                code_version=METRICS_VERSION,
-                kinds={"sql"},
-                owners=OWNERS,
-                deps=warehouse_deps,
-                description="Exact metric values (restricted, for the evaluator): one row per metric × partnership "
-                "× dimension value × period. Definitions in metrics/metric_definitions.",
-            ),
-            dg.AssetSpec(
-                metric_key("metric_values_published"),
-                group_name=METRICS_GROUP,
-                code_version=METRICS_VERSION,
-                kinds={"sql"},
-                owners=OWNERS,
-                deps=warehouse_deps,
-                description="metric_values with disclosure control: counts 1–7 [c], counts rounded to 5 "
-                "(programme totals of people, attendances and sessions exact), shares from the rounded counts, "
-                "bases of 1–7 [c], 0/0 [z], small bases [u], secondary suppression audited against differencing.",
-            ),
-            dg.AssetSpec(
-                metric_key("metric_definitions"),
-                group_name=METRICS_GROUP,
-                code_version=METRICS_VERSION,
-                kinds={"sql"},
-                owners=OWNERS,
-                description="The definition of every metric: id, unit, dimension, label, definition.",
-            ),
-            dg.AssetSpec(
-                metric_key("metrics_headline"),
-                group_name=METRICS_GROUP,
-                code_version=METRICS_VERSION,
-                kinds={"sql"},
-                owners=OWNERS,
-                deps=warehouse_deps,
-                description="Headline metrics, one row per partnership plus 'all' (from metric_values).",
-            ),
-        ],
+        specs=metric_specs(),
         check_specs=[
-            dg.AssetCheckSpec(
-                "shares_sum_to_one",
-                asset=metric_key("metric_values"),
-                blocking=True,
-                description="shares of one breakdown (training types, role groups, professions within a type) sum to 1",
-            ),
-            dg.AssetCheckSpec(
-                "values_in_range",
-                asset=metric_key("metric_values"),
-                blocking=True,
-                description="shares and rates within [0, 1], means within [0, 10], counts not negative",
-            ),
+            dg.AssetCheckSpec(name, asset=metric_key("metric_values"), blocking=True, description=description)
+            for name, description, _ in METRIC_CHECKS
         ],
         can_subset=False,
         name="metric_tables",
@@ -190,213 +111,72 @@ def build_metric_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
     def metric_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         with warehouse.begin() as conn:
             refuse_over_blocking_failures(conn)
-            fingerprint = metrics_fingerprint(conn, config)
-            stored = read_table(conn, tables.metric_values)
-            if len(stored) and stored_fingerprint(conn, METRICS_STEP) == fingerprint:
-                # Nothing the figures depend on changed: keep them (and their run stamps) as they are.
-                context.log.info("metric inputs unchanged since the last computation: metric tables kept")
-                exact = stored
-                headline = read_table(conn, tables.metrics_headline)
-                written = {
-                    t.name: int(conn.execute(select(func.count()).select_from(t)).scalar()) for t in METRIC_TABLES
-                }
-            else:
-                exact = withhold_blocked(all_metric_rows(conn), blocked_partnerships(conn), config)
-                stamp = {"run_id": context.run_id, "computed_at": dt.datetime.now().replace(microsecond=0)}
-                exact = exact.assign(**stamp)
-                published = publish(exact, DisclosureRules(**config.disclosure)).assign(**stamp)
-                definitions = annotate_definitions(tables.definitions_frame())
-                headline = (
-                    tables.headline_frame(exact)
-                    if len(exact)
-                    else pd.DataFrame(columns=[c.name for c in tables.metrics_headline.columns])
-                )
-                frames = {
-                    "metric_values": exact,
-                    "metric_values_published": published,
-                    "metric_definitions": definitions,
-                    "metrics_headline": headline,
-                }
-                written = {t.name: replace_rows(conn, t, frames[t.name]) for t in METRIC_TABLES}
-                record_fingerprint(conn, METRICS_STEP, fingerprint)
+            exact, headline, written, fingerprint = compute_or_keep_metric_tables(context, conn, config)
             blocked = blocked_partnerships(conn)
-        headline_md = headline_markdown(headline) if len(headline) else "_no attended sessions yet_"
         if blocked:
             context.log.warning(" ".join(blocked_notes(blocked, config)))
-        for table in METRIC_TABLES:
-            metadata = {"dagster/row_count": dg.MetadataValue.int(written[table.name])}
-            if table.name in ("metric_values", "metrics_headline"):
-                metadata["headline"] = dg.MetadataValue.md(headline_md)
-            yield dg.MaterializeResult(
-                asset_key=metric_key(table.name), metadata=metadata, data_version=dg.DataVersion(fingerprint)
-            )
-        for name, failing in (
-            ("shares_sum_to_one", shares_not_summing_to_one(exact)),
-            ("values_in_range", values_out_of_range(exact)),
-        ):
-            yield dg.AssetCheckResult(
-                asset_key=metric_key("metric_values"),
-                check_name=name,
-                passed=failing.empty,
-                severity=dg.AssetCheckSeverity.ERROR,
-                metadata={
-                    "failing rows": dg.MetadataValue.int(len(failing)),
-                    "examples": dg.MetadataValue.md(
-                        failing.head(5).to_markdown(index=False) if len(failing) else "_none_"
-                    ),
-                },
-            )
+        yield from metric_results(exact, headline, written, fingerprint)
 
-    @dg.asset(
-        key=dg.AssetKey(["reports", "data_returns"]),
-        group_name=REPORTS_GROUP,
-        owners=OWNERS,
-        kinds={"csv"},
-        deps=[staged_key(d) for d in STAGED_DATASETS],
-        description="One CSV per partnership under <export dir>/data_returns/ listing its quarantined rows and "
-        "why (personal values masked), and beside it <partnership>_data_return_redactions.csv: how many emails, "
-        "phone numbers, postcodes and known names were removed from each free-text field of each file (counts, "
-        "no values). Ready to send back to whoever owns the export. Built from the staged "
-        "datasets, so it is written even when a blocking check stops the warehouse load; rebuilt every run, "
-        "so once a corrected file replaces a bad one, its entries are gone.",
+    return [metric_tables]
+
+
+def compute_or_keep_metric_tables(
+    context: dg.AssetExecutionContext, conn, config: ProgrammeConfig
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int], str]:
+    """The exact values, the headline table, the rows of each metric table and the inputs' fingerprint:
+    computed and written in the caller's transaction, or kept as they are when nothing the figures
+    depend on changed."""
+    fingerprint = metrics_fingerprint(conn, config)
+    stored = read_table(conn, tables.metric_values)
+    if len(stored) and stored_fingerprint(conn, METRICS_STEP) == fingerprint:
+        # Nothing the figures depend on changed: keep them (and their run stamps) as they are.
+        context.log.info("metric inputs unchanged since the last computation: metric tables kept")
+        written = {t.name: int(conn.execute(select(func.count()).select_from(t)).scalar()) for t in METRIC_TABLES}
+        return stored, read_table(conn, tables.metrics_headline), written, fingerprint
+    exact = withhold_blocked(all_metric_rows(conn), blocked_partnerships(conn), config)
+    stamp = {"run_id": context.run_id, "computed_at": dt.datetime.now().replace(microsecond=0)}
+    exact = exact.assign(**stamp)
+    published = publish(exact, DisclosureRules(**config.disclosure)).assign(**stamp)
+    definitions = annotate_definitions(tables.definitions_frame())
+    headline = (
+        tables.headline_frame(exact)
+        if len(exact)
+        else pd.DataFrame(columns=[c.name for c in tables.metrics_headline.columns])
     )
-    @retry_only_transient
-    def data_returns(warehouse: WarehouseResource, export_dir: ExportDirResource):
-        with warehouse.connect() as conn:
-            quarantine = read_table(conn, schema.quarantine).sort_values(
-                ["source_file", "source_row", "column_name", "rule"]
-            )
-            redactions = read_redactions(conn)
-        # Masked when quarantined already; masked again here because this file leaves the building.
-        for column in ("value", "reason"):
-            quarantine[column] = mask_series(quarantine[column]).to_numpy()
-        directory = export_dir.directory() / "data_returns"
-        counts, removed = {}, {}
-        for partnership in config.partnerships:
-            rows = quarantine[quarantine["partnership_id"] == partnership.id].drop(columns=["partnership_id"])
-            write_csv(rows, directory / f"{partnership.id}_data_return.csv")
-            counts[partnership.id] = len(rows)
-            # What was removed from free text, per file, field and kind: counts only, never values.
-            own = redactions[redactions["partnership_id"] == partnership.id]
-            write_csv(own[list(REDACTION_RETURN_COLUMNS)], directory / f"{partnership.id}_data_return_redactions.csv")
-            removed[partnership.id] = int(own["redactions"].sum()) if len(own) else 0
-        summary = pd.DataFrame(
-            {
-                "partnership": list(counts),
-                "quarantined entries": list(counts.values()),
-                "removed from free text": list(removed.values()),
-            }
+    frames = {
+        "metric_values": exact,
+        "metric_values_published": published,
+        "metric_definitions": definitions,
+        "metrics_headline": headline,
+    }
+    written = {t.name: replace_rows(conn, t, frames[t.name]) for t in METRIC_TABLES}
+    record_fingerprint(conn, METRICS_STEP, fingerprint)
+    return exact, headline, written, fingerprint
+
+
+def metric_results(exact: pd.DataFrame, headline: pd.DataFrame, written: dict[str, int], fingerprint: str):
+    """One materialisation per metric table (row counts, the headline figures; the inputs' fingerprint
+    as its data version) and the checks' results."""
+    headline_md = headline_markdown(headline) if len(headline) else "_no attended sessions yet_"
+    for table in METRIC_TABLES:
+        metadata = {"dagster/row_count": dg.MetadataValue.int(written[table.name])}
+        if table.name in ("metric_values", "metrics_headline"):
+            metadata["headline"] = dg.MetadataValue.md(headline_md)
+        yield dg.MaterializeResult(
+            asset_key=metric_key(table.name), metadata=metadata, data_version=dg.DataVersion(fingerprint)
         )
-        return dg.MaterializeResult(
+    for name, _, failing_rows in METRIC_CHECKS:
+        failing = failing_rows(exact)
+        yield dg.AssetCheckResult(
+            asset_key=metric_key("metric_values"),
+            check_name=name,
+            passed=failing.empty,
+            severity=dg.AssetCheckSeverity.ERROR,
             metadata={
-                "dagster/row_count": dg.MetadataValue.int(int(sum(counts.values()))),
-                "by partnership": dg.MetadataValue.md(summary.to_markdown(index=False)),
-                "folder": dg.MetadataValue.path(str(directory)),
-            }
+                "failing rows": dg.MetadataValue.int(len(failing)),
+                "examples": dg.MetadataValue.md(failing.head(5).to_markdown(index=False) if len(failing) else "_none_"),
+            },
         )
-
-    @dg.asset(
-        key=dg.AssetKey(["reports", "exports"]),
-        group_name=REPORTS_GROUP,
-        code_version=METRICS_VERSION,  # in its fingerprint (`changes.fingerprints.outputs_fingerprint`)
-        owners=OWNERS,
-        kinds={"csv", "excel"},
-        deps=[
-            metric_key("metric_values_published"),
-            metric_key("metric_definitions"),
-            metric_key("metrics_headline"),
-            warehouse_key(schema.ref_training_type.name),
-            warehouse_key(schema.ref_role_group.name),
-            warehouse_key(schema.ref_profession.name),
-        ],  # labels
-        description="Published exports under the export dir: metric_values.csv (disclosure-controlled, ids with labels "
-        "beside them, UTF-8 with a BOM), metric_definitions.csv and the GSS-style workbook amed_metrics.xlsx (cover, "
-        "contents, notes, headline table, one sheet per breakdown, definitions, the long table).",
-    )
-    @retry_only_transient
-    def exports(context: dg.AssetExecutionContext, warehouse: WarehouseResource, export_dir: ExportDirResource):
-        directory = export_dir.directory()
-        paths = {name: directory / name for name in EXPORT_FILES}
-        with warehouse.connect() as conn:
-            fingerprint = outputs_fingerprint(conn, config, list(paths.values()))
-            unchanged = fingerprint is not None and stored_fingerprint(conn, EXPORTS_STEP) == fingerprint
-            published = read_table(conn, tables.metric_values_published)
-            if not unchanged:
-                definitions = read_table(conn, tables.metric_definitions)
-                labels = report_labels(conn, config)
-                withheld = blocked_notes(blocked_partnerships(conn), config)
-        if unchanged:
-            context.log.info("metric tables unchanged since these exports were written: files kept")
-        else:
-            write_published_outputs(
-                directory,
-                published,
-                definitions,
-                labels,
-                config,
-                run_line=f"Dagster run: {context.run_id}",
-                extra_notes=withheld,
-            )
-            with warehouse.begin() as conn:
-                record_fingerprint(conn, EXPORTS_STEP, outputs_fingerprint(conn, config, list(paths.values())))
-        return dg.MaterializeResult(
-            metadata={
-                "dagster/row_count": dg.MetadataValue.int(len(published)),
-                "rewritten": dg.MetadataValue.bool(not unchanged),
-                **{name: dg.MetadataValue.path(str(path)) for name, path in paths.items()},
-            }
-        )
-
-    @dg.asset(
-        key=dg.AssetKey(["reports", "evaluation_report"]),
-        group_name=REPORTS_GROUP,
-        code_version=METRICS_VERSION,  # in its fingerprint (`changes.fingerprints.outputs_fingerprint`)
-        owners=OWNERS,
-        kinds={"html"},
-        deps=[
-            metric_key("metric_values_published"),
-            metric_key("metric_definitions"),
-            warehouse_key(schema.ref_training_type.name),
-            warehouse_key(schema.ref_role_group.name),
-            warehouse_key(schema.ref_profession.name),
-        ],  # labels
-        description="Self-contained HTML report in the evaluation's layout (headline figures, training types, "
-        "role groups, delivery by month, ratings, conversations by setting, partnerships compared).",
-    )
-    @retry_only_transient
-    def evaluation_report(
-        context: dg.AssetExecutionContext, warehouse: WarehouseResource, export_dir: ExportDirResource
-    ):
-        path = export_dir.directory() / REPORT_FILE
-        metadata = {"report": dg.MetadataValue.path(str(path)), "open": dg.MetadataValue.url(path.resolve().as_uri())}
-        with warehouse.connect() as conn:
-            fingerprint = outputs_fingerprint(conn, config, [path])
-            if fingerprint is not None and stored_fingerprint(conn, REPORT_STEP) == fingerprint:
-                context.log.info("metric tables unchanged since this report was written: report kept")
-                return dg.MaterializeResult(metadata={**metadata, "rewritten": dg.MetadataValue.bool(False)})
-            published = read_table(conn, tables.metric_values_published)
-            definitions = read_table(conn, tables.metric_definitions)
-            labels = report_labels(conn, config)
-            withheld = blocked_notes(blocked_partnerships(conn), config)
-        page = render_report(
-            published,
-            definitions,
-            labels.values,
-            {p.id: p.name for p in config.partnerships},
-            config.name,
-            context.run_id,
-            notes=report_notes(DisclosureRules(**config.disclosure)),
-            not_applicable=surveys_not_run(config),
-            warnings=withheld,
-        )
-        temporary = path.with_suffix(".html.tmp")
-        temporary.write_text(page, encoding="utf-8")
-        os.replace(temporary, path)
-        with warehouse.begin() as conn:
-            record_fingerprint(conn, REPORT_STEP, outputs_fingerprint(conn, config, [path]))
-        return dg.MaterializeResult(metadata={**metadata, "rewritten": dg.MetadataValue.bool(True)})
-
-    return [metric_tables, data_returns, exports, evaluation_report]
 
 
 def withhold_blocked(values: pd.DataFrame, blocked: dict[str, list[str]], config: ProgrammeConfig) -> pd.DataFrame:
@@ -460,87 +240,4 @@ def refuse_over_blocking_failures(conn) -> None:
         )
 
 
-def report_labels(conn, config: ProgrammeConfig) -> presentation.Labels:
-    """Labels for every id an output shows: partnerships from the config, the rest from the reference tables."""
-    definitions = read_table(conn, tables.metric_definitions)
-    values = {}
-    for table, key in (
-        (schema.ref_training_type, "training_type"),
-        (schema.ref_role_group, "role_group"),
-        (schema.ref_profession, "profession"),
-    ):
-        frame = read_table(conn, table)
-        values[key] = dict(zip(frame[key], frame["label"]))
-    return presentation.Labels(
-        {p.id: p.name for p in config.partnerships}, dict(zip(definitions["metric_id"], definitions["label"])), values
-    )
-
-
-def surveys_not_run(config: ProgrammeConfig, landed: set[tuple[str, str]] | None = None) -> dict[str, set[str]]:
-    """{"feedback" | "followup": partnerships that run no such survey (no source; or, given `landed`
-    (partnership, dataset) pairs, no file of it landed)}."""
-    out = {}
-    for survey in ("feedback", "followup"):
-        out[survey] = {
-            p.id
-            for p in config.partnerships
-            if not any(s.dataset == survey for s in p.sources) or (landed is not None and (p.id, survey) not in landed)
-        }
-    return out
-
-
-def write_published_outputs(
-    directory: Path,
-    published: pd.DataFrame,
-    definitions: pd.DataFrame,
-    labels: presentation.Labels,
-    config: ProgrammeConfig,
-    run_line: str | None = None,
-    not_applicable: dict[str, set[str]] | None = None,
-    rules: DisclosureRules | None = None,
-    created: dt.datetime | None = None,
-    about: list[str] = (),
-    keep_stamps: bool = True,
-    extra_notes: list[str] = (),
-) -> dict[str, Path]:
-    """metric_values.csv (ids with labels beside them), metric_definitions.csv and the workbook.
-
-    `extra_notes` come before the disclosure notes (e.g. a partnership withheld for an unreadable file).
-
-    `keep_stamps=False` drops run ids and computation times from the CSV, for releases whose files
-    must be byte-identical when their inputs are.
-    """
-    not_applicable = surveys_not_run(config) if not_applicable is None else not_applicable
-    rules = rules or DisclosureRules(**config.disclosure)
-    shown = presentation.mark_not_applicable(published, not_applicable)
-    long = presentation.labelled(shown, labels)
-    if not keep_stamps:
-        long = long.drop(columns=["run_id", "computed_at"], errors="ignore")
-    paths = {name: directory / name for name in EXPORT_FILES}
-    write_csv(long, paths["metric_values.csv"])
-    write_csv(definitions, paths["metric_definitions.csv"])
-    scopes = [ALL_PARTNERSHIPS, *config.partnership_ids]
-    write_evaluation_workbook(
-        paths["amed_metrics.xlsx"],
-        shown,
-        definitions,
-        labels,
-        scopes,
-        config.name,
-        _programme_period(published, config),
-        [*extra_notes, *report_notes(rules)],
-        not_applicable,
-        about=[*([run_line] if run_line else []), *about],
-        created=created,
-    )
-    return paths
-
-
-def _programme_period(published: pd.DataFrame, config: ProgrammeConfig) -> tuple[dt.date, dt.date]:
-    overall = published[(published["partnership_id"] == ALL_PARTNERSHIPS) & (published["dimension"] == "")]
-    if overall.empty:
-        return config.start, config.end
-    return pd.Timestamp(overall["period_start"].min()).date(), pd.Timestamp(overall["period_end"].max()).date()
-
-
-__all__ = ["build_metric_assets", "build_export_dir_resource", "ExportDirResource"]
+__all__ = ["build_metric_assets"]

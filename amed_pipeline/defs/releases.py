@@ -19,17 +19,16 @@ import pandas as pd
 from amed_pipeline.changes.versions import METRICS_VERSION, REPORT_FILE
 from amed_pipeline.config import ProgrammeConfig
 from amed_pipeline.defs.jobs import NIGHTLY_JOB_NAME, WAREHOUSE_WRITE_TAG, all_partnerships_tags
-from amed_pipeline.defs.metrics import (
+from amed_pipeline.defs.reports import (
     ExportDirResource,
+    render_published_report,
     report_labels,
-    report_notes,
     surveys_not_run,
     write_published_outputs,
 )
 from amed_pipeline.metrics.disclosure import DisclosureRules
 from amed_pipeline.releases.build import ReleaseRequest, freeze
 from amed_pipeline.reports.exports import write_csv
-from amed_pipeline.reports.html_report import render_report
 from amed_pipeline.warehouse.resource import WarehouseResource
 
 RELEASE_JOB_NAME = "evaluation_release"
@@ -87,17 +86,7 @@ def release_writer(config: ProgrammeConfig, labels, request: ReleaseRequest):
             about=[line],
             keep_stamps=False,
         )
-        page = render_report(
-            published,
-            definitions,
-            labels.values,
-            {p.id: p.name for p in config.partnerships},
-            config.name,
-            run_id="",
-            notes=report_notes(rules),
-            not_applicable=not_applicable,
-            footer=line,
-        )
+        page = render_published_report(published, definitions, labels, config, "", rules, not_applicable, footer=line)
         (folder / REPORT_FILE).write_text(page, encoding="utf-8")
         listed = files.assign(
             first_landed_at=files["first_landed_at"].map(lambda v: "" if pd.isna(v) else f"{pd.Timestamp(v):%Y-%m-%d}")

@@ -63,12 +63,60 @@ def staged_key(dataset: str) -> dg.AssetKey:
     return dg.AssetKey(["staged", dataset])
 
 
-def _read_check(asset_key: dg.AssetKey, staged: Staged) -> dg.AssetCheckResult:
-    """WARN for rows refused while reading or staging (unparseable values, no person, no session)."""
+@dataclass(frozen=True)
+class StagedRule:
+    """A rule as the staging checks declare it (a suite's `Rule` has the same two fields)."""
+
+    name: str
+    description: str
+
+
+# Rows refused while reading or staging (unparseable values, no person, no session) were quarantined
+# before any suite ran; this rule reports them, beside each dataset's suite rules.
+READ_RULE = StagedRule(READ_CHECK, "every row parsed, attributed and linked")
+
+
+def staged_rules(dataset: str) -> list:
+    """The rules checked on a staged dataset, in order: its suite's, then the read rule."""
+    return [*SUITES[dataset], READ_RULE]
+
+
+@dataclass(frozen=True)
+class RuleFinding:
+    """What one rule found in a staged batch, whichever kind of rule it is: the check result, the
+    rows it rejected per partnership and the detail the history records. The checks, the history
+    and the per-partnership tables are built from findings alone."""
+
+    rule: str
+    check: dg.AssetCheckResult
+    failing: pd.Series  # rejected rows (one per source row) per partnership of the batch
+    detail: str
+
+    @property
+    def passed(self) -> bool:
+        return self.check.passed
+
+
+def rule_findings(asset_key: dg.AssetKey, result: ValidatedDataset, partnership_ids: list[str]) -> list[RuleFinding]:
+    """The findings of every rule of `staged_rules` on a validated batch: the suite's, then the read rule's."""
+    findings = [
+        RuleFinding(
+            outcome.rule,
+            rule_check_result(asset_key, outcome, result.evaluated),
+            _counts(result.evaluated.iloc[outcome.failing_positions], partnership_ids),
+            outcome.description,
+        )
+        for outcome in result.outcomes
+    ]
+    return [*findings, _read_finding(asset_key, result.staged, partnership_ids)]
+
+
+def _read_finding(asset_key: dg.AssetKey, staged: Staged, partnership_ids: list[str]) -> RuleFinding:
+    """WARN for rows refused while reading or staging (not whole files: the warehouse checks report those)."""
     quarantine = staged.quarantine[staged.quarantine["source_row"].astype(int) > 0]
     rejected = one_per_source_row(quarantine)
     by_rule = quarantine.groupby("rule").size().rename("rows").reset_index() if len(quarantine) else pd.DataFrame()
-    return dg.AssetCheckResult(
+    check = dg.AssetCheckResult(
         asset_key=asset_key,
         check_name=READ_CHECK,
         passed=rejected.empty,
@@ -80,6 +128,7 @@ def _read_check(asset_key: dg.AssetKey, staged: Staged) -> dg.AssetCheckResult:
             "examples": dg.MetadataValue.md(examples_markdown(rejected)),
         },
     )
+    return RuleFinding(READ_CHECK, check, _counts(rejected, partnership_ids), "rows refused while reading or staging")
 
 
 def partnership_partitions(config: ProgrammeConfig) -> dg.StaticPartitionsDefinition:
@@ -102,7 +151,9 @@ class BatchSummary:
     checks: dict[tuple[str, str], tuple[dg.AssetCheckResult, pd.DataFrame]]  # (dataset, rule) → result, per partnership
 
 
-def summarise_batch(key_of, ids: list[str], validated: dict[str, ValidatedDataset]) -> BatchSummary:
+def summarise_batch(
+    ids: list[str], validated: dict[str, ValidatedDataset], findings: dict[str, list[RuleFinding]]
+) -> BatchSummary:
     staged, checks = {}, {}
     for dataset in DATASETS:
         result = validated[dataset]
@@ -115,20 +166,14 @@ def summarise_batch(key_of, ids: list[str], validated: dict[str, ValidatedDatase
             }
         )
         evaluated = _counts(result.evaluated, ids)
-        for rule in [r.name for r in SUITES[dataset]] + [READ_CHECK]:
-            if rule == READ_CHECK:
-                check = _read_check(key_of(dataset), result.staged)
-                failing = _counts(one_per_source_row(_read_quarantine(result.staged)), ids)
-            else:
-                outcome = next(o for o in result.outcomes if o.rule == rule)
-                check = rule_check_result(key_of(dataset), outcome, result.evaluated)
-                failing = _counts(result.evaluated.iloc[outcome.failing_positions], ids)
-            checks[dataset, rule] = (
-                check,
+        for finding in findings[dataset]:
+            failing = finding.failing
+            checks[dataset, finding.rule] = (
+                finding.check,
                 pd.DataFrame(
                     {
                         "partnership": ids,
-                        "passed": (failing == 0).to_numpy() & (check.passed or bool(failing.sum())),
+                        "passed": (failing == 0).to_numpy() & (finding.passed or bool(failing.sum())),
                         "failing rows": failing.to_numpy(),
                         "evaluated rows": evaluated.to_numpy(),
                     }
@@ -175,10 +220,7 @@ def build_staging_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
     check_specs = [
         dg.AssetCheckSpec(rule.name, asset=staged_key(dataset), description=rule.description)
         for dataset in DATASETS
-        for rule in SUITES[dataset]
-    ] + [
-        dg.AssetCheckSpec(READ_CHECK, asset=staged_key(dataset), description="every row parsed, attributed and linked")
-        for dataset in DATASETS
+        for rule in staged_rules(dataset)
     ]
 
     @dg.multi_asset(
@@ -225,16 +267,17 @@ def build_staging_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
                 conn.commit()
                 # One suite run per dataset for the whole batch: GX's cost is mostly per run.
                 validated = stage_and_validate(exports, config, reference, validate=great_expectations.validate)
+                findings = {d: rule_findings(staged_key(d), validated[d], batch) for d in DATASETS}
                 frames = partnership_frames(
                     *(validated[d].staged for d in DATASETS), job_titles, comments, reference.role_group_of
                 )
                 with conn.begin():
                     load_partnerships(conn, batch, frames)
-                    insert_frame(conn, dq_results, _history(context.run_id, validated, batch))
+                    insert_frame(conn, dq_results, _history(context.run_id, validated, findings, batch))
                     for partnership_id in batch:
                         record_staged(conn, partnership_id, fingerprints[partnership_id])
-                batches.append(summarise_batch(staged_key, batch, validated))
-                del exports, validated, frames
+                batches.append(summarise_batch(batch, validated, findings))
+                del exports, validated, findings, frames
                 release_memory()
                 context.log.info(f"staged {len(batch)} partnership(s): {', '.join(batch)}")
         if unchanged:
@@ -248,40 +291,17 @@ def build_staging_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
     return [staging]
 
 
-def _history(run_id: str, validated: dict, partnership_ids: list[str]) -> pd.DataFrame:
+def _history(
+    run_id: str, validated: dict, findings: dict[str, list[RuleFinding]], partnership_ids: list[str]
+) -> pd.DataFrame:
     """`dq_results` rows for every rule of a staged batch: one per partnership."""
     rows = []
     for dataset in DATASETS:
-        result = validated[dataset]
-        evaluated_by = _counts(result.evaluated, partnership_ids)
-        for outcome in result.outcomes:
-            failing = _counts(result.evaluated.iloc[outcome.failing_positions], partnership_ids)
-            rows.append(
-                dq_history_rows(
-                    run_id,
-                    dataset,
-                    outcome.rule,
-                    "WARN",
-                    False,
-                    outcome.success,
-                    failing,
-                    evaluated_by,
-                    outcome.description,
-                )
-            )
-        rows.append(
-            dq_history_rows(
-                run_id,
-                dataset,
-                READ_CHECK,
-                "WARN",
-                False,
-                _read_quarantine(result.staged).empty,
-                _counts(one_per_source_row(_read_quarantine(result.staged)), partnership_ids),
-                evaluated_by,
-                "rows refused while reading or staging",
-            )
-        )
+        evaluated_by = _counts(validated[dataset].evaluated, partnership_ids)
+        rows += [
+            dq_history_rows(run_id, dataset, f.rule, "WARN", False, f.passed, f.failing, evaluated_by, f.detail)
+            for f in findings[dataset]
+        ]
     return pd.concat(rows, ignore_index=True)
 
 
@@ -290,11 +310,6 @@ def _counts(frame: pd.DataFrame, partnership_ids: list[str]) -> pd.Series:
     if frame.empty:
         return pd.Series(0, index=partnership_ids, dtype=int)
     return frame.groupby("partnership_id").size().reindex(partnership_ids, fill_value=0)
-
-
-def _read_quarantine(staged: Staged) -> pd.DataFrame:
-    """Rows refused while reading or staging (not whole files: the warehouse checks report those)."""
-    return staged.quarantine[staged.quarantine["source_row"].astype(int) > 0]
 
 
 def _staged_metadata(batches: list[BatchSummary], dataset: str, unchanged: list[str]) -> dict:
@@ -341,7 +356,7 @@ def _check_results(batches: list[BatchSummary], unchanged: list[str], stored: pd
     stored = stored if stored is not None else pd.DataFrame(columns=["partnership_id", "dataset", "rule"])
     for dataset in DATASETS:
         key = staged_key(dataset)
-        for rule in [r.name for r in SUITES[dataset]] + [READ_CHECK]:
+        for rule in (r.name for r in staged_rules(dataset)):
             kept = _stored_table(stored, dataset, rule)
             results = [b.checks[dataset, rule][0] for b in batches]
             tables = [b.checks[dataset, rule][1] for b in batches]

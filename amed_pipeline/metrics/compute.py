@@ -31,6 +31,18 @@ METRIC_COLUMNS = [
     "base_n",
 ]
 
+Period = tuple[dt.date, dt.date]
+SURVEYS = ("feedback", "followup")
+# Each survey's rating means: (the aggregate's column prefix, metric id).
+RATING_MEANS = {
+    "feedback": (
+        ("usefulness", "usefulness_end_mean"),
+        ("knowledge", "knowledge_mean"),
+        ("confidence", "confidence_mean"),
+    ),
+    "followup": (("usefulness", "usefulness_followup_mean"),),
+}
+
 # Attended bookings with their session, once per partnership and once for 'all', each with the
 # person's role *in that scope*: the job title of their most recent attended booking with that
 # partnership (for 'all', anywhere in the programme); on the same start, the larger session key
@@ -76,6 +88,14 @@ WITH scoped AS (
 )
 """
 
+# A survey's responses per calendar month of submission (undated responses have no month).
+_MONTHLY_RESPONSES = (
+    _RESPONSES
+    + """
+        SELECT scope, submitted_month AS month, COUNT(*) AS responses FROM scoped
+        WHERE submitted_month <> '' GROUP BY scope, submitted_month"""
+)
+
 QUERIES = {
     "totals": _ATTENDED
     + """
@@ -104,10 +124,7 @@ QUERIES = {
                SUM(knowledge) AS knowledge_sum, COUNT(knowledge) AS knowledge_n,
                SUM(confidence) AS confidence_sum, COUNT(confidence) AS confidence_n
         FROM scoped GROUP BY scope""",
-    "feedback_monthly": _RESPONSES.format(table="fact_feedback")
-    + """
-        SELECT scope, submitted_month AS month, COUNT(*) AS responses FROM scoped
-        WHERE submitted_month <> '' GROUP BY scope, submitted_month""",
+    "feedback_monthly": _MONTHLY_RESPONSES.format(table="fact_feedback"),
     "followup": _RESPONSES.format(table="fact_followup")
     + """
         SELECT scope, COUNT(*) AS responses,
@@ -115,10 +132,7 @@ QUERIES = {
                SUM(CASE WHEN conversations IN :more THEN 1 ELSE 0 END) AS more_n,
                SUM(CASE WHEN conversations <> '' THEN 1 ELSE 0 END) AS answered_n
         FROM scoped GROUP BY scope""",
-    "followup_monthly": _RESPONSES.format(table="fact_followup")
-    + """
-        SELECT scope, submitted_month AS month, COUNT(*) AS responses FROM scoped
-        WHERE submitted_month <> '' GROUP BY scope, submitted_month""",
+    "followup_monthly": _MONTHLY_RESPONSES.format(table="fact_followup"),
     "conversations_by_setting": _RESPONSES.format(table="fact_followup")
     + """
         SELECT scope, setting,
@@ -162,128 +176,199 @@ def _records(frame: pd.DataFrame) -> list[tuple]:
     return [(index, dict(zip(columns, row))) for index, row in zip(frame.index.tolist(), rows)]
 
 
-def metric_rows(aggregates: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Tidy metric rows from the aggregates (pure: testable without a database)."""
-    rows: list[dict] = []
-    totals = aggregates["totals"]
-    if totals.empty:
-        return pd.DataFrame(columns=METRIC_COLUMNS)
-    totals = totals.set_index("scope")
-    periods = {
+def metric_row(
+    metric_id: str,
+    scope: str,
+    numerator,
+    period: Period,
+    denominator=None,
+    dimension: str = "",
+    dimension_value: str = "",
+    base_n=None,
+) -> dict:
+    """One tidy row: counts and months are their numerator, shares and means numerator / denominator.
+    The base is `base_n`, else the denominator, else the numerator."""
+    metric = METRICS_BY_ID[metric_id]
+    start, end = period
+    value = float(numerator) if metric.unit in ("count", "months") else _ratio(numerator, denominator)
+    return {
+        "metric_id": metric_id,
+        "partnership_id": scope,
+        "dimension": dimension,
+        "dimension_value": dimension_value,
+        "period_start": start,
+        "period_end": end,
+        "numerator": float(numerator) if numerator is not None else None,
+        "denominator": float(denominator) if denominator is not None else None,
+        "value": value,
+        "unit": metric.unit,
+        "base_n": int(base_n if base_n is not None else (denominator if denominator is not None else numerator)),
+    }
+
+
+def scope_periods(totals: pd.DataFrame) -> dict[str, Period]:
+    """Each scope's delivery period, first to last attended session (`totals` indexed by scope)."""
+    return {
         scope: (pd.Timestamp(r["first_start"]).date(), pd.Timestamp(r["last_start"]).date())
         for scope, r in _records(totals)
     }
 
-    def add(metric_id, scope, numerator, denominator=None, dimension="", dimension_value="", period=None, base_n=None):
-        metric = METRICS_BY_ID[metric_id]
-        start, end = period or periods[scope]
-        if metric.unit in ("count", "months"):
-            value = float(numerator)
-        else:
-            value = _ratio(numerator, denominator)
-        rows.append(
-            {
-                "metric_id": metric_id,
-                "partnership_id": scope,
-                "dimension": dimension,
-                "dimension_value": dimension_value,
-                "period_start": start,
-                "period_end": end,
-                "numerator": float(numerator) if numerator is not None else None,
-                "denominator": float(denominator) if denominator is not None else None,
-                "value": value,
-                "unit": metric.unit,
-                "base_n": int(
-                    base_n if base_n is not None else (denominator if denominator is not None else numerator)
-                ),
-            }
-        )
 
+def share_rows(
+    metric_id: str, parts: pd.DataFrame, count: str, bases: pd.Series, dimension: str, periods: dict[str, Period]
+) -> list[dict]:
+    """One share per row of `parts` (a scope and a value of `dimension`): its `count` over its scope's base."""
+    return [
+        metric_row(metric_id, r["scope"], r[count], periods[r["scope"]], bases[r["scope"]], dimension, r[dimension])
+        for _, r in _records(parts)
+    ]
+
+
+def reach_rows(totals: pd.DataFrame, periods: dict[str, Period]) -> list[dict]:
+    """People trained, attendances, sessions delivered and delivery months, per scope."""
+    rows = []
     for scope, r in _records(totals):
-        add("people_trained", scope, r["people"])
-        add("attendances", scope, r["attendances"])
-        add("sessions_delivered", scope, r["sessions"])
-        first, last = periods[scope]
-        add("delivery_months", scope, month_span(first, last), base_n=r["sessions"])
-    for _, r in _records(aggregates["monthly"]):
-        bounds = month_bounds(r["month"])
-        add("people_trained", r["scope"], r["people"], dimension="month", dimension_value=r["month"], period=bounds)
-        add("attendances", r["scope"], r["attendances"], dimension="month", dimension_value=r["month"], period=bounds)
-        add(
-            "sessions_delivered",
-            r["scope"],
-            r["sessions"],
-            dimension="month",
-            dimension_value=r["month"],
-            period=bounds,
-        )
+        period = periods[scope]
+        rows += [
+            metric_row("people_trained", scope, r["people"], period),
+            metric_row("attendances", scope, r["attendances"], period),
+            metric_row("sessions_delivered", scope, r["sessions"], period),
+            metric_row("delivery_months", scope, month_span(*period), period, base_n=r["sessions"]),
+        ]
+    return rows
 
+
+def monthly_reach_rows(monthly: pd.DataFrame) -> list[dict]:
+    """People trained, attendances and sessions delivered per scope and calendar month."""
+    rows = []
+    for _, r in _records(monthly):
+        bounds = month_bounds(r["month"])
+        for metric_id, column in (
+            ("people_trained", "people"),
+            ("attendances", "attendances"),
+            ("sessions_delivered", "sessions"),
+        ):
+            rows.append(
+                metric_row(metric_id, r["scope"], r[column], bounds, dimension="month", dimension_value=r["month"])
+            )
+    return rows
+
+
+def training_type_rows(by_type: pd.DataFrame, totals: pd.DataFrame, periods: dict[str, Period]) -> list[dict]:
+    """Each training type's share of attendances, and the online workshops' share, per scope."""
     attendances = totals["attendances"]
-    people = totals["people"]
-    by_type = aggregates["by_training_type"]
-    for _, r in _records(by_type):
-        add(
-            "training_type_share",
-            r["scope"],
-            r["attendances"],
-            attendances[r["scope"]],
-            "training_type",
-            r["training_type"],
-        )
+    rows = share_rows("training_type_share", by_type, "attendances", attendances, "training_type", periods)
     for scope in totals.index:
         online = by_type[(by_type["scope"] == scope) & by_type["training_type"].isin(ONLINE_WORKSHOP_TYPES)][
             "attendances"
         ].sum()
-        add("online_workshop_share", scope, online, attendances[scope])
-    for _, r in _records(aggregates["by_role_group"]):
-        add("role_group_share", r["scope"], r["people"], people[r["scope"]], "role_group", r["role_group"])
+        rows.append(metric_row("online_workshop_share", scope, online, periods[scope], attendances[scope]))
+    return rows
+
+
+def role_group_rows(by_role_group: pd.DataFrame, totals: pd.DataFrame, periods: dict[str, Period]) -> list[dict]:
+    """Each role group's share of the people trained, per scope."""
+    return share_rows("role_group_share", by_role_group, "people", totals["people"], "role_group", periods)
+
+
+def profession_rows(by_profession: pd.DataFrame, by_type: pd.DataFrame, periods: dict[str, Period]) -> list[dict]:
+    """Each profession's share of a training type's attendances, per scope."""
     type_totals = by_type.set_index(["scope", "training_type"])["attendances"]
-    for _, r in _records(aggregates["by_profession"]):
-        add(
+    return [
+        metric_row(
             "profession_share",
             r["scope"],
             r["attendances"],
+            periods[r["scope"]],
             type_totals[(r["scope"], r["training_type"])],
             "training_type|profession",
             f"{r['training_type']}|{r['profession']}",
         )
+        for _, r in _records(by_profession)
+    ]
 
-    for survey, prefix in (("feedback", "feedback"), ("followup", "followup")):
-        responses = aggregates[survey].set_index("scope") if len(aggregates[survey]) else pd.DataFrame()
-        for scope in totals.index:
-            count = int(responses.loc[scope, "responses"]) if scope in responses.index else 0
-            add(f"{prefix}_responses", scope, count)
-            add(f"{prefix}_response_rate", scope, count, attendances[scope])
-        for _, r in _records(aggregates[f"{survey}_monthly"]):
-            if r["scope"] in periods:
-                add(
-                    f"{prefix}_responses",
+
+def response_rows(
+    survey: str, responses: pd.DataFrame, monthly: pd.DataFrame, totals: pd.DataFrame, periods: dict[str, Period]
+) -> list[dict]:
+    """A survey's responses and response rate (per attendance) per scope, 0 where none came back,
+    and its responses per month. `responses` is indexed by scope."""
+    rows = []
+    for scope in totals.index:
+        count = int(responses.loc[scope, "responses"]) if scope in responses.index else 0
+        rows.append(metric_row(f"{survey}_responses", scope, count, periods[scope]))
+        rows.append(
+            metric_row(f"{survey}_response_rate", scope, count, periods[scope], totals.loc[scope, "attendances"])
+        )
+    for _, r in _records(monthly):
+        if r["scope"] in periods:
+            rows.append(
+                metric_row(
+                    f"{survey}_responses",
                     r["scope"],
                     r["responses"],
+                    month_bounds(r["month"]),
                     dimension="month",
                     dimension_value=r["month"],
-                    period=month_bounds(r["month"]),
                 )
-        for scope, r in _records(responses):
-            if scope not in periods:
-                continue
-            if survey == "feedback":
-                for name, metric_id in (
-                    ("usefulness", "usefulness_end_mean"),
-                    ("knowledge", "knowledge_mean"),
-                    ("confidence", "confidence_mean"),
-                ):
-                    if r[f"{name}_n"]:
-                        add(metric_id, scope, r[f"{name}_sum"], r[f"{name}_n"])
-            else:
-                if r["usefulness_n"]:
-                    add("usefulness_followup_mean", scope, r["usefulness_sum"], r["usefulness_n"])
-                if r["answered_n"]:
-                    add("more_conversations_share", scope, r["more_n"], r["answered_n"])
-    for _, r in _records(aggregates["conversations_by_setting"]):
-        if r["answered_n"] and r["scope"] in periods:
-            add("more_conversations_share", r["scope"], r["more_n"], r["answered_n"], "setting", r["setting"])
+            )
+    return rows
 
+
+def rating_rows(survey: str, responses: pd.DataFrame, periods: dict[str, Period]) -> list[dict]:
+    """A survey's mean ratings per scope, where anyone answered the question."""
+    rows = []
+    for scope, r in _records(responses):
+        if scope not in periods:
+            continue
+        for name, metric_id in RATING_MEANS[survey]:
+            if r[f"{name}_n"]:
+                rows.append(metric_row(metric_id, scope, r[f"{name}_sum"], periods[scope], r[f"{name}_n"]))
+    return rows
+
+
+def more_conversations_rows(followup: pd.DataFrame, by_setting: pd.DataFrame, periods: dict[str, Period]) -> list[dict]:
+    """The share of follow-up answers reporting more conversations, per scope and per setting."""
+    rows = [
+        metric_row("more_conversations_share", scope, r["more_n"], periods[scope], r["answered_n"])
+        for scope, r in _records(followup)
+        if scope in periods and r["answered_n"]
+    ]
+    for _, r in _records(by_setting):
+        if r["answered_n"] and r["scope"] in periods:
+            rows.append(
+                metric_row(
+                    "more_conversations_share",
+                    r["scope"],
+                    r["more_n"],
+                    periods[r["scope"]],
+                    r["answered_n"],
+                    "setting",
+                    r["setting"],
+                )
+            )
+    return rows
+
+
+def metric_rows(aggregates: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Tidy metric rows from the aggregates (pure: testable without a database), one family at a time."""
+    totals = aggregates["totals"]
+    if totals.empty:
+        return pd.DataFrame(columns=METRIC_COLUMNS)
+    totals = totals.set_index("scope")
+    periods = scope_periods(totals)
+    rows = [
+        *reach_rows(totals, periods),
+        *monthly_reach_rows(aggregates["monthly"]),
+        *training_type_rows(aggregates["by_training_type"], totals, periods),
+        *role_group_rows(aggregates["by_role_group"], totals, periods),
+        *profession_rows(aggregates["by_profession"], aggregates["by_training_type"], periods),
+    ]
+    surveys = {s: aggregates[s].set_index("scope") if len(aggregates[s]) else pd.DataFrame() for s in SURVEYS}
+    for survey in SURVEYS:
+        rows += response_rows(survey, surveys[survey], aggregates[f"{survey}_monthly"], totals, periods)
+        rows += rating_rows(survey, surveys[survey], periods)
+    rows += more_conversations_rows(surveys["followup"], aggregates["conversations_by_setting"], periods)
     return in_metric_order(pd.DataFrame(rows, columns=METRIC_COLUMNS))
 
 
