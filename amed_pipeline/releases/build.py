@@ -27,7 +27,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -171,18 +170,10 @@ def rebuild_from_files(files: pd.DataFrame, config, workdir: Path) -> str:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, target)
     url = f"duckdb:///{workdir / 'scratch.duckdb'}"
-    previous = os.environ.get("AMED_EXPORT_DIR")
-    os.environ["AMED_EXPORT_DIR"] = str(workdir / "exports")  # never the real export dir
-    try:
-        definitions = build_definitions(data_dir, url)
-        result = definitions.resolve_job_def(NIGHTLY_JOB_NAME).execute_in_process(
-            raise_on_error=False, tags=all_partnerships_tags(config.partnership_ids)
-        )
-    finally:
-        if previous is None:
-            os.environ.pop("AMED_EXPORT_DIR", None)
-        else:
-            os.environ["AMED_EXPORT_DIR"] = previous
+    definitions = build_definitions(data_dir, url, export_dir=workdir / "exports")  # never the real export dir
+    result = definitions.resolve_job_def(NIGHTLY_JOB_NAME).execute_in_process(
+        raise_on_error=False, tags=all_partnerships_tags(config.partnership_ids)
+    )
     if not result.success:
         raise RuntimeError("rebuilding the release's inputs failed: see the scratch run's events")
     return url
