@@ -1,8 +1,11 @@
 """The code location: assets built from the data dir's `partnerships.yaml`, resources, jobs.
 
-`build_definitions` is the factory tests call with their own data dir and warehouse; the
-`defs` loader below is what `dagster dev -w workspace.yaml` and `python -m amed_pipeline refresh`
-use. It runs when the code location loads, not when this module is imported.
+`build_definitions` is the factory tests call with their own data dir, warehouse, export dir and
+key; the `defs` loader below is what `dagster dev -w workspace.yaml` and `python -m amed_pipeline
+refresh` use. It runs when the code location loads, not when this module is imported. Loading
+reads only the data dir and config name from the environment (they decide which assets exist);
+the resources read the rest (`AMED_WAREHOUSE_URL`, `AMED_EXPORT_DIR`, the keys) when a run uses
+them, unless an override was passed here.
 """
 
 from __future__ import annotations
@@ -29,9 +32,19 @@ from amed_pipeline.operations.console import one_line_console
 
 
 def build_definitions(
-    data_dir: Path | str | None = None, warehouse_url: str | None = None, config_name: str | None = None
+    data_dir: Path | str | None = None,
+    warehouse_url: str | None = None,
+    config_name: str | None = None,
+    export_dir: Path | str | None = None,
+    pseudonym_key: str | None = None,
 ) -> dg.Definitions:
-    """`config_name`: the config file in the data dir (default `AMED_CONFIG`, else partnerships.yaml)."""
+    """The code location over `data_dir` (default `AMED_DATA_DIR`, else the project's `data/`).
+
+    `config_name`: the config file in the data dir (default `AMED_CONFIG`, else partnerships.yaml).
+    `warehouse_url`, `export_dir`, `pseudonym_key`: overrides; each one left None is read from its
+    `AMED_*` variable, else its default, when a run uses it. An override is resource config, shown
+    in the UI: pass a real key or a URL with a password as a `dg.EnvVar`, or leave it to the
+    environment."""
     data_dir = Path(data_dir).resolve() if data_dir else settings.data_dir()
     config = load_programme_config(data_dir, config_name)
     assets = [
@@ -48,8 +61,8 @@ def build_definitions(
         jobs=[nightly_refresh_job, build_release_job(config, build_definitions)],
         loggers={"console": one_line_console},  # one line per record on the terminal, no stack traces
         resources={
-            **build_resources(data_dir, warehouse_url),
-            "export_dir": build_export_dir_resource(data_dir),
+            **build_resources(data_dir, warehouse_url, pseudonym_key),
+            "export_dir": build_export_dir_resource(data_dir, export_dir),
             **build_api_resources(config),
         },
     )

@@ -48,10 +48,12 @@ def run_nightly_in_process(
     """Run the nightly job in this process against the given data dir, warehouse and export dir.
 
     `instance`: a persistent DagsterInstance (event log, compute logs, IO storage on disk), else
-    an ephemeral one; `key`: the pseudonym key; `tags`: extra run tags (e.g. the rekey tag).
+    an ephemeral one; `key`: the pseudonym key; `tags`: extra run tags (e.g. the rekey tag). The
+    key travels as in production, through `AMED_PSEUDONYM_KEY` (the privacy audit checks it never
+    leaks); the export dir is an override.
     """
-    with env(AMED_PSEUDONYM_KEY=key, AMED_EXPORT_DIR=export_dir):
-        defs = build_definitions(data_dir, warehouse_url)
+    with env(AMED_PSEUDONYM_KEY=key):
+        defs = build_definitions(data_dir, warehouse_url, export_dir=export_dir)
         run_tags = {**all_partnerships_tags(load_programme_config(data_dir).partnership_ids), **(tags or {})}
         result = defs.resolve_job_def(NIGHTLY_JOB_NAME).execute_in_process(
             raise_on_error=False, instance=instance, tags=run_tags
@@ -117,9 +119,6 @@ def postgres_database(server_url: str):
     try:
         yield url
     finally:
-        from amed_pipeline.warehouse.resource import _engine_for
-
-        _engine_for.cache_clear()
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()

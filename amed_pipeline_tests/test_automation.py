@@ -88,20 +88,19 @@ def schedule_context(defs) -> dg.ScheduleEvaluationContext:
 def test_the_schedule_refreshes_what_changed_and_skips_a_night_without_changes(data_copy, tmp_path):
     """After a full run: no run when nothing changed; a new leap export: leap's partition and everything after it."""
     url = f"duckdb:///{tmp_path}/warehouse.duckdb"
-    with env(AMED_PSEUDONYM_KEY=TEST_KEY, AMED_EXPORT_DIR=tmp_path / "exports"):
-        defs = build_definitions(data_copy, url)
-        schedule = defs.get_repository_def().get_schedule_def(NIGHTLY_SCHEDULE_NAME)
-        full = defs.resolve_job_def(NIGHTLY_JOB_NAME).execute_in_process(tags=all_partnerships_tags(list(PARTNERSHIPS)))
-        assert full.success
-        quiet = schedule.evaluate_tick(schedule_context(defs))
-        assert not quiet.run_requests and "nothing changed" in quiet.skip_message
-        path = data_copy / LEAP_FILE
-        path.write_bytes(path.read_bytes() + b"\n")
-        (request,) = schedule.evaluate_tick(schedule_context(defs)).run_requests
-        assert request.tags["dagster/partition"] == "leap"
-        selection = set(request.asset_selection)
-        assert raw_keys(defs, "leap") <= selection and not (raw_keys(defs) - raw_keys(defs, "leap")) & selection
-        assert dg.AssetKey(["metrics", "metric_values"]) in selection
+    defs = build_definitions(data_copy, url, export_dir=tmp_path / "exports", pseudonym_key=TEST_KEY)
+    schedule = defs.get_repository_def().get_schedule_def(NIGHTLY_SCHEDULE_NAME)
+    full = defs.resolve_job_def(NIGHTLY_JOB_NAME).execute_in_process(tags=all_partnerships_tags(list(PARTNERSHIPS)))
+    assert full.success
+    quiet = schedule.evaluate_tick(schedule_context(defs))
+    assert not quiet.run_requests and "nothing changed" in quiet.skip_message
+    path = data_copy / LEAP_FILE
+    path.write_bytes(path.read_bytes() + b"\n")
+    (request,) = schedule.evaluate_tick(schedule_context(defs)).run_requests
+    assert request.tags["dagster/partition"] == "leap"
+    selection = set(request.asset_selection)
+    assert raw_keys(defs, "leap") <= selection and not (raw_keys(defs) - raw_keys(defs, "leap")) & selection
+    assert dg.AssetKey(["metrics", "metric_values"]) in selection
 
 
 def test_code_location_has_the_schedule_and_both_sensors(defs):

@@ -19,7 +19,7 @@ import pytest
 
 from amed_pipeline.definitions import build_definitions
 from amed_pipeline.defs.jobs import NIGHTLY_JOB_NAME, all_partnerships_tags
-from amed_pipeline_tests.pipeline_runs import SAMPLE_DATA_DIR, TEST_KEY, env, read_table
+from amed_pipeline_tests.pipeline_runs import SAMPLE_DATA_DIR, TEST_KEY, read_table
 
 CORPUS = Path(__file__).resolve().parent / "fixtures" / "bad_inputs"
 UNREADABLE = (
@@ -102,15 +102,12 @@ def copy_corpus(target: Path) -> Path:
 
 
 def run(data_dir: Path, url: str, selection=None):
-    with env(AMED_PSEUDONYM_KEY=TEST_KEY, AMED_EXPORT_DIR=data_dir / "exports"):
-        defs = build_definitions(data_dir, url)
-        if selection is not None:  # a later run that materialises only part of the graph
-            defs = dg.Definitions.merge(
-                defs, dg.Definitions(jobs=[dg.define_asset_job("partial", selection=selection)])
-            )
-        job = defs.resolve_job_def(NIGHTLY_JOB_NAME if selection is None else "partial")
-        tags = all_partnerships_tags(["corpus"]) if selection is None else {}
-        return job.execute_in_process(raise_on_error=False, tags=tags)
+    defs = build_definitions(data_dir, url, export_dir=data_dir / "exports", pseudonym_key=TEST_KEY)
+    if selection is not None:  # a later run that materialises only part of the graph
+        defs = dg.Definitions.merge(defs, dg.Definitions(jobs=[dg.define_asset_job("partial", selection=selection)]))
+    job = defs.resolve_job_def(NIGHTLY_JOB_NAME if selection is None else "partial")
+    tags = all_partnerships_tags(["corpus"]) if selection is None else {}
+    return job.execute_in_process(raise_on_error=False, tags=tags)
 
 
 @pytest.fixture(scope="module")

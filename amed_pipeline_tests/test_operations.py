@@ -36,7 +36,7 @@ from amed_pipeline.operations.failures import build_alerts_resource
 from amed_pipeline.operations.retries import TransientSourceError, is_transient, retry_only_transient
 from amed_pipeline.privacy.key_guard import PseudonymKeyError
 from amed_pipeline.warehouse import schema
-from amed_pipeline.warehouse.resource import WarehouseResource, _engine_for
+from amed_pipeline.warehouse.resource import WarehouseResource
 from amed_pipeline_tests.pipeline_runs import PROJECT_ROOT, SAMPLE_DATA_DIR, TEST_KEY, env, read_table
 from amed_pipeline_tests.test_automation import Webhook, schedule_context
 
@@ -96,9 +96,9 @@ def test_the_broken_partnership_fails_visibly_while_the_others_refresh_and_the_a
     with (
         Webhook() as webhook,
         dg.instance_for_test() as instance,
-        env(AMED_PSEUDONYM_KEY=TEST_KEY, AMED_EXPORT_DIR=tmp_path / "exports", AMED_ALERT_WEBHOOK_URL=webhook.url),
+        env(AMED_ALERT_WEBHOOK_URL=webhook.url),
     ):
-        defs = build_definitions(data, url)
+        defs = build_definitions(data, url, export_dir=tmp_path / "exports", pseudonym_key=TEST_KEY)
         graph = defs.resolve_asset_graph()
         node = graph.get(config_error_key(BROKEN))
         assert node.group_name == BROKEN and "googleforms" in node.description and "key 'format'" in node.description
@@ -182,7 +182,6 @@ def cli(tmp_path, monkeypatch, capsys):
                 monkeypatch.delenv(name, raising=False)
             else:
                 monkeypatch.setenv(name, str(value))
-        _engine_for.cache_clear()
         code = main(["refresh", *arguments])
         captured = capsys.readouterr()
         return code, [line for line in captured.err.splitlines() if line.strip()]
@@ -279,7 +278,6 @@ def warehouse_with_pseudonyms(tmp_path: Path, key: bytes) -> str:
                 person_key="p" * 64, key_version=key_version(key), profession="nurse", role_group="clinical"
             )
         )
-    _engine_for.cache_clear()
     return url
 
 
@@ -304,8 +302,8 @@ def test_a_missing_pseudonym_key_is_refused_not_generated(cli, tmp_path):
 def test_the_raw_exports_step_refuses_a_changed_key_at_once_without_retrying(tmp_path):
     """The UI, schedule and sensor path: the step itself refuses, in one line, and is not retried."""
     url = warehouse_with_pseudonyms(tmp_path, b"the-old-key")
-    with dg.instance_for_test() as instance, env(AMED_PSEUDONYM_KEY="a-new-key", AMED_EXPORT_DIR=tmp_path / "exports"):
-        defs = build_definitions(SAMPLE_DATA_DIR, url)
+    with dg.instance_for_test() as instance:
+        defs = build_definitions(SAMPLE_DATA_DIR, url, export_dir=tmp_path / "exports", pseudonym_key="a-new-key")
         result = defs.resolve_job_def(NIGHTLY_JOB_NAME).execute_in_process(
             instance=instance,
             raise_on_error=False,

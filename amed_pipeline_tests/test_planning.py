@@ -132,19 +132,17 @@ def test_a_crash_between_the_metric_tables_and_the_first_exports_is_seen(tmp_pat
 
     from amed_pipeline.definitions import build_definitions
     from amed_pipeline.defs.jobs import NIGHTLY_JOB_NAME, all_partnerships_tags
-    from amed_pipeline_tests.pipeline_runs import env
 
     url, exports = f"duckdb:///{tmp_path}/warehouse.duckdb", tmp_path / "exports"
-    with env(AMED_PSEUDONYM_KEY=TEST_KEY, AMED_EXPORT_DIR=exports):
-        defs = build_definitions(SAMPLE_DATA_DIR, url)
-        graph = defs.resolve_asset_graph()
-        before_reports = [
-            k for k in graph.get_all_asset_keys() if k.path[0] != "reports" and k.path[-1] != "raw_export_retention"
-        ]
-        result = defs.resolve_job_def(NIGHTLY_JOB_NAME).execute_in_process(
-            asset_selection=before_reports,
-            tags=all_partnerships_tags(load_programme_config(SAMPLE_DATA_DIR).partnership_ids),
-        )
+    defs = build_definitions(SAMPLE_DATA_DIR, url, export_dir=exports, pseudonym_key=TEST_KEY)
+    graph = defs.resolve_asset_graph()
+    before_reports = [
+        k for k in graph.get_all_asset_keys() if k.path[0] != "reports" and k.path[-1] != "raw_export_retention"
+    ]
+    result = defs.resolve_job_def(NIGHTLY_JOB_NAME).execute_in_process(
+        asset_selection=before_reports,
+        tags=all_partnerships_tags(load_programme_config(SAMPLE_DATA_DIR).partnership_ids),
+    )
     assert result.success
     result = plan((SAMPLE_DATA_DIR, url, exports))
     assert not result.nothing_to_do and {"exports", "report"} <= set(result.downstream_stale)

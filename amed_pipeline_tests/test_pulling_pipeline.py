@@ -182,8 +182,10 @@ def test_the_sample_through_the_apis_gives_the_same_metric_values_as_the_exports
     api_url = f"duckdb:///{tmp_path}/api.duckdb"
 
     def night():
-        with env(AMED_PSEUDONYM_KEY=TEST_KEY, AMED_EXPORT_DIR=tmp_path / "api_exports", AMED_SAMPLE_API_TOKEN=TOKEN):
-            defs = build_definitions(data, api_url, config_name=API_CONFIG)
+        with env(AMED_SAMPLE_API_TOKEN=TOKEN):
+            defs = build_definitions(
+                data, api_url, config_name=API_CONFIG, export_dir=tmp_path / "api_exports", pseudonym_key=TEST_KEY
+            )
             tags = all_partnerships_tags(load_programme_config(data, API_CONFIG).partnership_ids)
             return defs.resolve_job_def(NIGHTLY_JOB_NAME).execute_in_process(raise_on_error=False, tags=tags)
 

@@ -22,7 +22,7 @@ from amed_pipeline.definitions import build_definitions
 from amed_pipeline.defs.releases import RELEASE_JOB_NAME, RELEASE_TAG, release_run_config, release_tags
 from amed_pipeline.releases.build import RELEASE_FILES, ReleaseRequest
 from amed_pipeline.releases.diff import release_diff
-from amed_pipeline_tests.pipeline_runs import TEST_KEY, env, metric, read_table, run_nightly_in_process
+from amed_pipeline_tests.pipeline_runs import TEST_KEY, metric, read_table, run_nightly_in_process
 
 PHASES = (("Phase 1", dt.date(2020, 12, 31)), ("Phase 2", dt.date(2021, 4, 30)), ("Final", dt.date(2021, 8, 31)))
 LATE_FILE = "raw/leap/sign_in/Leap_sign_in_register_2021-01.xlsx"
@@ -30,11 +30,10 @@ LATE_FILE = "raw/leap/sign_in/Leap_sign_in_register_2021-01.xlsx"
 
 def freeze(data_dir, url, exports, name, as_at, as_known_at=None):
     request = ReleaseRequest(name, as_at, as_known_at)
-    with env(AMED_PSEUDONYM_KEY=TEST_KEY, AMED_EXPORT_DIR=exports):
-        job = build_definitions(data_dir, url).resolve_job_def(RELEASE_JOB_NAME)
-        result = job.execute_in_process(
-            run_config=release_run_config(request), tags=release_tags(request), raise_on_error=False
-        )
+    definitions = build_definitions(data_dir, url, export_dir=exports, pseudonym_key=TEST_KEY)
+    result = definitions.resolve_job_def(RELEASE_JOB_NAME).execute_in_process(
+        run_config=release_run_config(request), tags=release_tags(request), raise_on_error=False
+    )
     assert result.success
     output = next(e for e in result.all_events if e.event_type_value == "STEP_OUTPUT")
     return result, {k: v.value for k, v in output.event_specific_data.metadata.items()}

@@ -34,7 +34,7 @@ from amed_pipeline.reports.exports import write_csv
 from amed_pipeline.reports.presentation import Labels
 from amed_pipeline.reports.workbook import write_evaluation_workbook
 from amed_pipeline_tests.conftest import write_xlsx
-from amed_pipeline_tests.pipeline_runs import PROJECT_ROOT, SAMPLE_DATA_DIR, TEST_KEY, env
+from amed_pipeline_tests.pipeline_runs import PROJECT_ROOT, SAMPLE_DATA_DIR, TEST_KEY
 
 EVENTBRITE_HEADER = "Order #,Order Date,First Name,Last Name,Email,Attendee #,Attendee Status,Event Name,Event ID\n"
 
@@ -199,10 +199,9 @@ def materialise_raw_export(data_dir: Path, csv_text: str, **top_level):
     from amed_pipeline.definitions import build_definitions
 
     url = f"duckdb:///{data_dir}/warehouse.duckdb"
-    with env(AMED_PSEUDONYM_KEY=TEST_KEY):
-        definitions = build_definitions(data_dir, url)
-        key = dg.AssetKey(["tiny", "bookings_eventbrite"])
-        assert dg.materialize([definitions.resolve_assets_def(key)]).success
+    definitions = build_definitions(data_dir, url, pseudonym_key=TEST_KEY)
+    key = dg.AssetKey(["tiny", "bookings_eventbrite"])
+    assert dg.materialize([definitions.resolve_assets_def(key)]).success
     with WarehouseResource(url=url).connect() as conn:
         rows, quarantine, files = read_landed(conn, "bookings", "tiny")
     return SimpleNamespace(rows=rows, quarantine=quarantine, files=files)

@@ -6,7 +6,6 @@ settings are read at run time.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Optional
 
@@ -19,19 +18,20 @@ from amed_pipeline.privacy.erasure import ErasureListError, erased_tokens, read_
 class ErasureListResource(dg.ConfigurableResource):
     """People left out at load (`python -m amed_pipeline forget`): the list file and its key.
 
-    `path` from `AMED_ERASURE_LIST` (default beside the pseudonym key file); the key from
-    `AMED_ERASURE_KEY` (an `EnvVar`), else `erasure.key` beside the list. No list: nobody is
-    left out. A list whose key is missing or different fails the step (see module docstring).
+    `path`, else `AMED_ERASURE_LIST` (default beside the pseudonym key file); the key: `key`, else
+    `AMED_ERASURE_KEY`, else `erasure.key` beside the list; unset fields are read when a run uses
+    them. No list: nobody is left out. A list whose key is missing or different fails the step
+    (see `privacy.erasure`).
     """
 
-    path: str
+    path: Optional[str] = None
     key: Optional[str] = None
 
     def load(self) -> tuple[frozenset[str], Optional[bytes]]:
         """The listed tokens and the key; a `dg.Failure` without retries when the list is unusable
         (retrying cannot bring a key back)."""
-        path = Path(self.path)
-        key = read_or_create_key(self.key, settings.erasure_key_file(path), create=False)
+        path = Path(self.path) if self.path else settings.erasure_list_file()
+        key = read_or_create_key(self.key or settings.erasure_key(), settings.erasure_key_file(path), create=False)
         try:
             return erased_tokens(path, key), key
         except ErasureListError as exc:
@@ -39,6 +39,5 @@ class ErasureListResource(dg.ConfigurableResource):
 
 
 def build_erasure_list_resource() -> ErasureListResource:
-    """The `resources.py` pattern: a variable set at load becomes an `EnvVar` (read at run time)."""
-    key = dg.EnvVar(settings.ERASURE_KEY_VAR) if os.environ.get(settings.ERASURE_KEY_VAR) else None
-    return ErasureListResource(path=str(settings.erasure_list_file()), key=key)
+    """The `resources.py` pattern: unset fields, read from the environment when a run uses them."""
+    return ErasureListResource()

@@ -12,11 +12,11 @@ variable; a pull stopped by the request budget or a quota passes with a WARN, an
 night. The raw exports then land whatever snapshots exist, so a failed or offline pull still
 re-processes the snapshots it has.
 
-Tokens come from `ApiTokenResource`s, one per `token_env` named in the config, each built from
-`EnvVar` (resolved at run time, never shown in the UI); nothing here logs, stores or returns one.
+Tokens come from `ApiTokenResource`s, one per `token_env` named in the config, each reading its
+variable when the pull runs (never config, so never shown in the UI); nothing here logs, stores or
+returns one.
 """
 
-import os
 from typing import Optional
 
 import dagster as dg
@@ -25,6 +25,7 @@ from amed_pipeline.config import ProgrammeConfig, Source
 from amed_pipeline.config.api_sources import is_api_format
 from amed_pipeline.pulling import ApiError, PullOutcome, pull_source
 from amed_pipeline.pulling.http import redact_url
+from amed_pipeline.settings import secret
 
 PULLS_STEP = "api_pulls"
 PULL_CHECK = "pull_ok"
@@ -32,10 +33,14 @@ PULL_SUFFIX = "_pull"
 
 
 class ApiTokenResource(dg.ConfigurableResource):
-    """One API token, from the environment variable the config names (`token_env`)."""
+    """One API token: `token` when given (an override, e.g. an `EnvVar`), else the environment
+    variable the config names (`token_env`), read when the pull runs; None when neither is set."""
 
     env_var: str
     token: Optional[str] = None
+
+    def value(self) -> Optional[str]:
+        return self.token or secret(self.env_var)
 
 
 class ApiPullSettings(dg.ConfigurableResource):
@@ -60,12 +65,11 @@ def api_sources(config: ProgrammeConfig) -> list[Source]:
 
 
 def build_api_resources(config: "ProgrammeConfig") -> dict:
-    """A token resource per distinct `token_env`: an EnvVar when the variable is set, else none
-    (that source's pull then fails with one line saying which variable to set; the rest run)."""
+    """A token resource per distinct `token_env`, read at run time; a variable that is not set leaves
+    that source's pull failing with one line saying which variable to set (the rest run)."""
     resources: dict = {"api_pull_settings": ApiPullSettings()}
     for env_var in sorted({str(s.options["token_env"]) for s in api_sources(config)}):
-        token = dg.EnvVar(env_var) if os.environ.get(env_var) else None
-        resources[token_resource_key(env_var)] = ApiTokenResource(env_var=env_var, token=token)
+        resources[token_resource_key(env_var)] = ApiTokenResource(env_var=env_var)
     return resources
 
 
@@ -142,7 +146,7 @@ def build_pull_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
                     asset_key=key, check_name=PULL_CHECK, passed=True, description="offline: not pulled"
                 )
                 continue
-            token = getattr(context.resources, token_resource_key(str(source.options["token_env"]))).token
+            token = getattr(context.resources, token_resource_key(str(source.options["token_env"]))).value()
             try:
                 outcome = pull_source(source, data_dir, token, start, client_options=client_options)
             except ApiError as exc:

@@ -100,15 +100,17 @@ def release_writer(config: ProgrammeConfig, labels, request: ReleaseRequest):
     return write
 
 
-def nightly_runner(build_definitions: Callable[..., dg.Definitions], partnership_ids) -> Callable[[Path, str], bool]:
-    """`run_nightly(data_dir, warehouse_url)` for `releases.build`: the nightly job over another data
-    dir and warehouse, in this process; whether it succeeded.
+def nightly_runner(
+    build_definitions: Callable[..., dg.Definitions], partnership_ids
+) -> Callable[[Path, str, Path], bool]:
+    """`run_nightly(data_dir, warehouse_url, export_dir)` for `releases.build`: the nightly job over
+    another data dir, warehouse and export dir, in this process; whether it succeeded.
 
     `build_definitions` is `definitions.build_definitions`, passed in because `defs` sits below it.
     """
 
-    def run_nightly(data_dir: Path, warehouse_url: str) -> bool:
-        definitions = build_definitions(data_dir, warehouse_url)
+    def run_nightly(data_dir: Path, warehouse_url: str, export_dir: Path) -> bool:
+        definitions = build_definitions(data_dir, warehouse_url, export_dir=export_dir)
         result = definitions.resolve_job_def(NIGHTLY_JOB_NAME).execute_in_process(
             raise_on_error=False, tags=all_partnerships_tags(partnership_ids)
         )

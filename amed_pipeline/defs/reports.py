@@ -10,6 +10,7 @@ import datetime as dt
 import os
 import tempfile
 from pathlib import Path
+from typing import Optional
 
 import dagster as dg
 import pandas as pd
@@ -68,13 +69,15 @@ def report_notes(rules: DisclosureRules) -> list[str]:
 
 
 class ExportDirResource(dg.ConfigurableResource):
-    """Where exports and the report are written (`AMED_EXPORT_DIR`, default `<data dir>/exports`)."""
+    """Where exports and the report are written: `path`, else `AMED_EXPORT_DIR` at run time, else
+    `<data dir>/exports`."""
 
-    path: str
+    path: Optional[str] = None
+    data_dir: Optional[str] = None
 
     def directory(self) -> Path:
         """The export dir, created if missing; ExportDirError (one line) when it cannot be written."""
-        directory = Path(self.path)
+        directory = Path(self.path) if self.path else settings.export_dir(self.data_dir)
         try:
             directory.mkdir(parents=True, exist_ok=True)
             with tempfile.NamedTemporaryFile(dir=directory, prefix=".write-test-"):
@@ -87,10 +90,8 @@ class ExportDirResource(dg.ConfigurableResource):
         return directory
 
 
-def build_export_dir_resource(data_dir: Path) -> ExportDirResource:
-    if os.environ.get(settings.EXPORT_DIR_VAR):
-        return ExportDirResource(path=dg.EnvVar(settings.EXPORT_DIR_VAR))
-    return ExportDirResource(path=str(Path(data_dir) / "exports"))
+def build_export_dir_resource(data_dir: Path, export_dir: Path | str | None = None) -> ExportDirResource:
+    return ExportDirResource(path=str(export_dir) if export_dir else None, data_dir=str(data_dir))
 
 
 def build_report_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:

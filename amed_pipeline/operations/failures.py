@@ -7,7 +7,8 @@ time, the failed steps and the first line of the error are kept or sent: never a
 an e-mail address (addresses that appear in an error message are masked). A notification channel
 that fails is logged, never raised, so a broken webhook cannot hide the failure it reports.
 
-Channels are read at run time from `AMED_ALERT_*` variables (see `build_alerts_resource`):
+Channels are read at run time from `AMED_ALERT_*` variables (a field of `AlertsResource` left unset
+is read from its variable when an alert is sent, never when definitions load):
 `AMED_ALERT_WEBHOOK_URL` gets a JSON POST (its `text` field suits Slack and Teams incoming
 webhooks); `AMED_ALERT_SMTP_HOST` + `AMED_ALERT_EMAIL_TO` get a plain-text e-mail.
 """
@@ -108,14 +109,30 @@ def record_failure(conn: Connection, failure: RunFailure) -> None:
 
 
 class AlertsResource(dg.ConfigurableResource):
-    """Where failure notifications go; every channel is optional."""
+    """Where failure notifications go; every channel is optional. A field left unset is read from
+    its `AMED_ALERT_*` variable when an alert is sent (so a webhook URL's secret is never config)."""
 
     webhook_url: Optional[str] = None
     smtp_host: Optional[str] = None
-    smtp_port: int = 25
+    smtp_port: Optional[int] = None  # unset: AMED_ALERT_SMTP_PORT, else 25
     email_to: Optional[str] = None  # comma-separated addresses
     email_from: Optional[str] = None
     timeout_seconds: float = 10.0
+
+    def _webhook_url(self) -> Optional[str]:
+        return self.webhook_url or os.environ.get(WEBHOOK_URL_VAR) or None
+
+    def _smtp_host(self) -> Optional[str]:
+        return self.smtp_host or os.environ.get(SMTP_HOST_VAR) or None
+
+    def _smtp_port(self) -> int:
+        return self.smtp_port or int(os.environ.get(SMTP_PORT_VAR) or 25)
+
+    def _email_to(self) -> Optional[str]:
+        return self.email_to or os.environ.get(EMAIL_TO_VAR) or None
+
+    def _email_from(self) -> Optional[str]:
+        return self.email_from or os.environ.get(EMAIL_FROM_VAR) or None
 
     def notify(self, failure: RunFailure, log: logging.Logger | None = None) -> list[str]:
         """Send to every configured channel; returns the channels that accepted the alert."""
@@ -138,13 +155,13 @@ class AlertsResource(dg.ConfigurableResource):
         """Any alert (a failed run, a missed night) to every configured channel; never raises."""
         log = log or dg.get_dagster_logger()
         delivered = []
-        if self.webhook_url:
+        if self._webhook_url():
             try:
                 self.post_webhook(payload)
                 delivered.append("webhook")
             except Exception as exc:  # a broken channel must not hide the failure it reports
                 log.error(f"{what} not delivered to the webhook: {exc}")
-        if self.smtp_host and self.email_to:
+        if self._smtp_host() and self._email_to():
             try:
                 self.send_email(subject, body)
                 delivered.append("email")
@@ -154,7 +171,7 @@ class AlertsResource(dg.ConfigurableResource):
 
     def post_webhook(self, payload: dict) -> int:
         request = urllib.request.Request(
-            self.webhook_url,
+            self._webhook_url(),
             data=json.dumps(payload).encode("utf-8"),
             headers={"Content-Type": "application/json", "User-Agent": f"{CODE_LOCATION}-alerts"},
             method="POST",
@@ -165,24 +182,13 @@ class AlertsResource(dg.ConfigurableResource):
     def send_email(self, subject: str, body: str) -> None:
         message = EmailMessage()
         message["Subject"] = subject
-        message["From"] = self.email_from or f"{CODE_LOCATION}@{socket.getfqdn()}"
-        message["To"] = ", ".join(a.strip() for a in self.email_to.split(",") if a.strip())
+        message["From"] = self._email_from() or f"{CODE_LOCATION}@{socket.getfqdn()}"
+        message["To"] = ", ".join(a.strip() for a in (self._email_to() or "").split(",") if a.strip())
         message.set_content(body)
-        with smtplib.SMTP(self.smtp_host, self.smtp_port, timeout=self.timeout_seconds) as smtp:
+        with smtplib.SMTP(self._smtp_host(), self._smtp_port(), timeout=self.timeout_seconds) as smtp:
             smtp.send_message(message)
 
 
 def build_alerts_resource() -> AlertsResource:
-    """The `resources.py` pattern: a variable set at load becomes an `EnvVar` (read at run time)."""
-
-    def var(name: str):
-        return dg.EnvVar(name) if os.environ.get(name) else None
-
-    port = dg.EnvVar.int(SMTP_PORT_VAR) if os.environ.get(SMTP_PORT_VAR) else 25
-    return AlertsResource(
-        webhook_url=var(WEBHOOK_URL_VAR),
-        smtp_host=var(SMTP_HOST_VAR),
-        smtp_port=port,
-        email_to=var(EMAIL_TO_VAR),
-        email_from=var(EMAIL_FROM_VAR),
-    )
+    """The `resources.py` pattern: unset fields, read from `AMED_ALERT_*` when an alert is sent."""
+    return AlertsResource()

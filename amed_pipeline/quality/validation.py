@@ -1,25 +1,26 @@
 """Run a dataset's expectation suite with Great Expectations (GX Core 1.x) on a DataFrame.
 
 GX's old `dagster-ge` integration does not support GX 1.x, so this small wrapper (exposed to
-Dagster as `GreatExpectationsResource`) does the job: one ephemeral data context per process,
-one suite run per dataset (running each expectation on its own costs several times more), the
-pandas data source (GX against DuckDB through SQLAlchemy is broken in 1.24), result format
-COMPLETE so the rows a rule rejects are known and can go to quarantine. GX's progress bars are
-silenced: they would end up in the run logs people read.
+Dagster as `GreatExpectationsResource`) does the job: one ephemeral data context per resource
+instance (so per run; a direct call without one makes its own), one suite run per dataset
+(running each expectation on its own costs several times more), the pandas data source (GX
+against DuckDB through SQLAlchemy is broken in 1.24), result format COMPLETE so the rows a rule
+rejects are known and can go to quarantine. GX's progress bars are silenced in the context's own
+settings (no environment variable): they would end up in the run logs people read.
 """
 
 from __future__ import annotations
 
 import itertools
-import os
 from dataclasses import dataclass, field
+from typing import Any
 
 import dagster as dg
 import pandas as pd
+from pydantic import PrivateAttr
 
 from amed_pipeline.quality.suites import SUITES, SuiteContext
 
-_CONTEXT = None
 _COUNTER = itertools.count()
 
 
@@ -42,30 +43,26 @@ class RuleOutcome:
         return len(self.failing_positions)
 
 
-def _context():
-    global _CONTEXT
-    if _CONTEXT is None:
-        os.environ.setdefault("TQDM_DISABLE", "1")
-        import great_expectations as gx
+def new_data_context():
+    """An ephemeral GX data context with the pandas data source and no progress bars (a few ms)."""
+    import great_expectations as gx
 
-        _CONTEXT = gx.get_context(mode="ephemeral")
-        try:
-            _CONTEXT.variables.progress_bars = {"globally": False, "metric_calculations": False, "profilers": False}
-        except Exception:  # older GX: the environment variable above is enough
-            pass
-        _CONTEXT.data_sources.add_pandas("amed_pandas")
-    return _CONTEXT
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = {"globally": False, "metric_calculations": False, "profilers": False}
+    context.data_sources.add_pandas("amed_pandas")
+    return context
 
 
-def validate_dataset(dataset: str, frame: pd.DataFrame, ctx: SuiteContext) -> list[RuleOutcome]:
-    """Run the dataset's suite once on `frame`; one outcome per rule."""
+def validate_dataset(dataset: str, frame: pd.DataFrame, ctx: SuiteContext, context: Any = None) -> list[RuleOutcome]:
+    """Run the dataset's suite once on `frame`; one outcome per rule. `context`: the data context to
+    use (`GreatExpectationsResource` passes its own), else a new one."""
     import great_expectations as gx
 
     rules = SUITES[dataset]
     frame = frame.reset_index(drop=True)
     if frame.empty:
         return [RuleOutcome(dataset, r.name, r.description, r.column, True, 0) for r in rules]
-    context = _context()
+    context = context if context is not None else new_data_context()
     source = context.data_sources.get("amed_pandas")
     name = f"{dataset}_{next(_COUNTER)}"
     batch_definition = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe("all")
@@ -113,7 +110,15 @@ def _columns_of(kwargs: dict) -> list[str]:
 
 
 class GreatExpectationsResource(dg.ConfigurableResource):
-    """Great Expectations, wrapped: validates a canonical dataset against its suite."""
+    """Great Expectations, wrapped: validates a canonical dataset against its suite, in a data
+    context of its own created on first use."""
+
+    _context: Any = PrivateAttr(default=None)
+
+    def data_context(self):
+        if self._context is None:
+            self._context = new_data_context()
+        return self._context
 
     def validate(self, dataset: str, frame: pd.DataFrame, ctx: SuiteContext) -> list[RuleOutcome]:
-        return validate_dataset(dataset, frame, ctx)
+        return validate_dataset(dataset, frame, ctx, self.data_context())

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -149,12 +148,14 @@ def _read(conn: Connection, name: str) -> pd.DataFrame:
     return pd.DataFrame(conn.execute(select(table)).mappings().all(), columns=[c.name for c in table.columns])
 
 
-def rebuild_from_files(files: pd.DataFrame, config, workdir: Path, run_nightly: Callable[[Path, str], bool]) -> str:
+def rebuild_from_files(
+    files: pd.DataFrame, config, workdir: Path, run_nightly: Callable[[Path, str, Path], bool]
+) -> str:
     """A scratch warehouse built by the nightly job from the given raw files alone; its URL.
 
     The files are copied (only where their bytes still have the ledger's hash) into a scratch data
     dir with the config and reference tables; exports of that run stay in the scratch dir.
-    `run_nightly(data_dir, warehouse_url)` runs the nightly job on them and says whether it succeeded
+    `run_nightly(data_dir, warehouse_url, export_dir)` runs the nightly job on them and says whether it succeeded
     (the Dagster layer passes it in: releases sit below `defs` and `definitions`).
     """
     data_dir = workdir / "data"
@@ -170,16 +171,7 @@ def rebuild_from_files(files: pd.DataFrame, config, workdir: Path, run_nightly: 
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, target)
     url = f"duckdb:///{workdir / 'scratch.duckdb'}"
-    previous = os.environ.get("AMED_EXPORT_DIR")
-    os.environ["AMED_EXPORT_DIR"] = str(workdir / "exports")  # never the real export dir
-    try:
-        succeeded = run_nightly(data_dir, url)
-    finally:
-        if previous is None:
-            os.environ.pop("AMED_EXPORT_DIR", None)
-        else:
-            os.environ["AMED_EXPORT_DIR"] = previous
-    if not succeeded:
+    if not run_nightly(data_dir, url, workdir / "exports"):  # never the real export dir
         raise RuntimeError("rebuilding the release's inputs failed: see the scratch run's events")
     return url
 
@@ -252,7 +244,7 @@ def freeze(
     labels,
     write_outputs,
     surveys_not_run,
-    run_nightly: Callable[[Path, str], bool],
+    run_nightly: Callable[[Path, str, Path], bool],
 ) -> ReleaseOutcome:
     """Compute, record (a new version unless the identity matches one) and export one release.
 

@@ -1,10 +1,24 @@
 """The warehouse as a Dagster resource: the one place that builds SQLAlchemy engines.
 
-The URL comes from `AMED_WAREHOUSE_URL` (an `EnvVar`, resolved at run time), else an embedded
-DuckDB file under the data dir's `warehouse/` folder. DuckDB allows one writing process per
-file, and Dagster's default executor runs steps in parallel processes, so every connection to a
-DuckDB file holds an exclusive lock file for its duration: parallel steps queue instead of
-failing with a database-lock error. PostgreSQL needs no such lock.
+The URL is the resource's `url` when given (a `build_definitions` override, or an `EnvVar`), else
+`AMED_WAREHOUSE_URL` read when a run first uses the warehouse, else an embedded DuckDB file under
+the data dir's `warehouse/` folder (`settings.warehouse_url`). Read at run time, a URL from the
+environment never becomes config, so its password is never shown in the UI.
+
+Each resource instance owns its engine and creates the schema once: Dagster builds a fresh instance
+for every run (per process), whose first connection creates missing tables (`create_all`,
+`checkfirst`); its engine goes when the instance does, or at `dispose()`. No
+`teardown_after_execution`: overriding it makes Dagster treat the resource as a context manager,
+which every schedule, sensor and test context would then have to open with `with`. DuckDB engines
+hold nothing between connections anyway (no pool), and a PostgreSQL pool's connections close when
+the engine is collected.
+
+DuckDB allows one writing process per file, and Dagster's default executor runs steps in parallel
+processes, so every connection to a DuckDB file holds an exclusive lock file for its duration:
+parallel steps queue instead of failing with a database-lock error. PostgreSQL needs no such lock.
+DuckDB engines are not pooled (a pooled connection would keep the file open and locked), so two
+instances on the same file in one process never hold it at the same time unless a caller nests
+their connections.
 
 Opening the warehouse is where a wrong URL, a server that is down, a missing database or role, a
 DuckDB file held by another program or a damaged file show up: they are raised as one-line
@@ -17,25 +31,31 @@ from __future__ import annotations
 import fcntl
 import time
 from contextlib import contextmanager
-from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Optional
 
 import dagster as dg
+from pydantic import Field, PrivateAttr
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool, StaticPool
 
+from amed_pipeline import settings
 from amed_pipeline.errors import warehouse_error
+from amed_pipeline.settings import DEFAULT_DUCKDB_MEMORY_LIMIT, DEFAULT_WAREHOUSE_FILE, default_warehouse_url
 from amed_pipeline.warehouse.schema import metadata
 
-DEFAULT_WAREHOUSE_FILE = "warehouse/amed.duckdb"
+__all__ = [
+    "DEFAULT_DUCKDB_MEMORY_LIMIT",
+    "DEFAULT_WAREHOUSE_FILE",
+    "REFRESH_LOCK_KEY",
+    "WarehouseResource",
+    "default_warehouse_url",
+    "redact_url",
+]
+
 # The PostgreSQL advisory lock one refresh holds (any bigint; this one spells "amedrefr").
 REFRESH_LOCK_KEY = 0x616D656472656672
-
-
-def default_warehouse_url(data_dir: Path | str) -> str:
-    return f"duckdb:///{(Path(data_dir).resolve() / DEFAULT_WAREHOUSE_FILE).as_posix()}"
 
 
 def redact_url(url: str) -> str:
@@ -43,13 +63,7 @@ def redact_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-# DuckDB would otherwise let its buffer pool grow to 80 % of the machine's memory; beyond the
-# limit it spills to disk. `AMED_DUCKDB_MEMORY_LIMIT` changes it.
-DEFAULT_DUCKDB_MEMORY_LIMIT = "512MB"
-
-
-@lru_cache(maxsize=8)
-def _engine_for(url: str, duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT) -> Engine:
+def create_warehouse_engine(url: str, duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "duckdb" and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -65,43 +79,86 @@ def _engine_for(url: str, duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
 class WarehouseResource(dg.ConfigurableResource):
     """The SQL warehouse (DuckDB file by default, PostgreSQL in production)."""
 
-    url: str
-    duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
+    url: Optional[str] = Field(
+        default=None,
+        description="SQLAlchemy URL of the warehouse; unset: AMED_WAREHOUSE_URL when the run starts, "
+        "else the DuckDB file warehouse/amed.duckdb in the data dir",
+    )
+    data_dir: Optional[str] = Field(
+        default=None, description="the data dir holding the default DuckDB warehouse; unset: AMED_DATA_DIR"
+    )
+    duckdb_memory_limit: Optional[str] = Field(
+        default=None, description="DuckDB's memory_limit; unset: AMED_DUCKDB_MEMORY_LIMIT, else 512MB"
+    )
+
+    _database_url: Optional[str] = PrivateAttr(default=None)
+    _engine: Optional[Engine] = PrivateAttr(default=None)
+    _schema_ready: bool = PrivateAttr(default=False)
+
+    @property
+    def database_url(self) -> str:
+        """The URL in use: the `url` field, else the environment's or the default (read once per instance)."""
+        if self._database_url is None:
+            self._database_url = self.url or settings.warehouse_url(self.data_dir)
+        return self._database_url
 
     @property
     def engine(self) -> Engine:
-        return _engine_for(self.url, self.duckdb_memory_limit)
+        """This instance's engine, built on first use."""
+        if self._engine is None:
+            self._engine = create_warehouse_engine(
+                self.database_url, self.duckdb_memory_limit or settings.duckdb_memory_limit()
+            )
+        return self._engine
+
+    def dispose(self) -> None:
+        """Close the engine's pooled connections (PostgreSQL); the next use builds a new engine."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
 
     @property
     def dialect(self) -> str:
-        return make_url(self.url).get_backend_name()
+        return make_url(self.database_url).get_backend_name()
 
     @property
     def display_url(self) -> str:
-        return redact_url(self.url)
+        return redact_url(self.database_url)
 
     def _open(self) -> Connection:
         """A new connection; errors met while opening it become one-line WarehouseErrors."""
         try:
             return self.engine.connect()
         except Exception as exc:
-            raise warehouse_error(exc, self.url) from exc
+            raise warehouse_error(exc, self.database_url) from exc
+
+    def _create_schema(self, conn: Connection) -> bool:
+        """Create missing tables on this instance's first connection; True when it did the check."""
+        if self._schema_ready:
+            return False
+        metadata.create_all(conn, checkfirst=True)
+        return True
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
-        """A connection in a transaction, committed on success; tables created if missing."""
+        """A connection in a transaction, committed on success; tables created if missing (once)."""
         with self._exclusive():
-            with self._open() as conn, conn.begin():
-                metadata.create_all(conn, checkfirst=True)
-                yield conn
+            with self._open() as conn:
+                with conn.begin():
+                    created = self._create_schema(conn)
+                    yield conn
+                # Only once committed: a rolled-back transaction took the new tables with it.
+                self._schema_ready = self._schema_ready or created
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
         """A connection for reading (tables created first if missing, so a first run can read)."""
         with self._exclusive():
             with self._open() as conn:
-                with conn.begin():
-                    metadata.create_all(conn, checkfirst=True)
+                if not self._schema_ready:
+                    with conn.begin():
+                        self._create_schema(conn)
+                    self._schema_ready = True
                 yield conn
 
     @contextmanager
@@ -113,9 +170,9 @@ class WarehouseResource(dg.ConfigurableResource):
         connection of its own. Both are released by the operating system or the server when the
         process dies (kill -9 included), so a crashed refresh never leaves the warehouse locked."""
         try:
-            parsed = make_url(self.url)
+            parsed = make_url(self.database_url)
         except Exception as exc:
-            raise warehouse_error(exc, self.url) from exc
+            raise warehouse_error(exc, self.database_url) from exc
         message = f"another refresh is running on the warehouse {self.display_url}: waiting for it to finish (Ctrl-C stops waiting)"
         if parsed.get_backend_name() == "duckdb" and parsed.database not in (None, "", ":memory:"):
             lock_path = Path(parsed.database + ".refresh.lock")
@@ -150,9 +207,9 @@ class WarehouseResource(dg.ConfigurableResource):
     @contextmanager
     def _exclusive(self):
         try:
-            parsed = make_url(self.url)
+            parsed = make_url(self.database_url)
         except Exception as exc:
-            raise warehouse_error(exc, self.url) from exc
+            raise warehouse_error(exc, self.database_url) from exc
         if parsed.get_backend_name() != "duckdb" or parsed.database in (None, "", ":memory:"):
             yield
             return

@@ -126,15 +126,23 @@ class Overdue:
 
 
 class WatchdogResource(dg.ConfigurableResource):
-    """How late is too late (`AMED_WATCHDOG_MAX_HOURS`), and a known outage to keep quiet about."""
+    """How late is too late (`AMED_WATCHDOG_MAX_HOURS`), and a known outage to keep quiet about
+    (`AMED_WATCHDOG_SILENCE_UNTIL`). A field left unset is read from its variable when the sensor
+    runs, never when the code location loads."""
 
-    max_hours: int = DEFAULT_MAX_HOURS
-    silence_until: Optional[str] = None  # YYYY-MM-DD or an ISO time (UTC)
+    max_hours: Optional[int] = None  # unset: AMED_WATCHDOG_MAX_HOURS, else DEFAULT_MAX_HOURS
+    silence_until: Optional[str] = None  # YYYY-MM-DD or an ISO time (UTC); unset: AMED_WATCHDOG_SILENCE_UNTIL
+
+    def hours(self) -> int:
+        return self.max_hours or int(os.environ.get(MAX_HOURS_VAR) or DEFAULT_MAX_HOURS)
+
+    def silenced_until(self) -> Optional[str]:
+        return self.silence_until or os.environ.get(SILENCE_UNTIL_VAR) or None
 
     def silenced(self, now: dt.datetime) -> bool:
-        if not self.silence_until:
+        if not self.silenced_until():
             return False
-        until = dt.datetime.fromisoformat(self.silence_until)
+        until = dt.datetime.fromisoformat(self.silenced_until())
         until = until if until.tzinfo else until.replace(tzinfo=dt.timezone.utc)
         return now < until
 
@@ -152,12 +160,12 @@ def check(
     last_good = last_good_refresh(instance)
     reference = last_good or watching_since
     next_cursor = {"watching_since": watching_since.isoformat()}
-    if now - reference < dt.timedelta(hours=watchdog.max_hours):
+    if now - reference < dt.timedelta(hours=watchdog.hours()):
         return None, f"last good refresh {reference:%Y-%m-%d %H:%M} UTC: on time", next_cursor
     if watchdog.silenced(now):
         return (
             None,
-            f"refresh overdue since {reference:%Y-%m-%d %H:%M} UTC, silenced until {watchdog.silence_until}",
+            f"refresh overdue since {reference:%Y-%m-%d %H:%M} UTC, silenced until {watchdog.silenced_until()}",
             next_cursor,
         )
     if alerted_at and alerted_at > reference and now - alerted_at < REMIND_EVERY:
@@ -166,7 +174,7 @@ def check(
             f"refresh overdue; alerted at {alerted_at:%Y-%m-%d %H:%M} UTC, next reminder after a day",
             {**next_cursor, "alerted_at": alerted_at.isoformat()},
         )
-    overdue = Overdue(last_good, watching_since, watchdog.max_hours, tuple(what_we_can_see(instance)))
+    overdue = Overdue(last_good, watching_since, watchdog.hours(), tuple(what_we_can_see(instance)))
     return overdue, overdue.summary(), {**next_cursor, "alerted_at": now.isoformat()}
 
 
@@ -198,13 +206,8 @@ def missed_refresh_watchdog(context: dg.SensorEvaluationContext, alerts: AlertsR
 
 
 def build_watchdog_resource() -> WatchdogResource:
-    """Variables set when the location loads become `EnvVar`s (read at run time), like resources.py."""
-    settings = {}
-    if os.environ.get(MAX_HOURS_VAR):
-        settings["max_hours"] = dg.EnvVar.int(MAX_HOURS_VAR)
-    if os.environ.get(SILENCE_UNTIL_VAR):
-        settings["silence_until"] = dg.EnvVar(SILENCE_UNTIL_VAR)
-    return WatchdogResource(**settings)
+    """Unset fields, read from their variables when the sensor runs (like resources.py)."""
+    return WatchdogResource()
 
 
 @dg.definitions
