@@ -38,7 +38,7 @@ from amed_pipeline.privacy.erasure import (
 )
 from amed_pipeline.privacy.hashing import hmac_hex, key_version
 from amed_pipeline.warehouse.erasure import delete_person_rows, record_erasure, tables_with_column
-from amed_pipeline.warehouse.resource import WarehouseResource, default_warehouse_url, redact_url
+from amed_pipeline.warehouse.resource import WarehouseResource, redact_url
 
 Echo = Callable[[str], None]
 
@@ -48,7 +48,7 @@ def _echo(text: str) -> None:
 
 
 def warehouse_url() -> str:
-    return os.environ.get(settings.WAREHOUSE_URL_VAR) or default_warehouse_url(settings.data_dir())
+    return settings.warehouse_url()
 
 
 def warehouse_exists(url: str) -> bool:
@@ -60,7 +60,7 @@ def warehouse_exists(url: str) -> bool:
 
 def current_pseudonym_key() -> Optional[bytes]:
     """The pseudonym key the next run will use (as `PseudonymKeyResource` reads it); None if none yet."""
-    explicit = os.environ.get(settings.PSEUDONYM_KEY_VAR)
+    explicit = settings.pseudonym_key()
     if explicit:
         return explicit.encode("utf-8")
     path = settings.default_key_file()
@@ -86,7 +86,7 @@ def forget(identity: str, today: Optional[dt.date] = None, echo: Echo = _echo) -
     # A key is generated only for a new list: a list whose key went missing must get it back,
     # not a new one (which would match none of its entries).
     erasure_key = read_or_create_key(
-        os.environ.get(settings.ERASURE_KEY_VAR),
+        settings.erasure_key(),
         settings.erasure_key_file(list_path),
         create=not read_entries(list_path),
     )
@@ -149,7 +149,7 @@ def rekey(run_refresh: Callable[[], int], generate_key: bool = False, echo: Echo
     url = warehouse_url()
     before = warehouse_key_versions(url)
     if generate_key:
-        if os.environ.get(settings.PSEUDONYM_KEY_VAR):
+        if settings.pseudonym_key():
             echo(f"rekey: {settings.PSEUDONYM_KEY_VAR} is set: put the new key there instead of --generate-key")
             return 2
         key = replace_key_file(settings.default_key_file())
