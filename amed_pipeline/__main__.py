@@ -258,76 +258,79 @@ def headline_for_terminal(headline, export_dir) -> str:
     return "\n".join(part for part in (programme, f"\n{len(partnerships)} partnerships:", table + pointer) if part)
 
 
-def release_command(args) -> int:
-    """`release --name N --as-at D [--as-known-at D]`, `release diff A B [--csv PATH]`, `release list`."""
-    import datetime as dt
+RELEASE_LIST_COLUMNS = [
+    "release_id",
+    "name",
+    "as_at",
+    "as_known_at",
+    "input_files",
+    "figures",
+    "created_at",
+    "run_id",
+    "folder",
+]
 
-    from amed_pipeline.defs.releases import RELEASE_JOB_NAME, release_run_config, release_tags
-    from amed_pipeline.releases.build import ReleaseRequest, releases_frame
+
+def _print_release_list(conn) -> int:
+    """`release list`: every recorded release version as a Markdown table."""
+    from amed_pipeline.releases.build import releases_frame
+
+    frame = releases_frame(conn)
+    print(frame[RELEASE_LIST_COLUMNS].to_markdown(index=False) if len(frame) else "no releases yet")
+    return 0
+
+
+def _print_release_diff(changed, summary: dict, csv_path: str | None) -> None:
+    """The diff's one-line summary and reasons, then every changed figure (as a table, or into `csv_path`)."""
+    print(
+        f"{summary['a']} → {summary['b']}: {summary['changed']} figures changed, {summary['only_in_a']} only in "
+        f"{summary['a']}, {summary['only_in_b']} only in {summary['b']} (of {summary['figures_a']} and {summary['figures_b']})"
+    )
+    for reason in summary["general_reasons"] + summary["file_reasons"]:
+        print(f"  why: {reason}")
+    if csv_path:
+        from amed_pipeline.reports.exports import write_csv
+
+        write_csv(changed, csv_path)
+        print(f"every changed figure with its reasons -> {csv_path}")
+    else:
+        shown = changed.drop(
+            columns=["reasons", "metric_id", "partnership_id", "dimension", "dimension_value"], errors="ignore"
+        )
+        print(shown.to_markdown(index=False) if len(shown) else "no published figure changed")
+
+
+def _release_list_or_diff(definitions: dg.Definitions, action: list[str], csv_path: str | None) -> int:
+    """`release list` and `release diff A B`: read the recorded releases from the warehouse."""
+    from amed_pipeline.defs.reports import report_labels
     from amed_pipeline.releases.diff import release_diff
 
-    if not os.environ.get("DAGSTER_HOME"):
-        os.environ["DAGSTER_HOME"] = str(settings.default_dagster_home())
-    os.makedirs(os.environ["DAGSTER_HOME"], exist_ok=True)
-    action = args.action or []
-    definitions = build_definitions()
-    if action and action[0] in ("diff", "list"):
-        from amed_pipeline.defs.reports import report_labels
+    with dg.build_resources({"warehouse": definitions.resources["warehouse"]}) as resources:
+        with resources.warehouse.connect() as conn:
+            if action[0] == "list":
+                return _print_release_list(conn)
+            if len(action) != 3:
+                print('release diff: give two releases, e.g. release diff "Phase 2" Final', file=sys.stderr)
+                return 2
+            config = load_programme_config(settings.data_dir())
+            try:
+                changed, summary = release_diff(conn, action[1], action[2], report_labels(conn, config))
+            except LookupError as exc:
+                print(f"release diff: {exc}", file=sys.stderr)
+                return 2
+    _print_release_diff(changed, summary, csv_path)
+    return 0
 
-        with dg.build_resources({"warehouse": definitions.resources["warehouse"]}) as resources:
-            with resources.warehouse.connect() as conn:
-                if action[0] == "list":
-                    frame = releases_frame(conn)
-                    print(
-                        frame[
-                            [
-                                "release_id",
-                                "name",
-                                "as_at",
-                                "as_known_at",
-                                "input_files",
-                                "figures",
-                                "created_at",
-                                "run_id",
-                                "folder",
-                            ]
-                        ].to_markdown(index=False)
-                        if len(frame)
-                        else "no releases yet"
-                    )
-                    return 0
-                if len(action) != 3:
-                    print('release diff: give two releases, e.g. release diff "Phase 2" Final', file=sys.stderr)
-                    return 2
-                config = load_programme_config(settings.data_dir())
-                try:
-                    changed, summary = release_diff(conn, action[1], action[2], report_labels(conn, config))
-                except LookupError as exc:
-                    print(f"release diff: {exc}", file=sys.stderr)
-                    return 2
-        print(
-            f"{summary['a']} → {summary['b']}: {summary['changed']} figures changed, {summary['only_in_a']} only in "
-            f"{summary['a']}, {summary['only_in_b']} only in {summary['b']} (of {summary['figures_a']} and {summary['figures_b']})"
-        )
-        for reason in summary["general_reasons"] + summary["file_reasons"]:
-            print(f"  why: {reason}")
-        if args.csv:
-            from amed_pipeline.reports.exports import write_csv
 
-            write_csv(changed, args.csv)
-            print(f"every changed figure with its reasons -> {args.csv}")
-        else:
-            shown = changed.drop(
-                columns=["reasons", "metric_id", "partnership_id", "dimension", "dimension_value"], errors="ignore"
-            )
-            print(shown.to_markdown(index=False) if len(shown) else "no published figure changed")
-        return 0
-    if action:
-        print(f"release: unknown action {action[0]!r} (diff, list, or --name/--as-at to freeze one)", file=sys.stderr)
-        return 2
+def _release_request(args):
+    """The `ReleaseRequest` the options ask for, or None (the reason printed) when they are incomplete or invalid."""
+    import datetime as dt
+
+    from amed_pipeline.releases.build import ReleaseRequest
+
     if not args.name or not args.as_at:
         print("release: --name and --as-at are required to freeze a release", file=sys.stderr)
-        return 2
+        return None
     try:
         request = ReleaseRequest(
             args.name,
@@ -337,7 +340,14 @@ def release_command(args) -> int:
         _ = request.slug  # checks the name has letters or digits (ValueError otherwise)
     except ValueError as exc:
         print(f"release: {exc}", file=sys.stderr)
-        return 2
+        return None
+    return request
+
+
+def _freeze_release(definitions: dg.Definitions, request) -> int:
+    """Runs the release job for `request` in the Dagster instance and prints its outcome (or why it failed)."""
+    from amed_pipeline.defs.releases import RELEASE_JOB_NAME, release_run_config, release_tags
+
     with dg.DagsterInstance.get() as instance:
         result = definitions.resolve_job_def(RELEASE_JOB_NAME).execute_in_process(
             run_config=release_run_config(request),
@@ -361,6 +371,24 @@ def release_command(args) -> int:
                 f"-> {metadata['folder'].value}"
             )
     return 0
+
+
+def release_command(args) -> int:
+    """`release --name N --as-at D [--as-known-at D]`, `release diff A B [--csv PATH]`, `release list`."""
+    if not os.environ.get("DAGSTER_HOME"):
+        os.environ["DAGSTER_HOME"] = str(settings.default_dagster_home())
+    os.makedirs(os.environ["DAGSTER_HOME"], exist_ok=True)
+    action = args.action or []
+    definitions = build_definitions()
+    if action and action[0] in ("diff", "list"):
+        return _release_list_or_diff(definitions, action, args.csv)
+    if action:
+        print(f"release: unknown action {action[0]!r} (diff, list, or --name/--as-at to freeze one)", file=sys.stderr)
+        return 2
+    request = _release_request(args)
+    if request is None:
+        return 2
+    return _freeze_release(definitions, request)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -234,6 +234,121 @@ def figures_digest(published: pd.DataFrame) -> str:
 # --- freezing ------------------------------------------------------------------------------------
 
 
+def _published_for(
+    conn: Connection,
+    request: ReleaseRequest,
+    config,
+    rules: DisclosureRules,
+    files: pd.DataFrame,
+    run_nightly: Callable[[Path, str, Path], bool],
+) -> pd.DataFrame:
+    """The release's published figures, sorted: rebuilt from the files known then, or from the live warehouse.
+
+    A rebuild is needed only when `as_known_at` leaves out some of the files landed so far.
+    """
+    everything = input_files(conn, None)
+    if request.as_known_at is not None and len(files) < len(everything):
+        with tempfile.TemporaryDirectory(prefix="amed_release_") as workdir:
+            url = rebuild_from_files(files, config, Path(workdir), run_nightly)
+            engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+            try:
+                with engine.connect() as rebuilt:
+                    _, published = release_figures(rebuilt, request, rules)
+            finally:
+                engine.dispose()
+    else:
+        _, published = release_figures(conn, request, rules)
+    return published.sort_values(
+        ["metric_id", "partnership_id", "dimension", "dimension_value"], kind="stable"
+    ).reset_index(drop=True)
+
+
+def _inputs_fingerprint(files: pd.DataFrame, request: ReleaseRequest) -> str:
+    """The identity of the release's inputs: its files with their hashes, and its two dates."""
+    return fingerprint_of(
+        {
+            "files": sorted(zip(files["source_file"], files["content_hash"])),
+            "as_at": str(request.as_at),
+            "as_known_at": str(request.as_known_at),
+        }
+    )
+
+
+def _choose_version(
+    conn: Connection, request: ReleaseRequest, inputs_fp: str, figures_fp: str, rules_json: str, metrics_version: str
+) -> tuple[int, bool, int | None]:
+    """(version, new version?, previous version): the recorded version with the same identity, else the next one."""
+    existing = pd.DataFrame(
+        conn.execute(select(release).where(release.c.slug == request.slug)).mappings().all(),
+        columns=[c.name for c in release.columns],
+    )
+    same = existing[
+        (existing["inputs_fingerprint"] == inputs_fp)
+        & (existing["figures_fingerprint"] == figures_fp)
+        & (existing["disclosure_rules"] == rules_json)
+        & (existing["metrics_version"] == metrics_version)
+    ]
+    previous = int(existing["version"].max()) if len(existing) else None
+    if len(same):
+        return int(same["version"].iloc[0]), False, previous
+    return (previous or 0) + 1, True, previous
+
+
+def _record_release(
+    conn: Connection,
+    request: ReleaseRequest,
+    manifest: dict,
+    rules_json: str,
+    folder: Path,
+    run_id: str,
+    files: pd.DataFrame,
+    published: pd.DataFrame,
+) -> None:
+    """Records a new release version: its row, its input files and its published figures."""
+    release_id, metrics_version = manifest["release_id"], manifest["metrics_version"]
+    conn.execute(
+        release.insert().values(
+            release_id=release_id,
+            name=request.name,
+            slug=request.slug,
+            version=manifest["version"],
+            as_at=request.as_at,
+            as_known_at=request.as_known_at,
+            run_id=run_id,
+            code_version=code_version(metrics_version),
+            metrics_version=metrics_version,
+            inputs_fingerprint=manifest["inputs_fingerprint"],
+            figures_fingerprint=manifest["figures_fingerprint"],
+            disclosure_rules=rules_json,
+            input_files=len(files),
+            figures=len(published),
+            folder=str(folder),
+            created_at=dt.datetime.now().replace(microsecond=0),
+        )
+    )
+    if len(files):
+        conn.execute(
+            release_input_file.insert(),
+            [
+                {
+                    "release_id": release_id,
+                    "source_file": f["source_file"],
+                    "partnership_id": f["partnership_id"],
+                    "dataset": f["dataset"],
+                    "content_hash": f["content_hash"],
+                    "first_landed_at": None
+                    if pd.isna(f["first_landed_at"])
+                    else pd.Timestamp(f["first_landed_at"]).to_pydatetime(),
+                }
+                for _, f in files.iterrows()
+            ],
+        )
+    if len(published):
+        stored = published.assign(release_id=release_id)
+        stored = stored.astype(object).where(stored.notna(), None)
+        conn.execute(release_metric_values.insert(), stored.to_dict("records"))
+
+
 def freeze(
     conn: Connection,
     request: ReleaseRequest,
@@ -255,45 +370,11 @@ def freeze(
     """
     rules = DisclosureRules(**config.disclosure)
     files = input_files(conn, request.as_known_at)
-    everything = input_files(conn, None)
-    if request.as_known_at is not None and len(files) < len(everything):
-        with tempfile.TemporaryDirectory(prefix="amed_release_") as workdir:
-            url = rebuild_from_files(files, config, Path(workdir), run_nightly)
-            engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-            try:
-                with engine.connect() as rebuilt:
-                    _, published = release_figures(rebuilt, request, rules)
-            finally:
-                engine.dispose()
-    else:
-        _, published = release_figures(conn, request, rules)
-    published = published.sort_values(
-        ["metric_id", "partnership_id", "dimension", "dimension_value"], kind="stable"
-    ).reset_index(drop=True)
+    published = _published_for(conn, request, config, rules, files, run_nightly)
     rules_json = json.dumps(asdict(rules), sort_keys=True)
-    inputs_fp = fingerprint_of(
-        {
-            "files": sorted(zip(files["source_file"], files["content_hash"])),
-            "as_at": str(request.as_at),
-            "as_known_at": str(request.as_known_at),
-        }
-    )
+    inputs_fp = _inputs_fingerprint(files, request)
     figures_fp = figures_digest(published)
-    existing = pd.DataFrame(
-        conn.execute(select(release).where(release.c.slug == request.slug)).mappings().all(),
-        columns=[c.name for c in release.columns],
-    )
-    same = existing[
-        (existing["inputs_fingerprint"] == inputs_fp)
-        & (existing["figures_fingerprint"] == figures_fp)
-        & (existing["disclosure_rules"] == rules_json)
-        & (existing["metrics_version"] == metrics_version)
-    ]
-    previous = int(existing["version"].max()) if len(existing) else None
-    if len(same):
-        version, new_version = int(same["version"].iloc[0]), False
-    else:
-        version, new_version = (previous or 0) + 1, True
+    version, new_version, previous = _choose_version(conn, request, inputs_fp, figures_fp, rules_json, metrics_version)
     release_id = f"{request.slug}-v{version}"
     folder = Path(export_dir) / "releases" / release_id
     landed = {(p, d) for p, d in zip(files["partnership_id"], files["dataset"])}
@@ -313,48 +394,7 @@ def freeze(
     }
     definitions = annotate_definitions(metric_tables.definitions_frame())
     if new_version:
-        now = dt.datetime.now().replace(microsecond=0)
-        conn.execute(
-            release.insert().values(
-                release_id=release_id,
-                name=request.name,
-                slug=request.slug,
-                version=version,
-                as_at=request.as_at,
-                as_known_at=request.as_known_at,
-                run_id=run_id,
-                code_version=code_version(metrics_version),
-                metrics_version=metrics_version,
-                inputs_fingerprint=inputs_fp,
-                figures_fingerprint=figures_fp,
-                disclosure_rules=rules_json,
-                input_files=len(files),
-                figures=len(published),
-                folder=str(folder),
-                created_at=now,
-            )
-        )
-        if len(files):
-            conn.execute(
-                release_input_file.insert(),
-                [
-                    {
-                        "release_id": release_id,
-                        "source_file": f["source_file"],
-                        "partnership_id": f["partnership_id"],
-                        "dataset": f["dataset"],
-                        "content_hash": f["content_hash"],
-                        "first_landed_at": None
-                        if pd.isna(f["first_landed_at"])
-                        else pd.Timestamp(f["first_landed_at"]).to_pydatetime(),
-                    }
-                    for _, f in files.iterrows()
-                ],
-            )
-        if len(published):
-            stored = published.assign(release_id=release_id)
-            stored = stored.astype(object).where(stored.notna(), None)
-            conn.execute(release_metric_values.insert(), stored.to_dict("records"))
+        _record_release(conn, request, manifest, rules_json, folder, run_id, files, published)
     write_outputs(folder, published, definitions, not_applicable, files, manifest)
     return ReleaseOutcome(
         release_id,

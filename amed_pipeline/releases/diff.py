@@ -116,12 +116,10 @@ def file_reasons(conn: Connection, a: pd.Series, b: pd.Series) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["partnership_id", "source_file", "kind", "reason"])
 
 
-def release_diff(conn: Connection, reference_a: str, reference_b: str, labels=None) -> tuple[pd.DataFrame, dict]:
-    """(changed figures with their reasons, summary) between releases A and B."""
-    a, b = resolve(conn, reference_a), resolve(conn, reference_b)
-    figures_a, figures_b = stored_figures(conn, a["release_id"]), stored_figures(conn, b["release_id"])
+def _changed_figures(figures_a: pd.DataFrame, figures_b: pd.DataFrame) -> pd.DataFrame:
+    """The figures in only one release, or in both with a different value, status or base (with `_merge`)."""
     merged = figures_a.merge(figures_b, on=KEY, how="outer", suffixes=("_a", "_b"), indicator=True)
-    changed = merged[
+    return merged[
         (merged["_merge"] != "both")
         | ~pd.Series(
             [all(_same(r[f"{c}_a"], r[f"{c}_b"]) for c in COMPARED) for _, r in merged.iterrows()],
@@ -129,7 +127,10 @@ def release_diff(conn: Connection, reference_a: str, reference_b: str, labels=No
             dtype=bool,
         )
     ].copy()
-    files = file_reasons(conn, a, b)
+
+
+def _general_reasons(a: pd.Series, b: pd.Series) -> list[str]:
+    """Why every figure may differ between releases A and B: their dates, disclosure rules or metric code."""
     general = []
     if a["as_at"] != b["as_at"]:
         general.append(
@@ -144,6 +145,11 @@ def release_diff(conn: Connection, reference_a: str, reference_b: str, labels=No
         general.append(f"rules: disclosure rules changed ({a['disclosure_rules']} → {b['disclosure_rules']})")
     if a["metrics_version"] != b["metrics_version"]:
         general.append(f"code: metric code version {a['metrics_version']} → {b['metrics_version']}")
+    return general
+
+
+def _figure_reasons(changed: pd.DataFrame, general: list[str], files: pd.DataFrame) -> list[str]:
+    """One reason text per changed figure: the general and its partnership's file reasons, else disclosure, else erasure."""
     reasons = []
     for _, r in changed.iterrows():
         own = (
@@ -157,23 +163,26 @@ def release_diff(conn: Connection, reference_a: str, reference_b: str, labels=No
                 "same files, dates and rules gave a different figure: an erasure or a re-processing (see erasure_log)"
             ]
         reasons.append("; ".join(parts))
-    changed["reasons"] = reasons
-    changed["change"] = (
-        changed["_merge"].map({"left_only": "only in A", "right_only": "only in B", "both": "changed"}).astype(str)
-    )
-    columns = [
-        *KEY,
-        "unit_a",
-        "value_a",
-        "observation_status_a",
-        "base_n_a",
-        "value_b",
-        "observation_status_b",
-        "base_n_b",
-        "change",
-        "reasons",
-    ]
-    out = changed[columns].rename(columns={"unit_a": "unit"}).reset_index(drop=True)
+    return reasons
+
+
+DIFF_COLUMNS = [
+    *KEY,
+    "unit_a",
+    "value_a",
+    "observation_status_a",
+    "base_n_a",
+    "value_b",
+    "observation_status_b",
+    "base_n_b",
+    "change",
+    "reasons",
+]
+
+
+def _diff_table(changed: pd.DataFrame, labels) -> pd.DataFrame:
+    """The changed figures as the diff shows them: one unit, counts and bases as whole numbers, labels when given."""
+    out = changed[DIFF_COLUMNS].rename(columns={"unit_a": "unit"}).reset_index(drop=True)
     out["unit"] = out["unit"].where(out["unit"].notna(), changed["unit_b"].to_numpy())
     for column in ("observation_status_a", "observation_status_b"):
         out[column] = out[column].fillna("")
@@ -192,6 +201,21 @@ def release_diff(conn: Connection, reference_a: str, reference_b: str, labels=No
         out.insert(1, "measure", out["metric_id"].map(labels.metric))
         out.insert(3, "partnership", out["partnership_id"].map(labels.partnership))
         out.insert(6, "category", [labels.value(d, v) for d, v in zip(out["dimension"], out["dimension_value"])])
+    return out
+
+
+def release_diff(conn: Connection, reference_a: str, reference_b: str, labels=None) -> tuple[pd.DataFrame, dict]:
+    """(changed figures with their reasons, summary) between releases A and B."""
+    a, b = resolve(conn, reference_a), resolve(conn, reference_b)
+    figures_a, figures_b = stored_figures(conn, a["release_id"]), stored_figures(conn, b["release_id"])
+    changed = _changed_figures(figures_a, figures_b)
+    files = file_reasons(conn, a, b)
+    general = _general_reasons(a, b)
+    changed["reasons"] = _figure_reasons(changed, general, files)
+    changed["change"] = (
+        changed["_merge"].map({"left_only": "only in A", "right_only": "only in B", "both": "changed"}).astype(str)
+    )
+    out = _diff_table(changed, labels)
     summary = {
         "a": a["release_id"],
         "b": b["release_id"],

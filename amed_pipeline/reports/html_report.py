@@ -232,6 +232,236 @@ def _breakdown_table(
     return f"<table><thead><tr><th>{html.escape(heading)}</th>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+RATING_LABELS = {
+    "usefulness_end_mean": "Usefulness, end of session",
+    "usefulness_followup_mean": "Usefulness, follow-up",
+    "knowledge_mean": "Importance of conversations",
+    "confidence_mean": "Confidence",
+}
+
+
+def _period(figures: _Figures) -> str:
+    """The delivery period the header names, from the people-trained figure's dates."""
+    period_row = figures.row("people_trained")
+    return (
+        f"{pd.Timestamp(period_row['period_start']):%B %Y} to {pd.Timestamp(period_row['period_end']):%B %Y}"
+        if period_row is not None
+        else "no sessions delivered yet"
+    )
+
+
+def _withheld_section(warnings: Sequence[str]) -> str:
+    """The 'Not published' section listing what is withheld and why; empty without warnings."""
+    if not warnings:
+        return ""
+    return (
+        '<section id="withheld" class="note"><h2>Not published</h2><ul>'
+        + "".join(f"<li>{html.escape(w)}</li>" for w in warnings)
+        + "</ul></section>\n"
+    )
+
+
+def _headline_section(figures: _Figures) -> str:
+    """Headline figures as tiles, with the knowledge, confidence and online-workshop sentence."""
+    question = pres.QUESTIONS
+    tiles = [
+        ("people_trained", "people trained"),
+        ("sessions_delivered", "training sessions"),
+        ("delivery_months", "months of delivery"),
+        ("feedback_response_rate", "of attendances answered the end-of-session feedback"),
+        ("followup_response_rate", "of attendances answered the follow-up survey"),
+        ("usefulness_end_mean", question["usefulness_end_mean"]),
+        ("usefulness_followup_mean", question["usefulness_followup_mean"]),
+        ("more_conversations_share", question["more_conversations_share"]),
+    ]
+    tile_html = "".join(
+        f'<div class="tile">{figures.span(m)}<span class="caption">{html.escape(c)}</span></div>' for m, c in tiles
+    )
+    headline_note = (
+        f'<p class="note">{html.escape(question["knowledge_mean"])}: {figures.span("knowledge_mean")}. '
+        f"{html.escape(question['confidence_mean'])}: {figures.span('confidence_mean')}. "
+        f"{figures.span('online_workshop_share')} of attendances were at the one-hour online workshops.</p>"
+    )
+    return f'<section id="headline"><h2>Headline figures</h2><div class="tiles">{tile_html}</div>\n{headline_note}</section>'
+
+
+def _physiotherapists_note(figures: _Figures) -> str:
+    """The physiotherapists' share of the clinical-care workshop; empty when not published."""
+    physio_value = "physical_activity_in_clinical_care|physiotherapist"
+    physio_row = figures.row("profession_share", dimension="training_type|profession", value=physio_value)
+    if physio_row is None:
+        return ""
+    return (
+        f"<p>Physiotherapists: {figures.span('profession_share', ALL_PARTNERSHIPS, 'training_type|profession', physio_value)} "
+        f"of attendances at the clinical-care workshop "
+        f'(<span class="count">{format_value(physio_row["numerator"], "count", physio_row["observation_status"])}</span> attendances).</p>'
+    )
+
+
+def _training_types_section(figures: _Figures, labels: dict[str, dict[str, str]]) -> str:
+    """Share of attendances by training type (in the evaluation's order), with the physiotherapists' note."""
+    training = _chart_items(
+        figures.rows("training_type_share", dimension="training_type"),
+        labels.get("training_type", {}),
+        TRAINING_TYPE_ORDER,
+        figures,
+    )
+    return (
+        '<section id="training-types"><h2>Training types</h2><p>Share of attendances by type of training.</p>'
+        f"{bar_chart(training, 'Training types')}{_physiotherapists_note(figures)}</section>"
+    )
+
+
+def _role_groups_section(figures: _Figures, labels: dict[str, dict[str, str]]) -> str:
+    """Share of people trained by role group, largest first."""
+    roles = _chart_items(
+        figures.rows("role_group_share", dimension="role_group"), labels.get("role_group", {}), figures=figures
+    )
+    return (
+        '<section id="role-groups"><h2>Who was trained</h2><p>Share of people trained by role group (their most '
+        f"recent role).</p>{bar_chart(roles, 'Role groups')}</section>"
+    )
+
+
+def _delivery_section(figures: _Figures) -> str:
+    """Attendances per month as a column chart."""
+    monthly = figures.rows("attendances", dimension="month").sort_values("dimension_value")
+    month_items = [
+        (
+            pd.Timestamp(r["dimension_value"] + "-01").strftime("%b %y"),
+            None if not pres.is_shown(r["value"], r["observation_status"]) else float(r["value"]),
+            figures.shown(r),
+        )
+        for _, r in monthly.iterrows()
+    ]
+    return (
+        '<section id="delivery"><h2>Delivery by month</h2><p>Attendances per month.</p>'
+        f"{bar_chart(month_items, 'Attendances by month', horizontal=False)}</section>"
+    )
+
+
+def _ratings_section(figures: _Figures) -> str:
+    """The four mean ratings out of 10 (each with its base), and the questions asked."""
+    ratings = []
+    for metric, label in RATING_LABELS.items():
+        row = figures.row(metric)
+        if row is None:
+            figures.dash = True
+            ratings.append((label, None, "–"))
+            continue
+        base = format_base(row["base_n"], row["unit"], row["observation_status"])
+        figures.symbols.update(pres.flags_of(base))
+        ratings.append(
+            (
+                label,
+                float(row["value"]) if pres.is_shown(row["value"], row["observation_status"]) else None,
+                f"{figures.shown(row)} ({base})",
+            )
+        )
+    questions_asked = "".join(
+        f"<li><b>{html.escape(label)}</b>: “{html.escape(pres.QUESTIONS[m])}”</li>"
+        for m, label in RATING_LABELS.items()
+    )
+    return (
+        '<section id="ratings"><h2>Ratings</h2><p>Mean ratings out of 10.</p>'
+        f'{bar_chart(ratings, "Ratings")}<p>The questions asked:</p><ul class="questions">{questions_asked}</ul></section>'
+    )
+
+
+def _conversations_section(figures: _Figures) -> str:
+    """The share having more conversations about physical activity, overall and by setting."""
+    settings = _chart_items(
+        figures.rows("more_conversations_share", dimension="setting"), SETTING_LABELS, figures=figures
+    )
+    conversations = figures.span("more_conversations_share")
+    return (
+        '<section id="conversations"><h2>Conversations about physical activity</h2>\n'
+        f"<p>{html.escape(pres.QUESTIONS['more_conversations_share'])}: {conversations} overall, by where they work:</p>"
+        f"{bar_chart(settings, 'More conversations by setting')}</section>"
+    )
+
+
+def _breakdowns_section(figures: _Figures, labels: dict[str, dict[str, str]]) -> str:
+    """Ratings by profession and role group, survey figures by training type; empty when none is published."""
+    question = pres.QUESTIONS
+    rating_metrics = [
+        (m, question[m].split(" (")[0]) for m in ("usefulness_end_mean", "knowledge_mean", "confidence_mean")
+    ]
+    profession_labels = labels.get("profession", {})
+    by_profession = _breakdown_table(figures, rating_metrics, "profession", profession_labels, "Profession")
+    by_role = _breakdown_table(figures, rating_metrics, "role_group", labels.get("role_group", {}), "Role group")
+    survey_metrics = [
+        ("feedback_response_rate", "End-of-session feedback response rate"),
+        ("usefulness_end_mean", question["usefulness_end_mean"].split(" (")[0] + " (end of session)"),
+        ("followup_response_rate", "Follow-up response rate"),
+        ("usefulness_followup_mean", question["usefulness_followup_mean"].split(" (")[0] + " (follow-up)"),
+    ]
+    by_type = _breakdown_table(
+        figures, survey_metrics, "training_type", labels.get("training_type", {}), "Training type"
+    )
+    if not (by_profession or by_role or by_type):
+        return ""
+    return (
+        '<section id="breakdowns"><h2>Ratings by profession, role group and training type</h2>'
+        "<p>End-of-session ratings (means out of 10) by the respondent's profession and role group: their role where the "
+        "response links to a person trained, else the job title the survey asked for.</p>"
+        f"{by_profession}{by_role}<p>Responses by the training type of the session they link to (the latest session the "
+        f"respondent attended before answering).</p>{by_type}</section>"
+    )
+
+
+def _partnerships_section(figures: _Figures, partnerships: dict[str, str]) -> str:
+    """A table comparing the main figures across partnerships, with the programme total last."""
+    question = pres.QUESTIONS
+    comparison_metrics = [
+        ("people_trained", "People trained"),
+        ("attendances", "Attendances"),
+        ("sessions_delivered", "Sessions"),
+        ("feedback_response_rate", "Feedback response rate"),
+        ("followup_response_rate", "Follow-up response rate"),
+        ("usefulness_end_mean", question["usefulness_end_mean"]),
+        ("more_conversations_share", question["more_conversations_share"]),
+    ]
+    scopes = [p for p in partnerships] + [ALL_PARTNERSHIPS]
+    header_cells = "".join(f"<th>{html.escape(partnerships.get(s, pres.ALL_LABEL))}</th>" for s in scopes)
+    body_rows = "".join(
+        f"<tr><td>{html.escape(label)}</td>" + "".join(f"<td>{figures.span(metric, s)}</td>" for s in scopes) + "</tr>"
+        for metric, label in comparison_metrics
+    )
+    return (
+        '<section id="partnerships"><h2>Partnerships compared</h2><table><thead><tr><th></th>'
+        f"{header_cells}</tr></thead><tbody>{body_rows}</tbody></table></section>"
+    )
+
+
+def _notes_section(figures: _Figures, notes: list[str] | None, definitions: pd.DataFrame) -> str:
+    """The legend of the symbols used so far, the rounding and disclosure notes, and the definitions.
+
+    Call it last: the legend lists only the shorthands (and the dash) the other sections drew.
+    """
+    key = pres.symbol_key()
+    legend_items = [(s, key[s]) for s in sorted(figures.symbols) if s in key]
+    if figures.dash:
+        legend_items.append(("–", pres.DASH_MEANING))
+    legend_items.append(
+        (
+            "n",
+            "The base: how many people, attendances or responses a share or mean rests on (rounded as the notes say).",
+        )
+    )
+    legend = "".join(f"<li><b>{html.escape(k)}</b> {html.escape(v)}</li>" for k, v in legend_items)
+    note_items = "".join(f"<li>{html.escape(n)}</li>" for n in (notes or []))
+    definition_items = "".join(
+        f"<li><b>{html.escape(r['label'])}</b> (<code>{html.escape(r['metric_id'])}</code>): {html.escape(r['definition'])}</li>"
+        for _, r in definitions.iterrows()
+    )
+    return (
+        f'<section id="notes"><h2>Notes</h2><h3>Symbols</h3><ul class="legend">{legend}</ul>'
+        f'<h3>Rounding and disclosure</h3><ul class="notes">{note_items}</ul>\n'
+        f"<details><summary>Definitions</summary><ul>{definition_items}</ul></details></section>"
+    )
+
+
 def render_report(
     published: pd.DataFrame,
     definitions: pd.DataFrame,
@@ -257,168 +487,26 @@ def render_report(
     na_pairs = {(m, p) for survey, ps in not_applicable.items() for m in pres.SURVEY_METRICS[survey] for p in ps}
     figures = _Figures(published, na_pairs)
     generated_at = generated_at or dt.datetime.now()
-    question = pres.QUESTIONS
-    period_row = figures.row("people_trained")
-    period = (
-        f"{pd.Timestamp(period_row['period_start']):%B %Y} to {pd.Timestamp(period_row['period_end']):%B %Y}"
-        if period_row is not None
-        else "no sessions delivered yet"
-    )
-    tiles = [
-        ("people_trained", "people trained"),
-        ("sessions_delivered", "training sessions"),
-        ("delivery_months", "months of delivery"),
-        ("feedback_response_rate", "of attendances answered the end-of-session feedback"),
-        ("followup_response_rate", "of attendances answered the follow-up survey"),
-        ("usefulness_end_mean", question["usefulness_end_mean"]),
-        ("usefulness_followup_mean", question["usefulness_followup_mean"]),
-        ("more_conversations_share", question["more_conversations_share"]),
+    sections = [
+        _headline_section(figures),
+        _training_types_section(figures, labels),
+        _role_groups_section(figures, labels),
+        _delivery_section(figures),
+        _ratings_section(figures),
+        _conversations_section(figures),
+        _breakdowns_section(figures, labels),
+        _partnerships_section(figures, partnerships),
     ]
-    tile_html = "".join(
-        f'<div class="tile">{figures.span(m)}<span class="caption">{html.escape(c)}</span></div>' for m, c in tiles
-    )
-    headline_note = (
-        f'<p class="note">{html.escape(question["knowledge_mean"])}: {figures.span("knowledge_mean")}. '
-        f"{html.escape(question['confidence_mean'])}: {figures.span('confidence_mean')}. "
-        f"{figures.span('online_workshop_share')} of attendances were at the one-hour online workshops.</p>"
-    )
-    training = _chart_items(
-        figures.rows("training_type_share", dimension="training_type"),
-        labels.get("training_type", {}),
-        TRAINING_TYPE_ORDER,
-        figures,
-    )
-    roles = _chart_items(
-        figures.rows("role_group_share", dimension="role_group"), labels.get("role_group", {}), figures=figures
-    )
-    monthly = figures.rows("attendances", dimension="month").sort_values("dimension_value")
-    month_items = [
-        (
-            pd.Timestamp(r["dimension_value"] + "-01").strftime("%b %y"),
-            None if not pres.is_shown(r["value"], r["observation_status"]) else float(r["value"]),
-            figures.shown(r),
-        )
-        for _, r in monthly.iterrows()
-    ]
-    ratings = []
-    short = {
-        "usefulness_end_mean": "Usefulness, end of session",
-        "usefulness_followup_mean": "Usefulness, follow-up",
-        "knowledge_mean": "Importance of conversations",
-        "confidence_mean": "Confidence",
-    }
-    for metric in short:
-        row = figures.row(metric)
-        if row is None:
-            figures.dash = True
-            ratings.append((short[metric], None, "–"))
-            continue
-        base = format_base(row["base_n"], row["unit"], row["observation_status"])
-        figures.symbols.update(pres.flags_of(base))
-        ratings.append(
-            (
-                short[metric],
-                float(row["value"]) if pres.is_shown(row["value"], row["observation_status"]) else None,
-                f"{figures.shown(row)} ({base})",
-            )
-        )
-    questions_asked = "".join(f"<li><b>{html.escape(short[m])}</b>: “{html.escape(question[m])}”</li>" for m in short)
-    settings = _chart_items(
-        figures.rows("more_conversations_share", dimension="setting"), SETTING_LABELS, figures=figures
-    )
-    conversations = figures.span("more_conversations_share")
-    physio_value = "physical_activity_in_clinical_care|physiotherapist"
-    physio_row = figures.row("profession_share", dimension="training_type|profession", value=physio_value)
-    physio_text = ""
-    if physio_row is not None:
-        physio_text = (
-            f"<p>Physiotherapists: {figures.span('profession_share', ALL_PARTNERSHIPS, 'training_type|profession', physio_value)} "
-            f"of attendances at the clinical-care workshop "
-            f'(<span class="count">{format_value(physio_row["numerator"], "count", physio_row["observation_status"])}</span> attendances).</p>'
-        )
-    rating_metrics = [
-        (m, question[m].split(" (")[0]) for m in ("usefulness_end_mean", "knowledge_mean", "confidence_mean")
-    ]
-    profession_labels = labels.get("profession", {})
-    by_profession = _breakdown_table(figures, rating_metrics, "profession", profession_labels, "Profession")
-    by_role = _breakdown_table(figures, rating_metrics, "role_group", labels.get("role_group", {}), "Role group")
-    survey_metrics = [
-        ("feedback_response_rate", "End-of-session feedback response rate"),
-        ("usefulness_end_mean", question["usefulness_end_mean"].split(" (")[0] + " (end of session)"),
-        ("followup_response_rate", "Follow-up response rate"),
-        ("usefulness_followup_mean", question["usefulness_followup_mean"].split(" (")[0] + " (follow-up)"),
-    ]
-    by_type = _breakdown_table(
-        figures, survey_metrics, "training_type", labels.get("training_type", {}), "Training type"
-    )
-    breakdowns = ""
-    if by_profession or by_role or by_type:
-        breakdowns = (
-            '<section id="breakdowns"><h2>Ratings by profession, role group and training type</h2>'
-            "<p>End-of-session ratings (means out of 10) by the respondent's profession and role group: their role where the "
-            "response links to a person trained, else the job title the survey asked for.</p>"
-            f"{by_profession}{by_role}<p>Responses by the training type of the session they link to (the latest session the "
-            f"respondent attended before answering).</p>{by_type}</section>"
-        )
-    comparison_metrics = [
-        ("people_trained", "People trained"),
-        ("attendances", "Attendances"),
-        ("sessions_delivered", "Sessions"),
-        ("feedback_response_rate", "Feedback response rate"),
-        ("followup_response_rate", "Follow-up response rate"),
-        ("usefulness_end_mean", question["usefulness_end_mean"]),
-        ("more_conversations_share", question["more_conversations_share"]),
-    ]
-    scopes = [p for p in partnerships] + [ALL_PARTNERSHIPS]
-    header_cells = "".join(f"<th>{html.escape(partnerships.get(s, pres.ALL_LABEL))}</th>" for s in scopes)
-    body_rows = "".join(
-        f"<tr><td>{html.escape(label)}</td>" + "".join(f"<td>{figures.span(metric, s)}</td>" for s in scopes) + "</tr>"
-        for metric, label in comparison_metrics
-    )
-    key = pres.symbol_key()
-    legend_items = [(s, key[s]) for s in sorted(figures.symbols) if s in key]
-    if figures.dash:
-        legend_items.append(("–", pres.DASH_MEANING))
-    legend_items.append(
-        (
-            "n",
-            "The base: how many people, attendances or responses a share or mean rests on (rounded as the notes say).",
-        )
-    )
-    legend = "".join(f"<li><b>{html.escape(k)}</b> {html.escape(v)}</li>" for k, v in legend_items)
-    note_items = "".join(f"<li>{html.escape(n)}</li>" for n in (notes or []))
-    definition_items = "".join(
-        f"<li><b>{html.escape(r['label'])}</b> (<code>{html.escape(r['metric_id'])}</code>): {html.escape(r['definition'])}</li>"
-        for _, r in definitions.iterrows()
-    )
+    sections.append(_notes_section(figures, notes, definitions))  # last: its legend lists what the others drew
     footer = footer or f"Produced {generated_at:%d %B %Y %H:%M} by the amed_pipeline (Dagster run {run_id})."
-    withheld_html = (
-        (
-            '<section id="withheld" class="note"><h2>Not published</h2><ul>'
-            + "".join(f"<li>{html.escape(w)}</li>" for w in warnings)
-            + "</ul></section>\n"
-        )
-        if warnings
-        else ""
-    )
+    body = "\n".join(sections)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(programme_name)}: evaluation report</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>{CSS}</style></head>
 <body>
-<header><h1>{html.escape(programme_name)}</h1><div>Evaluation of training delivered {html.escape(period)}</div></header>
+<header><h1>{html.escape(programme_name)}</h1><div>Evaluation of training delivered {html.escape(_period(figures))}</div></header>
 <main>
-{withheld_html}<section id="headline"><h2>Headline figures</h2><div class="tiles">{tile_html}</div>
-{headline_note}</section>
-<section id="training-types"><h2>Training types</h2><p>Share of attendances by type of training.</p>{bar_chart(training, "Training types")}{physio_text}</section>
-<section id="role-groups"><h2>Who was trained</h2><p>Share of people trained by role group (their most recent role).</p>{bar_chart(roles, "Role groups")}</section>
-<section id="delivery"><h2>Delivery by month</h2><p>Attendances per month.</p>{bar_chart(month_items, "Attendances by month", horizontal=False)}</section>
-<section id="ratings"><h2>Ratings</h2><p>Mean ratings out of 10.</p>{bar_chart(ratings, "Ratings")}<p>The questions asked:</p><ul class="questions">{questions_asked}</ul></section>
-<section id="conversations"><h2>Conversations about physical activity</h2>
-<p>{html.escape(question["more_conversations_share"])}: {conversations} overall, by where they work:</p>{bar_chart(settings, "More conversations by setting")}</section>
-{breakdowns}
-<section id="partnerships"><h2>Partnerships compared</h2><table><thead><tr><th></th>{header_cells}</tr></thead><tbody>{body_rows}</tbody></table></section>
-<section id="notes"><h2>Notes</h2><h3>Symbols</h3><ul class="legend">{legend}</ul><h3>Rounding and disclosure</h3><ul class="notes">{note_items}</ul>
-<details><summary>Definitions</summary><ul>{definition_items}</ul></details></section>
+{_withheld_section(warnings)}{body}
 <footer>{html.escape(footer)}</footer>
 </main></body></html>
 """
