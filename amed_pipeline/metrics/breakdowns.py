@@ -24,7 +24,15 @@ import pandas as pd
 from sqlalchemy import Connection, text
 
 from amed_pipeline.metrics.catalogue import METRICS_BY_ID
-from amed_pipeline.metrics.compute import METRIC_COLUMNS, QUERIES, ROLE_CTES, in_metric_order, metric_rows, run_queries
+from amed_pipeline.metrics.compute import (
+    METRIC_COLUMNS,
+    QUERIES,
+    ROLES_TABLE,
+    execute_queries,
+    in_metric_order,
+    metric_rows,
+    scoped_attendance,
+)
 
 NOT_STATED = "not_stated"
 # metric id → the dimensions it is also published by (with what the definition says about them).
@@ -47,12 +55,11 @@ DEFINITION_NOTES = {
 
 # The respondent's role in each scope is the role `compute.ROLE_CTES` gives the person in that
 # scope (their most recent attended booking with that partnership; for 'all', in the programme),
-# so a partnership's breakdown rows depend on its own data only.
+# so a partnership's breakdown rows depend on its own data only. The roles are read from
+# `compute.ROLES_TABLE`: these queries run inside `compute.scoped_attendance`.
 _RESPONDENT = (
     """
-WITH"""
-    + ROLE_CTES
-    + """, responses AS (
+WITH responses AS (
     SELECT f.partnership_id AS scope, f.* FROM fact_feedback f
     UNION ALL
     SELECT 'all' AS scope, f.* FROM fact_feedback f
@@ -61,7 +68,9 @@ WITH"""
            CASE WHEN p.person_key IS NOT NULL THEN p.profession WHEN r.profession <> '' THEN r.profession ELSE :not_stated END AS profession,
            CASE WHEN p.person_key IS NOT NULL THEN p.role_group WHEN r.role_group <> '' THEN r.role_group ELSE :not_stated END AS role_group
     FROM responses r
-    LEFT JOIN roles p ON p.scope = r.scope AND p.person_key = r.person_key AND r.person_key <> ''
+    LEFT JOIN """
+    + ROLES_TABLE
+    + """ p ON p.scope = r.scope AND p.person_key = r.person_key AND r.person_key <> ''
 )
 SELECT scope, {group} AS category,
        SUM(usefulness) AS usefulness_sum, COUNT(usefulness) AS usefulness_n,
@@ -99,16 +108,19 @@ BREAKDOWN_QUERIES = {
 }
 
 
-def run_breakdown_queries(conn: Connection) -> dict[str, pd.DataFrame]:
+def run_breakdown_queries(
+    conn: Connection, aggregates: dict[str, pd.DataFrame] | None = None
+) -> dict[str, pd.DataFrame]:
+    """The breakdowns' aggregates (inside `compute.scoped_attendance`), with the totals and
+    attendances by training type they divide by (taken from `aggregates` when given)."""
     results = {}
-    for name, sql in {
-        **BREAKDOWN_QUERIES,
-        "totals": QUERIES["totals"],
-        "by_training_type": QUERIES["by_training_type"],
-    }.items():
+    for name, sql in BREAKDOWN_QUERIES.items():
         params = {"not_stated": NOT_STATED} if ":not_stated" in sql else {}
         results[name] = pd.DataFrame(conn.execute(text(sql), params).mappings().all())
-    return results
+    shared = ("totals", "by_training_type")
+    if aggregates is None:
+        aggregates = execute_queries(conn, {name: QUERIES[name] for name in shared})
+    return results | {name: aggregates[name] for name in shared}
 
 
 def breakdown_rows(aggregates: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -174,7 +186,10 @@ def breakdown_rows(aggregates: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 def all_metric_rows(conn: Connection) -> pd.DataFrame:
     """Every exact metric row: `compute.metric_rows` and the breakdowns, in one stable order."""
-    parts = [f for f in (metric_rows(run_queries(conn)), breakdown_rows(run_breakdown_queries(conn))) if len(f)]
+    with scoped_attendance(conn):  # roles and attendances in scope, computed once for every query
+        aggregates = execute_queries(conn, QUERIES)
+        breakdowns = run_breakdown_queries(conn, aggregates)
+    parts = [f for f in (metric_rows(aggregates), breakdown_rows(breakdowns)) if len(f)]
     if not parts:
         return pd.DataFrame(columns=METRIC_COLUMNS)
     frame = pd.concat(parts, ignore_index=True)

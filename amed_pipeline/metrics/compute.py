@@ -10,6 +10,7 @@ rows, so a person trained by two partnerships counts once.
 from __future__ import annotations
 
 import calendar
+import contextlib
 import datetime as dt
 
 import pandas as pd
@@ -47,9 +48,10 @@ RATING_MEANS = {
 # person's role *in that scope*: the job title of their most recent attended booking with that
 # partnership (for 'all', anywhere in the programme); on the same start, the larger session key
 # wins. So a partnership's figures depend on its own bookings only (no programme-wide dim_person).
-# `ROLE_CTES` is shared with `breakdowns.py` (a respondent's role follows the same rule): it
-# defines `att`, `booked` and `roles(scope, person_key, profession, role_group)`.
-ROLE_CTES = """
+# `ROLE_CTES` defines `att`, `booked` and `roles(scope, person_key, profession, role_group)`;
+# `breakdowns.py` reads the same roles (a respondent's role follows the same rule) from
+# `ROLES_TABLE` below.
+_BOOKED_CTES = """
 att AS (
     SELECT b.partnership_id, b.person_key, b.session_key, s.start_at, s.start_month, s.training_type,
            b.profession, b.role_group
@@ -60,7 +62,10 @@ att AS (
     SELECT att.partnership_id AS scope, att.* FROM att
     UNION ALL
     SELECT 'all' AS scope, att.* FROM att
-), roles AS (
+)"""
+ROLE_CTES = (
+    _BOOKED_CTES
+    + """, roles AS (
     SELECT scope, person_key, profession, role_group FROM (
         SELECT scope, person_key, profession, role_group,
                ROW_NUMBER() OVER (PARTITION BY scope, person_key ORDER BY start_at DESC, session_key DESC) AS recency
@@ -68,17 +73,53 @@ att AS (
     ) ranked
     WHERE recency = 1
 )"""
+)
 
-_ATTENDED = (
-    "\nWITH"
+# Every query below reads the roles and the attended bookings in scope; the window behind the
+# roles is the costliest part (it ranks every attendance twice), so `scoped_attendance` computes
+# both once into temporary tables that the queries read.
+ROLES_TABLE = "metric_scoped_roles"
+ATTENDANCE_TABLE = "metric_scoped_attendance"
+_CREATE_ROLES = (
+    "CREATE TEMPORARY TABLE "
+    + ROLES_TABLE
+    + " AS WITH"
     + ROLE_CTES
-    + """, scoped AS (
-    SELECT booked.scope, booked.partnership_id, booked.person_key, booked.session_key, booked.start_at,
-           booked.start_month, booked.training_type, roles.profession, roles.role_group
-    FROM booked JOIN roles ON roles.scope = booked.scope AND roles.person_key = booked.person_key
+    + "\nSELECT scope, person_key, profession, role_group FROM roles"
 )
-"""
+_CREATE_ATTENDANCE = (
+    "CREATE TEMPORARY TABLE "
+    + ATTENDANCE_TABLE
+    + " AS WITH"
+    + _BOOKED_CTES
+    + """
+SELECT booked.scope, booked.partnership_id, booked.person_key, booked.session_key, booked.start_at,
+       booked.start_month, booked.training_type, roles.profession, roles.role_group
+FROM booked JOIN """
+    + ROLES_TABLE
+    + " roles ON roles.scope = booked.scope AND roles.person_key = booked.person_key"
 )
+_DROP_SCOPED = ("DROP TABLE IF EXISTS " + ATTENDANCE_TABLE, "DROP TABLE IF EXISTS " + ROLES_TABLE)
+_ATTENDED = "\nWITH scoped AS (SELECT * FROM " + ATTENDANCE_TABLE + ")\n"
+
+
+@contextlib.contextmanager
+def scoped_attendance(conn: Connection):
+    """The roles (scope, person_key, profession, role_group) and the attended bookings in scope
+    with their role, as temporary tables on `conn` for the duration of the block."""
+    _drop_scoped(conn)
+    conn.execute(text(_CREATE_ROLES))
+    conn.execute(text(_CREATE_ATTENDANCE))
+    try:
+        yield
+    finally:
+        _drop_scoped(conn)
+
+
+def _drop_scoped(conn: Connection) -> None:
+    for statement in _DROP_SCOPED:
+        conn.execute(text(statement))
+
 
 _RESPONSES = """
 WITH scoped AS (
@@ -144,8 +185,14 @@ QUERIES = {
 
 def run_queries(conn: Connection) -> dict[str, pd.DataFrame]:
     """The aggregates, each a small DataFrame."""
+    with scoped_attendance(conn):
+        return execute_queries(conn, QUERIES)
+
+
+def execute_queries(conn: Connection, queries: dict[str, str]) -> dict[str, pd.DataFrame]:
+    """Run aggregate queries (inside `scoped_attendance` where they read its tables)."""
     results = {}
-    for name, sql in QUERIES.items():
+    for name, sql in queries.items():
         statement = text(sql)
         params = {}
         if ":more" in sql:

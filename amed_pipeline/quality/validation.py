@@ -74,10 +74,12 @@ def validate_dataset(dataset: str, frame: pd.DataFrame, ctx: SuiteContext, conte
             suite.add_expectation(expectation)
             columns.update(_columns_of(expectation.configuration.kwargs))
     suite = context.suites.add(suite)
+    derived = {d.name: d for rule in rules for d in rule.derived}
     # Only the columns the suite reads: GX hashes and copies the whole frame it is given.
-    batch = batch_definition.get_batch(
-        batch_parameters={"dataframe": frame[[c for c in frame.columns if c in columns]]}
-    )
+    subset = frame[[c for c in frame.columns if c in columns]]
+    if derived:
+        subset = subset.assign(**{name: d.compute(frame[d.source], ctx) for name, d in derived.items()})
+    batch = batch_definition.get_batch(batch_parameters={"dataframe": subset})
     result = batch.validate(suite, result_format={"result_format": "COMPLETE"})
     outcomes = {r.name: RuleOutcome(dataset, r.name, r.description, r.column, True, len(frame)) for r in rules}
     for expectation_result in result.results:
@@ -94,6 +96,7 @@ def validate_dataset(dataset: str, frame: pd.DataFrame, ctx: SuiteContext, conte
             or config.kwargs.get("column_A")
             or ", ".join(config.kwargs.get("column_list", []))
         )
+        column = derived[column].source if column in derived else column
         for failing in expectation_result.result.get("unexpected_index_list") or []:
             row_position = int(failing if not isinstance(failing, dict) else failing.get("index", 0))
             if row_position not in outcome.failing_columns:
