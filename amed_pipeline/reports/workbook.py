@@ -241,11 +241,28 @@ def write_evaluation_workbook(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     scopes = scopes if len(scopes) <= MAX_PARTNERSHIP_COLUMNS + 1 else [pres.ALL]
-    instructions = (
-        "This worksheet contains one table. Each partnership has a figure column, a base (n) column beside "
-        "every share and mean, and a note column where a figure carries a flag."
-    )
-    sheets, all_symbols = {}, set()
+    sheets = _breakdown_sheets(gptables, published, labels, scopes, not_applicable)
+    sheets["Definitions"] = _definitions_sheet(gptables, definitions, labels)
+    long_included = len(published) <= LONG_TABLE_MAX_ROWS
+    if long_included and len(published):
+        sheets["Metric_values"] = _long_sheet(gptables, published, labels)
+    cover = _cover(gptables, programme_name, period, about, None if long_included else len(published))
+    title = safe_text(f"{programme_name}: evaluation metrics")
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    _produce(gptables, temporary, sheets, cover, _notes_table(notes), title, created)
+    os.replace(temporary, path)
+    return path
+
+
+BREAKDOWN_INSTRUCTIONS = (
+    "This worksheet contains one table. Each partnership has a figure column, a base (n) column beside "
+    "every share and mean, and a note column where a figure carries a flag."
+)
+
+
+def _breakdown_sheets(gptables, published, labels, scopes, not_applicable) -> dict:
+    """The headline table and one table per breakdown (`SHEETS`), leaving out empty ones."""
+    sheets = {}
     for spec in SHEETS:
         wide = pres.wide_table(
             published,
@@ -258,11 +275,15 @@ def write_evaluation_workbook(
         )
         if wide.frame.empty:
             continue
-        all_symbols |= wide.symbols
         index = {1: 0, 2: 1} if spec.dimension else {1: 0}
         sheets[spec.sheet] = _table(
-            gptables, wide.frame, wide.formats, spec.title, spec.table_name, wide.symbols, instructions, index
+            gptables, wide.frame, wide.formats, spec.title, spec.table_name, wide.symbols, BREAKDOWN_INSTRUCTIONS, index
         )
+    return sheets
+
+
+def _definitions_sheet(gptables, definitions: pd.DataFrame, labels: pres.Labels):
+    """The definition of every measure, one row each."""
     definition_frame = pd.DataFrame(
         {
             "Measure": [labels.metric(m) for m in definitions["metric_id"]],
@@ -272,7 +293,7 @@ def write_evaluation_workbook(
             "Definition": definitions["definition"],
         }
     )
-    sheets["Definitions"] = _table(
+    return _table(
         gptables,
         definition_frame,
         {},
@@ -282,20 +303,25 @@ def write_evaluation_workbook(
         "This worksheet contains one table.",
         {},
     )
-    long_included = len(published) <= LONG_TABLE_MAX_ROWS
-    if long_included and len(published):
-        frame, formats, symbols = long_table(published, labels)
-        all_symbols |= symbols
-        sheets["Metric_values"] = _table(
-            gptables,
-            frame,
-            formats,
-            "All published figures (long table)",
-            "metric_values",
-            symbols,
-            "This worksheet contains one table, one row per figure.",
-            {},
-        )
+
+
+def _long_sheet(gptables, published: pd.DataFrame, labels: pres.Labels):
+    """Every published figure, one row each."""
+    frame, formats, symbols = long_table(published, labels)
+    return _table(
+        gptables,
+        frame,
+        formats,
+        "All published figures (long table)",
+        "metric_values",
+        symbols,
+        "This worksheet contains one table, one row per figure.",
+        {},
+    )
+
+
+def _cover(gptables, programme_name: str, period, about, long_rows_left_out: int | None):
+    """The cover: title, period, the shorthand key and where the long table is when it is left out."""
     key = pres.symbol_key()
     cover_about = [
         *about,
@@ -303,11 +329,11 @@ def write_evaluation_workbook(
         *[f"{s} {key[s]}" for s in sorted(key)],
         "A blank note cell means no flag applies to the figure beside it.",
     ]
-    if not long_included:
+    if long_rows_left_out is not None:
         cover_about.append(
-            f"The long table ({len(published):,} rows) is in metric_values.csv beside this workbook, not in it."
+            f"The long table ({long_rows_left_out:,} rows) is in metric_values.csv beside this workbook, not in it."
         )
-    cover = gptables.Cover(
+    return gptables.Cover(
         title=safe_text(f"{programme_name}: evaluation metrics"),
         intro=[
             safe_text(f"Period: {period[0]:%d %B %Y} to {period[1]:%d %B %Y}"),
@@ -315,37 +341,32 @@ def write_evaluation_workbook(
         ],
         about=[safe_text(line) for line in cover_about],
     )
-    notes_table = pd.DataFrame(
+
+
+def _notes_table(notes: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(
         {"Note reference": [f"note{i + 1}" for i in range(len(notes))], "Note text": [safe_text(n) for n in notes]}
     )
 
-    def write(temporary: Path) -> None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # gptables warns about blank note cells and unreferenced notes
-            workbook = gptables.produce_workbook(
-                filename=str(temporary),
-                sheets=sheets,
-                cover=cover,
-                notes_table=notes_table,
-                contentsheet_label="Contents",
-                workbook_options=XLSX_OPTIONS,
-            )
-            for label, table in {"Contents": None, "Notes": None, **sheets}.items():
-                worksheet = workbook.get_worksheet_by_name(label)
-                header_row = table.data_range[0] if table is not None else _header_row(worksheet)
-                worksheet.freeze_panes(header_row + 1, 1 if table is not None and table.index_columns else 0)
-            workbook.set_properties(
-                {
-                    "title": safe_text(f"{programme_name}: evaluation metrics"),
-                    "created": created or dt.datetime.now().replace(microsecond=0),
-                }
-            )
-            workbook.close()
 
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    write(temporary)
-    os.replace(temporary, path)
-    return path
+def _produce(gptables, temporary: Path, sheets: dict, cover, notes_table, title: str, created) -> None:
+    """Write the workbook to `temporary`: gptables' sheets, frozen header rows, the document properties."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # gptables warns about blank note cells and unreferenced notes
+        workbook = gptables.produce_workbook(
+            filename=str(temporary),
+            sheets=sheets,
+            cover=cover,
+            notes_table=notes_table,
+            contentsheet_label="Contents",
+            workbook_options=XLSX_OPTIONS,
+        )
+        for label, table in {"Contents": None, "Notes": None, **sheets}.items():
+            worksheet = workbook.get_worksheet_by_name(label)
+            header_row = table.data_range[0] if table is not None else _header_row(worksheet)
+            worksheet.freeze_panes(header_row + 1, 1 if table is not None and table.index_columns else 0)
+        workbook.set_properties({"title": title, "created": created or dt.datetime.now().replace(microsecond=0)})
+        workbook.close()
 
 
 def _header_row(worksheet) -> int:
