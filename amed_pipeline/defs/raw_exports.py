@@ -11,6 +11,7 @@ transaction, each file replacing exactly its own rows (`landing.tables`). No nam
 in the warehouse, its metadata or its log lines.
 """
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
@@ -135,7 +136,6 @@ def build_raw_export_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition
     sources = config.sources()
     if not sources:
         return []
-    data_dir, max_file_bytes, reference_dir = config.data_dir, config.max_file_bytes, config.reference_dir
     by_key = {raw_export_key(s): s for s in sources}
 
     @dg.multi_asset(specs=[_raw_export_spec(s) for s in sources], can_subset=True, name=RAW_EXPORTS_STEP)
@@ -151,89 +151,23 @@ def build_raw_export_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition
                 check_pseudonym_key(conn, pseudonym_key.existing_key_bytes(), pseudonym_key.key_file)
         key = pseudonym_key.key_bytes()
         tokens, erasure_key = erasure_list.load()
-        reference = load_reference(reference_dir)  # loaded and hashed once in the run (`changes.reference`)
+        reference = load_reference(config.reference_dir)  # loaded and hashed once in the run (`changes.reference`)
         selected = [s for k, s in by_key.items() if k in context.selected_asset_keys]
-        tasks, fingerprints, landed, to_read = [], {}, {}, 0
         # One connection for the whole step (opening and closing a DuckDB file costs a checkpoint);
         # sources land together in transactions of about LANDING_BATCH_ROWS rows.
         with warehouse.connect() as conn:
-            states = landed_file_states(conn, sorted({s.partnership_id for s in selected}))
-            _forget_unconfigured_sources(conn, states, {(s.partnership_id, s.name) for s in sources}, context.log)
-            known_names = known_name_digests(conn)  # free text is redacted with these (`privacy.redaction`)
-            for source in selected:
-                fingerprint = source_fingerprint(source, max_file_bytes, key_version(key), tokens, reference.digest)
-                source_states = states.get((source.partnership_id, source.name), {})
-                known = known_files(source_states, fingerprint)
-                fingerprints[source.name, source.partnership_id] = fingerprint
-                landed[source.name, source.partnership_id] = set(source_states)
-                source_bytes = _bytes_to_read(source, data_dir, known)
-                to_read += source_bytes
-                # Job titles are classified as they land: the tables this run loads once, parsed
-                # only when such files are read (a malformed table fails only where it is used).
-                tables = reference.tables if source_bytes and _has_job_titles(source.dataset) else None
-                tasks.append(
-                    PrepareTask(
-                        source,
-                        data_dir,
-                        max_file_bytes,
-                        known,
-                        key,
-                        tokens,
-                        erasure_key,
-                        reference_dir,
-                        known_names,
-                        tables,
-                    )
-                )
+            plan = _plan_sources(conn, context, selected, sources, config, key, tokens, erasure_key, reference)
             conn.commit()
-            workers = parallel_workers(to_read)
+            workers = parallel_workers(plan.bytes_to_read)
             if workers:
                 context.log.info(
-                    f"{to_read / 2**20:.0f} MiB of new files: preparing {len(tasks)} sources in {workers} worker processes"
+                    f"{plan.bytes_to_read / 2**20:.0f} MiB of new files: preparing {len(plan.tasks)} sources in "
+                    f"{workers} worker processes"
                 )
             # A source's materialisation is reported once its rows are committed.
             pending: list[tuple[Landing | None, dg.MaterializeResult]] = []
-            for prepared in prepare_sources(tasks, workers):
-                source = prepared.source
-                removed = landed[source.name, source.partnership_id] - set(prepared.current)
-                for ledger in prepared.files:
-                    if ledger.error:
-                        context.log.warning(f"{ledger.source_file}: whole file quarantined: {ledger.error}")
-                    if ledger.note:
-                        context.log.info(f"{ledger.source_file}: {ledger.note}")
-                landing = (
-                    Landing(
-                        source.dataset,
-                        prepared.files,
-                        prepared.rows,
-                        prepared.quarantine,
-                        fingerprints[source.name, source.partnership_id],
-                        removed,
-                        prepared.job_titles,
-                        prepared.comments,
-                        prepared.names,
-                        prepared.redactions,
-                    )
-                    if prepared.files or removed
-                    else None
-                )
-                export = RawExport(
-                    source.partnership_id,
-                    source.name,
-                    source.dataset,
-                    prepared.rows,
-                    prepared.quarantine,
-                    prepared.files,
-                )
-                pending.append(
-                    (
-                        landing,
-                        dg.MaterializeResult(
-                            asset_key=raw_export_key(source),
-                            metadata=raw_export_metadata(export, prepared.unchanged, removed, prepared.redactions),
-                        ),
-                    )
-                )
+            for prepared in prepare_sources(plan.tasks, workers):
+                pending.append(_landing_and_result(context, prepared, plan))
                 if sum(len(landing.rows) for landing, _ in pending if landing is not None) >= LANDING_BATCH_ROWS:
                     yield from _land(conn, pending)
                     pending = []
@@ -241,6 +175,83 @@ def build_raw_export_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition
             _sweep_names(context, conn, key)
 
     return [raw_exports]
+
+
+@dataclass
+class SourcePlan:
+    """What the step will read: one task per selected source, how each was fingerprinted and which
+    files had landed before, and the bytes of new files (which decides the worker processes)."""
+
+    tasks: list[PrepareTask] = field(default_factory=list)
+    fingerprints: dict[tuple[str, str], str] = field(default_factory=dict)
+    landed: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    bytes_to_read: int = 0
+
+
+def _plan_sources(conn, context, selected, sources, config, key, tokens, erasure_key, reference) -> SourcePlan:
+    """Compare each selected source with what has landed: the files to read again and their tasks."""
+    plan = SourcePlan()
+    states = landed_file_states(conn, sorted({s.partnership_id for s in selected}))
+    _forget_unconfigured_sources(conn, states, {(s.partnership_id, s.name) for s in sources}, context.log)
+    known_names = known_name_digests(conn)  # free text is redacted with these (`privacy.redaction`)
+    for source in selected:
+        fingerprint = source_fingerprint(source, config.max_file_bytes, key_version(key), tokens, reference.digest)
+        source_states = states.get((source.partnership_id, source.name), {})
+        known = known_files(source_states, fingerprint)
+        plan.fingerprints[source.name, source.partnership_id] = fingerprint
+        plan.landed[source.name, source.partnership_id] = set(source_states)
+        source_bytes = _bytes_to_read(source, config.data_dir, known)
+        plan.bytes_to_read += source_bytes
+        # Job titles are classified as they land: the tables this run loads once, parsed only when
+        # such files are read (a malformed table fails only where it is used).
+        tables = reference.tables if source_bytes and _has_job_titles(source.dataset) else None
+        plan.tasks.append(
+            PrepareTask(
+                source,
+                config.data_dir,
+                config.max_file_bytes,
+                known,
+                key,
+                tokens,
+                erasure_key,
+                config.reference_dir,
+                known_names,
+                tables,
+            )
+        )
+    return plan
+
+
+def _landing_and_result(context, prepared, plan: SourcePlan) -> tuple[Landing | None, dg.MaterializeResult]:
+    """One prepared source: what to land (None when nothing changed) and its materialisation."""
+    source = prepared.source
+    removed = plan.landed[source.name, source.partnership_id] - set(prepared.current)
+    for ledger in prepared.files:
+        if ledger.error:
+            context.log.warning(f"{ledger.source_file}: whole file quarantined: {ledger.error}")
+        if ledger.note:
+            context.log.info(f"{ledger.source_file}: {ledger.note}")
+    landing = (
+        Landing(
+            source.dataset,
+            prepared.files,
+            prepared.rows,
+            prepared.quarantine,
+            plan.fingerprints[source.name, source.partnership_id],
+            removed,
+            prepared.job_titles,
+            prepared.comments,
+            prepared.names,
+            prepared.redactions,
+        )
+        if prepared.files or removed
+        else None
+    )
+    export = RawExport(
+        source.partnership_id, source.name, source.dataset, prepared.rows, prepared.quarantine, prepared.files
+    )
+    metadata = raw_export_metadata(export, prepared.unchanged, removed, prepared.redactions)
+    return landing, dg.MaterializeResult(asset_key=raw_export_key(source), metadata=metadata)
 
 
 def _sweep_names(context, conn, key: bytes) -> None:
