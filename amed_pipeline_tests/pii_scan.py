@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Iterator
 
 from amed_pipeline.config import load_programme_config
+from amed_pipeline.lib.text import normalise_email, normalise_name
 from amed_pipeline.reading.parse import read_source
-from amed_pipeline.reading.values import normalise_email, normalise_name
 
 # The lookbehind makes a match start only where a run of address characters starts: without it,
 # long hex runs (hashes in stored outputs) make the search quadratic.

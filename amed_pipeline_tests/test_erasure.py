@@ -24,6 +24,7 @@ from amed_pipeline.commands.privacy import forget, rekey
 from amed_pipeline.config import load_programme_config
 from amed_pipeline.defs.erasure_list import ErasureListResource
 from amed_pipeline.landing.erasure import drop_erased
+from amed_pipeline.lib.text import normalise_email
 from amed_pipeline.privacy.erasure import (
     ERASED_RULE,
     ErasureListError,
@@ -34,7 +35,6 @@ from amed_pipeline.privacy.erasure import (
 )
 from amed_pipeline.privacy.key_guard import REKEY_TAG
 from amed_pipeline.reading.parse import read_source
-from amed_pipeline.reading.values import normalise_email
 from amed_pipeline.staging.people import hmac_hex, identity_texts, key_version
 from amed_pipeline_tests.pipeline_runs import (
     PROJECT_ROOT,

@@ -13,11 +13,9 @@ import datetime as dt
 
 import pytest
 
+from amed_pipeline.lib.text import clean_text, normalise_email, normalise_name
 from amed_pipeline.reading.values import (
-    clean_text,
-    normalise_email,
     normalise_header,
-    normalise_name,
     parse_identifier,
     parse_rating,
     parse_time_of_day,

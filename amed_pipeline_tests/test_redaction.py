@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from amed_pipeline.landing.erasure import drop_erased
+from amed_pipeline.lib.text import normalise_email
 from amed_pipeline.privacy.erasure import email_identity, erasure_token
 from amed_pipeline.privacy.redaction import (
     KnownNames,
@@ -25,7 +26,6 @@ from amed_pipeline.privacy.redaction import (
     redact_column,
     redact_free_text,
 )
-from amed_pipeline.reading.values import normalise_email
 from amed_pipeline.reports.exports import neutralise_formula
 from amed_pipeline.staging.people import attach_person_keys, identity_texts
 

@@ -1,7 +1,7 @@
 """Text identity: the typography exports differ in, and the normalised email and name of a person.
 
 On the ground floor because both sides of the privacy boundary need the same answer: the readers
-(`reading.values` re-exports these), pseudonymisation (`staging.people`), the erasure list and
+(`reading`), pseudonymisation (`staging.people`), the erasure list and
 name redaction (`privacy`). Imports nothing from `amed_pipeline`.
 """
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from amed_pipeline.lib.text import clean_text, normalise_email
 from amed_pipeline.reading import values as V
 from amed_pipeline.reading import vectorised
 from amed_pipeline.vocabulary import DATASET_FIELDS, Field
@@ -189,7 +190,7 @@ def _converter(field: Field, mapping: dict[str, str], dayfirst: bool):
             return mapping[key]
         if otherwise is not None and key:
             return otherwise
-        return V.clean_text(value)
+        return clean_text(value)
 
     if field.kind == "identifier":
         return lambda value: V.parse_identifier(mapped(value))
@@ -211,7 +212,7 @@ def _converter(field: Field, mapping: dict[str, str], dayfirst: bool):
 
         return choice
     if field.kind == "personal":
-        return V.clean_text
+        return clean_text
     if field.kind == "email":
         return _email
     return mapped
@@ -219,8 +220,8 @@ def _converter(field: Field, mapping: dict[str, str], dayfirst: bool):
 
 def _email(value: str) -> str:
     """The email as written; a non-blank one that is not an address is an error (placeholders pass)."""
-    text = V.clean_text(value)
-    normalised = V.normalise_email(text)
+    text = clean_text(value)
+    normalised = normalise_email(text)
     if normalised and not EMAIL_PATTERN.match(normalised):
         raise ValueError("not a well-formed email address")
     return text

@@ -12,11 +12,7 @@ import datetime as dt
 import re
 from zoneinfo import ZoneInfo
 
-# Text identity is on the ground floor (`lib.text`, shared with `privacy`); the readers use it from here.
-from amed_pipeline.lib.text import clean_text as clean_text
-from amed_pipeline.lib.text import normalise_email as normalise_email
-from amed_pipeline.lib.text import normalise_name as normalise_name
-from amed_pipeline.lib.text import strip_format_characters as strip_format_characters
+from amed_pipeline.lib.text import clean_text
 
 LONDON = ZoneInfo("Europe/London")
 EXCEL_EPOCH = dt.datetime(1899, 12, 30)

@@ -19,7 +19,8 @@ from pathlib import Path
 import pandas as pd
 
 from amed_pipeline.lib.frames import as_text
-from amed_pipeline.reading.values import clean_text, normalise_header
+from amed_pipeline.lib.text import clean_text
+from amed_pipeline.reading.values import normalise_header
 
 UNCLASSIFIED = "unclassified"
 OTHER_TRAINING = "other"

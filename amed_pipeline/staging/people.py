@@ -12,8 +12,8 @@ from __future__ import annotations
 import pandas as pd
 
 from amed_pipeline.lib.frames import as_text, map_distinct
+from amed_pipeline.lib.text import normalise_email, normalise_name
 from amed_pipeline.privacy.hashing import hmac_hex, key_version
-from amed_pipeline.reading.values import normalise_email, normalise_name
 
 PERSONAL_COLUMNS = ("email", "first_name", "last_name", "respondent_email", "respondent_name")
 UNATTRIBUTABLE = (

@@ -42,17 +42,8 @@ from sqlalchemy.pool import NullPool, StaticPool
 
 from amed_pipeline import settings
 from amed_pipeline.errors import warehouse_error
-from amed_pipeline.settings import DEFAULT_DUCKDB_MEMORY_LIMIT, DEFAULT_WAREHOUSE_FILE, default_warehouse_url
+from amed_pipeline.settings import DEFAULT_DUCKDB_MEMORY_LIMIT
 from amed_pipeline.warehouse.schema import metadata
-
-__all__ = [
-    "DEFAULT_DUCKDB_MEMORY_LIMIT",
-    "DEFAULT_WAREHOUSE_FILE",
-    "REFRESH_LOCK_KEY",
-    "WarehouseResource",
-    "default_warehouse_url",
-    "redact_url",
-]
 
 # The PostgreSQL advisory lock one refresh holds (any bigint; this one spells "amedrefr").
 REFRESH_LOCK_KEY = 0x616D656472656672

@@ -8,9 +8,9 @@ month-first (`07/31/2023 04:21:36 PM`) even on UK accounts, so `dayfirst` defaul
 
 from __future__ import annotations
 
+from amed_pipeline.lib.text import clean_text
 from amed_pipeline.reading.files import RawTable
 from amed_pipeline.reading.formats.base import FormatAdapter
-from amed_pipeline.reading.values import clean_text
 
 PLAIN_SUBHEADERS = ("", "response", "open-ended response")
 
