@@ -67,19 +67,18 @@ def process_tree_rss(root_pid: int) -> int:
     return total
 
 
-def run_measured(command: list[str], env: dict) -> tuple[float, int, subprocess.CompletedProcess]:
-    """Wall seconds and peak process-tree RSS of a command."""
+def run_measured(command: list[str], env: dict) -> tuple[float, list[tuple[float, int]], subprocess.CompletedProcess]:
+    """Wall seconds and the process tree's RSS samples (epoch seconds, bytes) of a command."""
     started = time.perf_counter()
     process = subprocess.Popen(
         command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    peak = 0
+    samples: list[tuple[float, int]] = []
     done = threading.Event()
 
     def sample():
-        nonlocal peak
         while not done.is_set():
-            peak = max(peak, process_tree_rss(process.pid))
+            samples.append((time.time(), process_tree_rss(process.pid)))
             time.sleep(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -88,7 +87,7 @@ def run_measured(command: list[str], env: dict) -> tuple[float, int, subprocess.
     done.set()
     sampler.join()
     elapsed = time.perf_counter() - started
-    return elapsed, peak, subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+    return elapsed, samples, subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
 def generate(scale: int, base: Path) -> Path:
@@ -130,8 +129,8 @@ def floor_seconds(data_dir: Path) -> tuple[float, dict]:
     return time.perf_counter() - started, dict(zip(keys, figures))
 
 
-def step_durations(dagster_home: Path, run_id: str) -> dict[str, float]:
-    """Seconds per step from the run's step start/success events."""
+def step_windows(dagster_home: Path, run_id: str) -> dict[str, tuple[float, float]]:
+    """(start, end) epoch seconds per step, from the run's step start/success events."""
     code = (
         "import json,sys,dagster as dg\n"
         "from dagster._core.events import DagsterEventType\n"
@@ -150,27 +149,39 @@ def step_durations(dagster_home: Path, run_id: str) -> dict[str, float]:
         return {}
     steps = json.loads(completed.stdout.strip().splitlines()[-1])
     return {
-        step: times["STEP_SUCCESS"] - times["STEP_START"]
+        step: (times["STEP_START"], times["STEP_SUCCESS"])
         for step, times in steps.items()
         if "STEP_START" in times and "STEP_SUCCESS" in times
     }
 
 
-def stage_breakdown(durations: dict[str, float], wall: float) -> dict[str, float]:
+def stage_of(step: str) -> str:
+    return next((name for prefix, name in STAGES.items() if step.startswith(prefix)), "read")
+
+
+def stage_breakdown(windows: dict[str, tuple[float, float]], wall: float) -> dict[str, float]:
     """Seconds per stage (steps summed), and `other`: the wall time no step accounts for."""
     totals: dict[str, float] = {}
-    for step, seconds in durations.items():
-        stage = next((name for prefix, name in STAGES.items() if step.startswith(prefix)), "read")
-        totals[stage] = totals.get(stage, 0.0) + seconds
+    for step, (start, end) in windows.items():
+        totals[stage_of(step)] = totals.get(stage_of(step), 0.0) + end - start
     totals["other"] = max(wall - sum(totals.values()), 0.0)
     return {k: round(v, 2) for k, v in sorted(totals.items())}
 
 
+def stage_peaks(windows: dict[str, tuple[float, float]], samples: list[tuple[float, int]]) -> dict[str, float]:
+    """Peak process-tree RSS (MiB) while each stage ran; `other`: outside every step."""
+    peaks: dict[str, float] = {}
+    for at, rss in samples:
+        stage = next((stage_of(step) for step, (start, end) in windows.items() if start <= at <= end), "other")
+        peaks[stage] = max(peaks.get(stage, 0.0), round(rss / 2**20, 1))
+    return dict(sorted(peaks.items()))
+
+
 def refresh(
     data_dir: Path, work: Path, warehouse_url: str, dagster_home: Path, *arguments: str
-) -> tuple[float, int, dict]:
-    """Run the user's refresh command; wall seconds, peak RSS and the stage breakdown (all
-    `other` when the plan found nothing to do and no run was launched)."""
+) -> tuple[float, int, dict, dict]:
+    """Run the user's refresh command; wall seconds, peak RSS, the stage breakdown (all `other`
+    when the plan found nothing to do and no run was launched) and the peak RSS per stage."""
     env = {
         **os.environ,
         "AMED_DATA_DIR": str(data_dir),
@@ -182,12 +193,13 @@ def refresh(
         "DAGSTER_HOME": str(dagster_home),
     }
     dagster_home.mkdir(parents=True, exist_ok=True)
-    seconds, peak, completed = run_measured([sys.executable, "-m", "amed_pipeline", "refresh", *arguments], env)
+    seconds, samples, completed = run_measured([sys.executable, "-m", "amed_pipeline", "refresh", *arguments], env)
     if completed.returncode != 0:
         raise RuntimeError(f"refresh failed:\n{completed.stdout[-2000:]}\n{completed.stderr[-2000:]}")
     run_ids = [line.split()[2] for line in completed.stdout.splitlines() if line.startswith("nightly_refresh run ")]
-    durations = step_durations(dagster_home, run_ids[0]) if run_ids else {}
-    return seconds, peak, stage_breakdown(durations, seconds)
+    windows = step_windows(dagster_home, run_ids[0]) if run_ids else {}
+    peak = max((rss for _, rss in samples), default=0)
+    return seconds, peak, stage_breakdown(windows, seconds), stage_peaks(windows, samples)
 
 
 def raw_rows(data_dir: Path) -> int:
@@ -300,6 +312,7 @@ def measure_scale(scale: int, repeats: int, base: Path, postgres_url: str | None
         "new_export_ratio": round(median["new_export"] / full, 3),
         "stages_s": middle["full"][2],
         "stages_new_export_s": middle["new_export"][2],
+        "stage_peak_rss_mib": middle["full"][3],
     }
 
 
@@ -366,6 +379,16 @@ def markdown_table(results: list[dict], machine: dict, exponent) -> str:
         stages = ", ".join(f"{k} {v}" for k, v in r["stages_s"].items())
         lines.append(f"- K = {r['scale']} ({r['warehouse']}): {stages}")
     lines.append("")
+    lines.append("Peak RSS of the process tree while each stage of the full refresh ran (MiB):")
+    lines.append("")
+    for r in results:
+        peaks = ", ".join(f"{k} {v:.0f}" for k, v in r.get("stage_peak_rss_mib", {}).items())
+        lines.append(f"- K = {r['scale']} ({r['warehouse']}): {peaks}")
+    lines.append("")
+    lines.append("Targets of the scale issue (K = 1000 and K = 1, DuckDB; the stages above are the profile of a miss):")
+    lines.append("")
+    lines += targets_markdown(results)
+    lines.append("")
     if exponent is not None:
         lines.append(f"Full-refresh time grows as rows^{exponent} from K = 100 to K = 1000 (1 = linear).")
     lines.append(
@@ -373,6 +396,36 @@ def markdown_table(results: list[dict], machine: dict, exponent) -> str:
         f"{machine['platform']}; median of {results[0]['repeats']} runs each."
     )
     return "\n".join(lines) + "\n"
+
+
+# The scale issue's targets: (scale, what, the result's key, the limit, how to show the measure).
+TARGETS = (
+    (1000, "full refresh ≤ 60 s", "full_refresh_s", 60, "{:.1f} s"),
+    (1000, "full refresh ≤ 8 × the floor of the same run", "x_floor", 8, "{:.1f} ×"),
+    (1000, "one new export ≤ 10 % of the full refresh", "new_export_ratio", 0.10, "{:.1%}"),
+    (1000, "no-change nightly ≤ 3 % of the full refresh", "no_change_ratio", 0.03, "{:.1%}"),
+    (1000, "peak RSS ≤ 1.5 GiB", "peak_rss_mib", 1536, "{:.0f} MiB"),
+    (1, "`make run` (K = 1, fresh warehouse) ≤ 8 s", "full_refresh_s", 8, "{:.1f} s"),
+)
+
+
+def target_rows(results: list[dict]) -> list[tuple[str, str, str]]:
+    """(target, measured, met / missed / not measured) for each target, from the DuckDB results."""
+    by_scale = {r["scale"]: r for r in results if r["warehouse"] == "duckdb"}
+    rows = []
+    for scale, what, key, limit, shown in TARGETS:
+        result = by_scale.get(scale)
+        if result is None:
+            rows.append((what, f"K = {scale} not run", "not measured"))
+            continue
+        rows.append((what, shown.format(result[key]), "met" if result[key] <= limit else "missed"))
+    return rows
+
+
+def targets_markdown(results: list[dict]) -> list[str]:
+    lines = ["| target | measured | |", "|---|---|---|"]
+    lines += [f"| {what} | {measured} | {verdict} |" for what, measured, verdict in target_rows(results)]
+    return lines
 
 
 def growth_exponent(results: list[dict], low: int, high: int) -> float | None:
@@ -431,6 +484,9 @@ def main(argv=None) -> int:
     print_table(results)
     if exponent is not None:
         print(f"\nfull refresh time grows as rows^{exponent} from K=100 to K=1000 (1 = linear)")
+    print()
+    for what, measured, verdict in target_rows(results):
+        print(f"{verdict:>12}  {what}: {measured}")
     print(f"machine: {machine}")
     print(f"written to {output}")
     return 0
