@@ -4,6 +4,11 @@
 as its value set; it now judges a column computed once in pandas (`suites.KNOWN_SESSION`). Both
 forms run through Great Expectations on the same bookings (known, unknown, blank and null session
 keys) and must give the same outcome and the same quarantine rows.
+
+GX is also handed ratings as floats and timestamps in nanoseconds (`validation.comparable_columns`),
+the types its range rules compare in bulk. Survey rows with ratings in and out of range, missing
+ratings and timestamps before, inside, after and far outside the window (beyond what nanoseconds
+hold) must be judged exactly as in their own types.
 """
 
 from __future__ import annotations
@@ -11,9 +16,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from amed_pipeline.quality import validation
 from amed_pipeline.quality.suites import SUITES, SuiteContext, _in_set
 from amed_pipeline.quality.validation import validate_dataset
 from amed_pipeline.staging.datasets import Staged, empty_quarantine
@@ -79,3 +88,56 @@ def test_known_session_rule_gives_the_same_outcome_and_quarantine_as_the_in_set_
     pd.testing.assert_frame_equal(new_quarantine, old_quarantine)
     if expected:
         assert set(new_quarantine["column_name"]) == {"session_key"}
+
+
+_RATINGS = st.one_of(st.none(), st.integers(-3, 14))
+# Microseconds since the epoch, from year 0100 to 9990: far outside what nanoseconds hold, at both ends.
+_MOMENTS = st.one_of(
+    st.none(),
+    st.integers(-58_000_000_000_000_000, 253_000_000_000_000_000),
+    st.integers(1_577_836_800_000_000, 1_830_000_000_000_000),  # 2020 to 2027: near the window
+)
+
+
+def _survey(ratings: list[tuple], moments: list, first_moments: list) -> pd.DataFrame:
+    def stamps(values):
+        return pd.Series(np.array([v if v is not None else "NaT" for v in values], dtype="datetime64[us]"))
+
+    n = len(ratings)
+    return pd.DataFrame(
+        {
+            "response_key": [f"r{i}" for i in range(n)],
+            "usefulness": pd.array([r[0] for r in ratings], dtype="Int64"),
+            "knowledge": pd.array([r[1] for r in ratings], dtype="Int64"),
+            "confidence": pd.array([r[2] for r in ratings], dtype="Int64"),
+            "setting": ["gp_practice"] * n,
+            "conversations": [""] * n,
+            "submitted_at": stamps(moments),
+            "first_session_at": stamps(first_moments),
+        }
+    )
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    rows=st.lists(st.tuples(st.tuples(_RATINGS, _RATINGS, _RATINGS), _MOMENTS, _MOMENTS), min_size=1, max_size=12),
+    dataset=st.sampled_from(["feedback", "followup"]),
+)
+def test_ratings_and_dates_judged_in_bulk_types_as_in_their_own(monkeypatch, rows, dataset):
+    frame = _survey([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
+    ctx = _context(())
+    bulk = validate_dataset(dataset, frame, ctx)
+    with monkeypatch.context() as patched:
+        patched.setattr(validation, "comparable_columns", lambda f: f)
+        own = validate_dataset(dataset, frame, ctx)
+    assert [dataclasses.asdict(o) for o in bulk] == [dataclasses.asdict(o) for o in own]
+
+
+def test_comparable_columns_are_the_types_gx_compares_in_bulk():
+    frame = _survey([(1, None, 11)], [-58_000_000_000_000_000], [None])
+    comparable = validation.comparable_columns(frame)
+    assert comparable["usefulness"].dtype == np.float64 and comparable["knowledge"].isna().all()
+    assert comparable["submitted_at"].dtype == np.dtype("datetime64[ns]")
+    assert (
+        comparable["submitted_at"].iat[0] < pd.Timestamp("1700-01-01") and comparable["first_session_at"].isna().all()
+    )
