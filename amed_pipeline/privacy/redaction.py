@@ -24,8 +24,6 @@ spread back over the rows with the value's codes (`pandas.factorize`), never per
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -33,7 +31,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from amed_pipeline.lib.text import normalise_name
+from amed_pipeline.lib.text import normalise_name_column
+from amed_pipeline.privacy.hashing import hmac_hex
 
 EMAIL_MARK = "[email removed]"
 PHONE_MARK = "[phone removed]"
@@ -65,7 +64,7 @@ def name_words(*parts: str) -> str:
 
 def name_digest(key: bytes, words: str) -> str:
     """The keyed digest a known name is kept as (HMAC-SHA256; never the name itself)."""
-    return hmac.new(key, ("fullname:" + words).encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac_hex(key, "fullname:" + words)
 
 
 @dataclass(frozen=True)
@@ -193,7 +192,7 @@ def name_digest_column(key: bytes, frame: pd.DataFrame) -> pd.Series:
     def text(name: str) -> pd.Series:
         # Placeholders ("Info Requested", "n/a") are nobody's name.
         values = frame[name].astype(object).fillna("").astype(str)
-        return values.where(values.map(normalise_name) != "", "")
+        return values.where(normalise_name_column(values) != "", "")
 
     texts = pd.Series("", index=frame.index, dtype=object)
     if "first_name" in frame and "last_name" in frame:

@@ -21,11 +21,12 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import itertools
 import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 from xml.etree import ElementTree
 
 import pandas as pd
@@ -70,6 +71,9 @@ class RawTable:
     encoding: str
     # (source_row, column position) of formula cells with no cached value (xlsx only).
     blank_formulas: list[tuple[int, int]] = field(default_factory=list)
+    # False when the reader has seen every cell and none holds a NUL byte or more than
+    # `MAX_FIELD_CHARS` characters (`may_hold_damaged_cells`): `parse` then skips its per-cell check.
+    damage_possible: bool = True
 
     @property
     def width(self) -> int:
@@ -138,7 +142,22 @@ def read_raw_table(
         encoding=encoding,
         blank_formulas=blank_formulas,
         header_row=header_row,
+        damage_possible=may_hold_damaged_cells(itertools.chain.from_iterable(grid)),
     )
+
+
+def may_hold_damaged_cells(cells: Iterable[str]) -> bool:
+    """Whether any of these text cells may hold a NUL byte or more than `MAX_FIELD_CHARS` characters.
+
+    One pass in C over the whole grid (a join, then the lengths only when the joined text is
+    longer than the limit) instead of a check per cell and column: almost no file has either, and
+    `parse.damaged_cells` looks cell by cell only when this says True.
+    """
+    cells = cells if isinstance(cells, list) else list(cells)
+    joined = "".join(cells)
+    if "\x00" in joined:
+        return True
+    return len(joined) > MAX_FIELD_CHARS and max(map(len, cells)) > MAX_FIELD_CHARS
 
 
 class _Grid(list):

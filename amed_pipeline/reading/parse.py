@@ -233,9 +233,12 @@ def damaged_cells(table: RawTable, headers: list[str]) -> tuple[list[tuple], lis
     (row index, column position) of each such cell.
 
     Either spoils its row, never the file: the row is quarantined with a reason naming the column,
-    and the value is not repeated (it is unreadable or huge).
+    and the value is not repeated (it is unreadable or huge). Nothing to look for when the reader
+    saw that no cell of the file holds either (`RawTable.damage_possible`, nearly every file).
     """
     problems, cells = [], []
+    if not table.damage_possible:
+        return problems, cells
     for position in range(table.width):
         text = table.rows[position].astype(str)
         # Vectorised: most columns have neither, and the checks are one pass each.
