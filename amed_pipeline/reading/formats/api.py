@@ -50,7 +50,7 @@ def snapshot_table(path: Path, rows_of) -> RawTable:
         header_rows=[list(headers)],
         rows=frame,
         encoding="json",
-        damage_possible=may_hold_damaged_cells([c for r in cells for c in r]),
+        damage_possible=may_hold_damaged_cells(cells),
     )
 
 
