@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from amed_pipeline.lib.frames import map_distinct
 from amed_pipeline.lib.text import normalise_email, normalise_email_column, normalise_name, normalise_name_column
+from amed_pipeline.privacy import redaction
 from amed_pipeline.privacy.hashing import hmac_hex
 from amed_pipeline.privacy.redaction import name_digest, name_digest_column, name_words
 from amed_pipeline.reading.files import MAX_FIELD_CHARS, RawTable, may_hold_damaged_cells, read_raw_table
@@ -84,6 +85,9 @@ def test_the_column_versions_keep_the_index_and_handle_no_rows():
     values = pd.Series(["A@B.org", "n/a"], index=[7, 3], dtype=object)
     assert normalise_email_column(values).to_dict() == {7: "a@b.org", 3: ""}
     assert normalise_name_column(pd.Series([], dtype=object)).tolist() == []
+    mixed = pd.Series([3, "A B", 2.5, "X@Y.ORG"], dtype=object)  # not text: the per-value function
+    assert normalise_name_column(mixed).tolist() == [normalise_name(v) for v in mixed]
+    assert normalise_email_column(mixed).tolist() == [normalise_email(v) for v in mixed]
 
 
 def test_map_distinct_runs_the_function_only_on_what_the_fast_path_left():
@@ -164,3 +168,12 @@ def test_the_reader_says_whether_damage_is_possible(tmp_path):
     assert read_raw_table(path).damage_possible
     path.write_text("Comment\n" + "x" * MAX_FIELD_CHARS + "\n" + "y" * MAX_FIELD_CHARS + "\n")
     assert not read_raw_table(path).damage_possible
+
+
+@settings(max_examples=300, deadline=None)
+@given(_TEXTS)
+def test_the_name_candidate_test_equals_the_unicode_pattern(texts):
+    """ASCII text is tested with an ASCII class: the same answer as the Unicode pattern, on every text."""
+    text = pd.Series(texts + ["a\nb", "é b", "a²b", "Zoë Khan", "1 2", ""], dtype="string[pyarrow]")
+    expected = text.str.contains(redaction._MAY_HOLD_NAME, regex=True).fillna(False).to_numpy(dtype=bool)
+    assert redaction._may_hold_name(text).tolist() == expected.tolist()

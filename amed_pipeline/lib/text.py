@@ -70,9 +70,10 @@ def normalise_name(text: str) -> str:
 # `casefold` is `lower`), computed for the whole column at once in Arrow. Every other value still
 # goes through the per-value function. The tests assert both give the same text for every value.
 
-# Printable ASCII without '&' (HTML entities) or spaces, not ending with '.' (0x2E): there is no
-# space to remove, and no trailing dot on a domain (`normalise_email` strips those).
-_PLAIN_ADDRESS = r"[!-%'-~]*[!-%'--/-~]"
+# Printable ASCII without '&' (HTML entities) or spaces, not ending with '.' (the last class
+# leaves out '&' and '.'; its '-' is the literal): there is no space to remove, and no trailing
+# dot on a domain (`normalise_email` strips those).
+_PLAIN_ADDRESS = r"[!-%'-~]*[!-%'-,/-~-]"
 # Printable ASCII without '&', words separated by single spaces, nothing at the ends.
 _PLAIN_WORDS = r"[!-%'-~]+(?: [!-%'-~]+)*"
 
@@ -82,8 +83,12 @@ def _lower_where_plain(pattern: str, placeholders: tuple[str, ...]):
     a placeholder."""
 
     def fast(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        text = np.array([isinstance(v, str) for v in values], dtype=bool)
-        strings = pd.Series(np.where(text, values, None), dtype="string[pyarrow]")
+        if pd.api.types.infer_dtype(values, skipna=False) == "string":  # one pass in C: all text
+            text = np.ones(len(values), dtype=bool)
+        else:
+            text = np.array([isinstance(v, str) for v in values], dtype=bool)
+            values = np.where(text, values, None)
+        strings = pd.Series(values, dtype="string[pyarrow]")
         handled = strings.str.fullmatch(pattern).fillna(False).to_numpy(dtype=bool) & text
         lower = strings.str.lower()
         out = np.array(lower.astype(object), dtype=object)

@@ -156,15 +156,32 @@ def redact_values(
 # values (plain ids, ratings, single words, labels) hold nothing, and skip the per-value scan.
 _MAY_HOLD_CONTACT = r"@|[0+(]\s?\d|[A-Za-z]\d"
 _MAY_HOLD_NAME = r"\pL\PL+\pL"  # two runs of letters (Unicode): a full name has at least two words
+# The same test for ASCII text, whose letters are exactly A-Z and a-z. Arrow compiles a pattern on
+# every call, and `\pL`'s Unicode tables take about a millisecond to compile: with a call per
+# column of every source, that was most of the cost. Only non-ASCII values (few) still need them.
+_MAY_HOLD_NAME_ASCII = r"[A-Za-z][^A-Za-z]+[A-Za-z]"
 
 
 def _candidates(values: np.ndarray, names: bool, names_only: bool) -> np.ndarray:
     text = pd.Series(values, dtype=object).where(pd.notna(values), "").astype(str).astype("string[pyarrow]")
     found = np.zeros(len(values), dtype=bool)
     if not names_only:
-        found |= text.str.contains(_MAY_HOLD_CONTACT, regex=True).fillna(False).to_numpy(dtype=bool)
+        found |= _contains(text, _MAY_HOLD_CONTACT)
     if names:
-        found |= text.str.contains(_MAY_HOLD_NAME, regex=True).fillna(False).to_numpy(dtype=bool)
+        found |= _may_hold_name(text)
+    return found
+
+
+def _contains(text: pd.Series, pattern: str) -> np.ndarray:
+    return text.str.contains(pattern, regex=True).fillna(False).to_numpy(dtype=bool)
+
+
+def _may_hold_name(text: pd.Series) -> np.ndarray:
+    """`_MAY_HOLD_NAME` for each text: the ASCII pattern on ASCII text, the Unicode one on the rest."""
+    found = _contains(text, _MAY_HOLD_NAME_ASCII)
+    other = ~text.str.isascii().fillna(True).to_numpy(dtype=bool)
+    if other.any():
+        found[other] = _contains(text[other], _MAY_HOLD_NAME)
     return found
 
 
