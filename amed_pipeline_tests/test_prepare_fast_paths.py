@@ -177,3 +177,24 @@ def test_the_name_candidate_test_equals_the_unicode_pattern(texts):
     text = pd.Series(texts + ["a\nb", "é b", "a²b", "Zoë Khan", "1 2", ""], dtype="string[pyarrow]")
     expected = text.str.contains(redaction._MAY_HOLD_NAME, regex=True).fillna(False).to_numpy(dtype=bool)
     assert redaction._may_hold_name(text).tolist() == expected.tolist()
+
+
+@settings(max_examples=300, deadline=None)
+@given(_TEXTS)
+def test_name_words_of_plain_ascii_equal_the_unicode_path(texts):
+    """`name_words` skips NFKC and the word pattern for ASCII letters in single-spaced words."""
+    import unicodedata
+
+    for text in texts + ["Mary Ann de la Cruz", "O'Brien  Zoe", "Amira Khan", "a", "A\\nB"]:
+        folded = unicodedata.normalize("NFKC", text).casefold().replace("’", "'")
+        assert name_words(text) == " ".join(redaction.NAME_WORD.findall(folded))
+
+
+def test_classification_is_the_same_for_a_copy_of_the_rules(reference_tables):
+    """The per-process cache of classifications is keyed by rules equal in value (unpickled copies)."""
+    import pickle
+
+    copy = pickle.loads(pickle.dumps(reference_tables))
+    for title in ("Practice Nurse", "physio", "Health & Wellbeing Coach", "", "zzz"):
+        assert copy.profession(title) == reference_tables.profession(title)
+        assert copy.training_type(title) == reference_tables.training_type(title)

@@ -58,8 +58,14 @@ _PATTERNS = ((EMAIL, EMAIL_MARK, "email"), (PHONE, PHONE_MARK, "phone"), (POSTCO
 
 def name_words(*parts: str) -> str:
     """A name as its lower-case words joined by one space (`"O’Brien,  Zoë"` → `"o'brien zoë"`)."""
-    text = unicodedata.normalize("NFKC", " ".join(str(p) for p in parts)).casefold().replace("’", "'")
+    text = " ".join(str(p) for p in parts)
+    if _ASCII_WORDS.fullmatch(text):  # ASCII letters in single-spaced words: NFKC and findall keep them
+        return text.lower()
+    text = unicodedata.normalize("NFKC", text).casefold().replace("’", "'")
     return " ".join(NAME_WORD.findall(text))
+
+
+_ASCII_WORDS = re.compile(r"[A-Za-z]+(?: [A-Za-z]+)*")
 
 
 def name_digest(key: bytes, words: str) -> str:
