@@ -198,3 +198,38 @@ def test_classification_is_the_same_for_a_copy_of_the_rules(reference_tables):
     for title in ("Practice Nurse", "physio", "Health & Wellbeing Coach", "", "zzz"):
         assert copy.profession(title) == reference_tables.profession(title)
         assert copy.training_type(title) == reference_tables.training_type(title)
+
+
+_REFS = st.lists(st.sampled_from(["", " ", "1", "22", "o-9"]), min_size=1, max_size=12)
+
+
+@settings(max_examples=100, deadline=None)
+@given(_REFS, _REFS, _TEXTS)
+def test_eventbrite_record_identity_equals_the_whole_column_formula(attendees, orders, texts):
+    """The order-based identity, built only where there is no attendee number, as it was built for every row."""
+    from amed_pipeline.lib.frames import as_text
+    from amed_pipeline.reading.formats.eventbrite import EVENTBRITE
+
+    size = min(len(attendees), len(orders), len(texts))
+    frame = pd.DataFrame(
+        {
+            "attendee_ref": attendees[:size],
+            "order_ref": orders[:size],
+            "email": texts[:size],
+            "first_name": texts[::-1][:size],
+            "last_name": texts[:size],
+        },
+        index=range(10, 10 + size),
+    )
+    attendee = as_text(frame["attendee_ref"])
+    whole = (
+        as_text(frame["order_ref"])
+        + "|"
+        + as_text(frame["email"]).str.strip().str.lower()
+        + "|"
+        + as_text(frame["first_name"]).str.strip().str.casefold()
+        + "|"
+        + as_text(frame["last_name"]).str.strip().str.casefold()
+    )
+    expected = attendee.where(attendee != "", whole.where(as_text(frame["order_ref"]) != "", ""))
+    pd.testing.assert_series_equal(EVENTBRITE.record_identity(frame), expected)
