@@ -169,7 +169,10 @@ _MAY_HOLD_NAME_ASCII = r"[A-Za-z][^A-Za-z]+[A-Za-z]"
 
 
 def _candidates(values: np.ndarray, names: bool, names_only: bool) -> np.ndarray:
-    text = pd.Series(values, dtype=object).where(pd.notna(values), "").astype(str).astype("string[pyarrow]")
+    if pd.api.types.infer_dtype(values, skipna=False) == "string":  # all text (nearly always): as it is
+        text = pd.Series(values, dtype="string[pyarrow]")
+    else:
+        text = pd.Series(values, dtype=object).where(pd.notna(values), "").astype(str).astype("string[pyarrow]")
     found = np.zeros(len(values), dtype=bool)
     if not names_only:
         found |= _contains(text, _MAY_HOLD_CONTACT)
