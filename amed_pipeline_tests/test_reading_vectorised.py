@@ -37,6 +37,14 @@ TIMESTAMPS = [
     "2020-13-01 10:00:00",
     "29/02/2020 00:00",
     "2020-10-25 01:30:00+01:00",
+    "01/04/2021 08:19:16 AM",
+    "01/04/2021 12:19:16 AM",
+    "01/04/2021 12:19:16 PM",
+    "13/04/2021 05:50:46 PM",
+    "01/04/2021 00:19:16 AM",
+    "01/04/2021 13:19:16 PM",
+    "01/04/2021 08:19:16 am",
+    "01/04/2021 08:19 PM",
 ]
 EMAILS = [
     "Laura.Hughes@nhs.example",
@@ -66,7 +74,22 @@ TEXTS = [
     "\u00a0Nurse",
     "ONLINE",
 ]
-IDS = ["1145090210", "5.96E+08", "127355854809.0", "00123", "abc-123", " 42 ", "7"]
+IDS = [
+    "1145090210",
+    "5.96E+08",
+    "5E+08",
+    "127355854809.0",
+    "00123",
+    "abc-123",
+    " 42 ",
+    "7",
+    "cus_97b5b057",
+    "356806-356797-33838856",
+    "Seven",
+    "ＡＢ12",
+    "a b",
+    "a&amp;b",
+]
 
 
 def _padded(values, prefix):
@@ -110,6 +133,7 @@ def test_timestamps_match_the_per_value_parser(kind, dayfirst):
         (Field("delivery_mode", "text"), TEXTS, {"online": "online", fields.OTHERWISE: "other"}),
         (Field("attendee_ref", "identifier"), IDS, {}),
         (Field("attendee_ref", "identifier"), IDS, {"7": "seven"}),
+        (Field("attendee_ref", "identifier"), IDS, {"SEVEN": "7", "Cus_97B5b057": "x"}),
         (Field("attendee_ref", "identifier"), IDS, {fields.OTHERWISE: "any"}),
     ],
 )
@@ -134,3 +158,16 @@ def test_the_fast_paths_take_plain_values_and_leave_the_rest():
     )
     assert handled.tolist() == [False, True]
     assert out[1] == np.datetime64(dt.datetime(2020, 7, 7, 12, 6), "us")
+
+
+def test_twelve_hour_times_and_lettered_ids_take_the_fast_path():
+    handled, out = vectorised.timestamps(
+        np.array(["01/04/2021 12:19:16 AM", "01/04/2021 12:19:16 PM", "01/04/2021 00:19:16 AM"], dtype=object),
+        dayfirst=True,
+    )
+    assert handled.tolist() == [True, True, False]
+    assert out[0] == np.datetime64(dt.datetime(2021, 4, 1, 0, 19, 16), "us")
+    handled, _ = vectorised.identifiers(
+        np.array(["cus_97b5b057", "5E+08", "SEVEN"], dtype=object), {"seven": "7"}, None
+    )
+    assert handled.tolist() == [True, False, False]

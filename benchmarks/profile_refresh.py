@@ -43,14 +43,25 @@ def refresh_in_process(data_dir: Path, work: Path) -> None:
 
 
 def prepare_only(data_dir: Path) -> None:
+    from amed_pipeline.changes.reference import load_reference
     from amed_pipeline.config import load_programme_config
     from amed_pipeline.landing.prepare import PrepareTask, prepare_source
 
     config = load_programme_config(data_dir)
+    # Loaded once, as the raw-exports step does (`defs.raw_exports`), not once per source.
+    reference = load_reference(config.reference_dir).tables
     for source in config.sources():
         prepare_source(
             PrepareTask(
-                source, data_dir, config.max_file_bytes, {}, b"benchmark-key", frozenset(), None, config.reference_dir
+                source,
+                data_dir,
+                config.max_file_bytes,
+                {},
+                b"benchmark-key",
+                frozenset(),
+                None,
+                config.reference_dir,
+                reference=reference,
             )
         )
 

@@ -20,7 +20,7 @@ import pandas as pd
 from sqlalchemy import Column, Connection, DateTime, Integer, String, Table, Text, delete, func, select, update
 
 from amed_pipeline.landing.arrivals import record_arrivals
-from amed_pipeline.lib.frames import as_text
+from amed_pipeline.lib.frames import as_text, map_distinct
 from amed_pipeline.privacy.minimisation import DROPPED_AT_BOUNDARY, KEPT_FIELDS
 from amed_pipeline.privacy.redaction import KnownNames, redact_values
 from amed_pipeline.reading.parse import QUARANTINE_COLUMNS, FileLedger
@@ -332,7 +332,7 @@ def split_free_text(
             )
     if "doing_differently" in out:
         text = as_text(out["doing_differently"]).str.strip()
-        out["comment_digest"] = text.map(lambda t: key_digest("comment:" + t) if t else "").to_numpy()
+        out["comment_digest"] = map_distinct(text, lambda t: key_digest("comment:" + t) if t else "").to_numpy()
         said = out[text != ""]
         comments = pd.DataFrame(
             {

@@ -24,8 +24,6 @@ spread back over the rows with the value's codes (`pandas.factorize`), never per
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -33,7 +31,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from amed_pipeline.lib.text import normalise_name
+from amed_pipeline.lib.text import normalise_name_column
+from amed_pipeline.privacy.hashing import hmac_hex
 
 EMAIL_MARK = "[email removed]"
 PHONE_MARK = "[phone removed]"
@@ -59,13 +58,19 @@ _PATTERNS = ((EMAIL, EMAIL_MARK, "email"), (PHONE, PHONE_MARK, "phone"), (POSTCO
 
 def name_words(*parts: str) -> str:
     """A name as its lower-case words joined by one space (`"O’Brien,  Zoë"` → `"o'brien zoë"`)."""
-    text = unicodedata.normalize("NFKC", " ".join(str(p) for p in parts)).casefold().replace("’", "'")
+    text = " ".join(str(p) for p in parts)
+    if _ASCII_WORDS.fullmatch(text):  # ASCII letters in single-spaced words: NFKC and findall keep them
+        return text.lower()
+    text = unicodedata.normalize("NFKC", text).casefold().replace("’", "'")
     return " ".join(NAME_WORD.findall(text))
+
+
+_ASCII_WORDS = re.compile(r"[A-Za-z]+(?: [A-Za-z]+)*")
 
 
 def name_digest(key: bytes, words: str) -> str:
     """The keyed digest a known name is kept as (HMAC-SHA256; never the name itself)."""
-    return hmac.new(key, ("fullname:" + words).encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac_hex(key, "fullname:" + words)
 
 
 @dataclass(frozen=True)
@@ -157,15 +162,35 @@ def redact_values(
 # values (plain ids, ratings, single words, labels) hold nothing, and skip the per-value scan.
 _MAY_HOLD_CONTACT = r"@|[0+(]\s?\d|[A-Za-z]\d"
 _MAY_HOLD_NAME = r"\pL\PL+\pL"  # two runs of letters (Unicode): a full name has at least two words
+# The same test for ASCII text, whose letters are exactly A-Z and a-z. Arrow compiles a pattern on
+# every call, and `\pL`'s Unicode tables take about a millisecond to compile: with a call per
+# column of every source, that was most of the cost. Only non-ASCII values (few) still need them.
+_MAY_HOLD_NAME_ASCII = r"[A-Za-z][^A-Za-z]+[A-Za-z]"
 
 
 def _candidates(values: np.ndarray, names: bool, names_only: bool) -> np.ndarray:
-    text = pd.Series(values, dtype=object).where(pd.notna(values), "").astype(str).astype("string[pyarrow]")
+    if pd.api.types.infer_dtype(values, skipna=False) == "string":  # all text (nearly always): as it is
+        text = pd.Series(values, dtype="string[pyarrow]")
+    else:
+        text = pd.Series(values, dtype=object).where(pd.notna(values), "").astype(str).astype("string[pyarrow]")
     found = np.zeros(len(values), dtype=bool)
     if not names_only:
-        found |= text.str.contains(_MAY_HOLD_CONTACT, regex=True).fillna(False).to_numpy(dtype=bool)
+        found |= _contains(text, _MAY_HOLD_CONTACT)
     if names:
-        found |= text.str.contains(_MAY_HOLD_NAME, regex=True).fillna(False).to_numpy(dtype=bool)
+        found |= _may_hold_name(text)
+    return found
+
+
+def _contains(text: pd.Series, pattern: str) -> np.ndarray:
+    return text.str.contains(pattern, regex=True).fillna(False).to_numpy(dtype=bool)
+
+
+def _may_hold_name(text: pd.Series) -> np.ndarray:
+    """`_MAY_HOLD_NAME` for each text: the ASCII pattern on ASCII text, the Unicode one on the rest."""
+    found = _contains(text, _MAY_HOLD_NAME_ASCII)
+    other = ~text.str.isascii().fillna(True).to_numpy(dtype=bool)
+    if other.any():
+        found[other] = _contains(text[other], _MAY_HOLD_NAME)
     return found
 
 
@@ -193,7 +218,7 @@ def name_digest_column(key: bytes, frame: pd.DataFrame) -> pd.Series:
     def text(name: str) -> pd.Series:
         # Placeholders ("Info Requested", "n/a") are nobody's name.
         values = frame[name].astype(object).fillna("").astype(str)
-        return values.where(values.map(normalise_name) != "", "")
+        return values.where(normalise_name_column(values) != "", "")
 
     texts = pd.Series("", index=frame.index, dtype=object)
     if "first_name" in frame and "last_name" in frame:

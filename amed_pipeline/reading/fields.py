@@ -157,10 +157,10 @@ def _fast_path(
     if field.kind in ("datetime", "date"):
         handled, stamps = vectorised.timestamps(distinct, dayfirst)
         if field.kind == "date":
-            stamps = stamps.astype("datetime64[D]").astype("datetime64[us]")
-        converted = np.empty(len(distinct), dtype=object)
-        converted[handled] = list(stamps[handled].astype("datetime64[us]").astype(object))
-        return handled, converted
+            stamps = stamps.astype("datetime64[D]")
+        # Kept as datetime64 (NaT where not handled): the per-value parser's datetimes and Nones
+        # are written into the same array, with no round trip through Python datetimes.
+        return handled, stamps.astype("datetime64[us]")
     if field.kind == "identifier":
         handled, values = vectorised.identifiers(distinct, plain_mapping, otherwise)
     elif field.kind == "email":
@@ -177,7 +177,9 @@ def _fast_path(
 
 
 def _as_datetime64(values: np.ndarray) -> np.ndarray:
-    """Python datetimes and None as a datetime64[us] array (None → NaT)."""
+    """Python datetimes and None (or datetime64 values already) as a datetime64[us] array (None → NaT)."""
+    if values.dtype.kind == "M":
+        return values.astype("datetime64[us]", copy=False)
     return pd.to_datetime(pd.Series(values, dtype=object)).astype("datetime64[us]").to_numpy()
 
 

@@ -25,7 +25,7 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 from xml.etree import ElementTree
 
 import pandas as pd
@@ -70,6 +70,9 @@ class RawTable:
     encoding: str
     # (source_row, column position) of formula cells with no cached value (xlsx only).
     blank_formulas: list[tuple[int, int]] = field(default_factory=list)
+    # False when the reader has seen every cell and none holds a NUL byte or more than
+    # `MAX_FIELD_CHARS` characters (`may_hold_damaged_cells`): `parse` then skips its per-cell check.
+    damage_possible: bool = True
 
     @property
     def width(self) -> int:
@@ -126,7 +129,7 @@ def read_raw_table(
         frame = pd.DataFrame({i: pd.Series([], dtype=object) for i in range(width)})
     frame["source_row"] = range(first_data_row, first_data_row + len(frame))
     # Cells beyond the header's width (a stray delimiter, a shifted row) must not vanish silently.
-    frame["overflow"] = ["|".join(c for c in r[width:] if str(c).strip()) for r in body]
+    frame["overflow"] = ["|".join(c for c in r[width:] if str(c).strip()) if len(r) > width else "" for r in body]
     last_row = first_data_row + len(frame)
     blank_formulas = [
         (row, column) for row, column in blank_formulas if first_data_row <= row < last_row and column < width
@@ -138,7 +141,20 @@ def read_raw_table(
         encoding=encoding,
         blank_formulas=blank_formulas,
         header_row=header_row,
+        damage_possible=may_hold_damaged_cells(grid),
     )
+
+
+def may_hold_damaged_cells(grid: Iterable[list[str]]) -> bool:
+    """Whether a cell of these rows of text cells may hold a NUL byte or more than
+    `MAX_FIELD_CHARS` characters.
+
+    A few passes in C over the whole grid (each row's cells joined, then the rows) instead of a
+    check per cell: almost no file has either, and `parse.damaged_cells` looks cell by cell only
+    when this says True. A row longer than the limit says True: one of its cells may be.
+    """
+    rows = list(map("".join, grid))
+    return "\x00" in "".join(rows) or max(map(len, rows), default=0) > MAX_FIELD_CHARS
 
 
 class _Grid(list):
@@ -203,7 +219,7 @@ def _read_csv_grid(path: Path) -> tuple[list[list[str]], str]:
     csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"')
     try:
-        grid = [row for row in reader]
+        grid = list(reader)
     except csv.Error as exc:
         raise UnreadableFileError(path, f"CSV is malformed near record {reader.line_num}: {exc}") from exc
     return grid, encoding
@@ -266,7 +282,8 @@ def _read_xlsx_grid(path: Path, sheet: str | None) -> list[list[str]]:
         raise UnreadableFileError(path, f"not a readable xlsx workbook ({type(exc).__name__}: {exc})") from exc
     finally:
         workbook.close()
-    return [[cell_text(_as_stored_value(v)) for v in row] for row in rows]
+    # Most cells are text already (`cell_text` of a str is the str): only the others converted.
+    return [[v if type(v) is str else cell_text(_as_stored_value(v)) for v in row] for row in rows]
 
 
 _CELL_REF = re.compile(r"([A-Z]+)(\d+)")

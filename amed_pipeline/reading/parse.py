@@ -212,10 +212,14 @@ def read_table(table: RawTable, source: Source, adapter=None) -> tuple[pd.DataFr
         if position in located_positions:
             problems.append((source_row, headers[position], "", FORMULA_WITHOUT_VALUE, "formula_without_value"))
     bad_rows = {p[0] for p in problems}
-    refused = typed["source_row"].isin(bad_rows)
-    # The names on refused rows are still names the pipeline has read (`privacy.redaction`).
-    names = typed.loc[refused, [c for c in NAME_COLUMNS if c in typed.columns]].reset_index(drop=True)
-    typed = typed[~refused].reset_index(drop=True)
+    name_columns = [c for c in NAME_COLUMNS if c in typed.columns]
+    if bad_rows:
+        refused = typed["source_row"].isin(bad_rows)
+        # The names on refused rows are still names the pipeline has read (`privacy.redaction`).
+        names = typed.loc[refused, name_columns].reset_index(drop=True)
+        typed = typed[~refused].reset_index(drop=True)
+    else:  # most files: every row kept, no copy of them
+        names = typed[name_columns].iloc[:0]
     if source.dataset == "bookings":
         typed["record_rank"] = adapter.record_rank(typed).to_numpy()
         typed["record_ref"] = adapter.record_identity(typed).to_numpy()
@@ -233,9 +237,12 @@ def damaged_cells(table: RawTable, headers: list[str]) -> tuple[list[tuple], lis
     (row index, column position) of each such cell.
 
     Either spoils its row, never the file: the row is quarantined with a reason naming the column,
-    and the value is not repeated (it is unreadable or huge).
+    and the value is not repeated (it is unreadable or huge). Nothing to look for when the reader
+    saw that no cell of the file holds either (`RawTable.damage_possible`, nearly every file).
     """
     problems, cells = [], []
+    if not table.damage_possible:
+        return problems, cells
     for position in range(table.width):
         text = table.rows[position].astype(str)
         # Vectorised: most columns have neither, and the checks are one pass each.

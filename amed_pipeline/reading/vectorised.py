@@ -21,11 +21,15 @@ from amed_pipeline.reading.values import LONDON
 # ends: `values.clean_text` leaves such text unchanged.
 _PLAIN = r"[!-%'-~]+(?: [!-%'-~]+)*"
 _EMAIL = r"[!-%'-?A-~]+@[!-%'-?A-~]+\.[!-%'-?A-~]+"  # plain, no space, one '@' (EMAIL_PATTERN)
-_DIGITS = r"[0-9]+"
+# Ids of letters, digits, '-' and '_' (`1145090210`, `cus_97b5b057`, `356806-356797-33838856`):
+# `clean_text` leaves them unchanged, and without '.' or '+' they are neither Excel's scientific
+# notation nor a float's `.0`, so `values.parse_identifier` keeps them as written.
+_IDENTIFIER = r"[0-9A-Za-z_-]+"
 # Timestamp shapes: ISO local time, ISO with a UTC offset, and slashed dates (day order per source).
 _ISO_LOCAL = r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?: [0-9]{2}:[0-9]{2}(?::[0-9]{2})?)?"
 _ISO_OFFSET = r"[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}[+-][0-9]{2}:[0-9]{2}"
-_SLASHED = r"[0-9]{2}/[0-9]{2}/[0-9]{4}(?: [0-9]{2}:[0-9]{2}(?::[0-9]{2})?)?"
+# Slashed dates may have a 12-hour time with seconds (SurveyMonkey's `01/04/2021 08:19:16 AM`).
+_SLASHED = r"[0-9]{2}/[0-9]{2}/[0-9]{4}(?: [0-9]{2}:[0-9]{2}(?::[0-9]{2}(?: [AP]M)?)?)?"
 
 
 def _strings(values: np.ndarray) -> pd.Series:
@@ -51,12 +55,14 @@ def plain_text(values: np.ndarray, mapping: dict[str, str], otherwise: str | Non
 
 
 def identifiers(values: np.ndarray, mapping: dict[str, str], otherwise: str | None) -> tuple[np.ndarray, np.ndarray]:
-    """Ids that are plain digits and not remapped: kept as written (`values.parse_identifier`)."""
-    handled = _matches(_strings(values), _DIGITS)
+    """Plain ids (letters, digits, '-', '_') that are not remapped: kept as written
+    (`values.parse_identifier`)."""
+    strings = _strings(values)
+    handled = _matches(strings, _IDENTIFIER)
     if otherwise is not None:
         handled[:] = False
-    elif mapping:
-        handled &= ~np.isin(values, list(mapping))
+    elif mapping:  # mapping keys are case-folded headers (`fields._normalised_mapping`)
+        handled &= ~strings.str.lower().isin(list(mapping)).fillna(False).to_numpy(dtype=bool)
     return handled, values
 
 
@@ -99,10 +105,11 @@ def timestamps(values: np.ndarray, dayfirst: bool) -> tuple[np.ndarray, np.ndarr
 
 
 def _parse_slashed(strings: pd.Series, date_format: str) -> pd.Series:
-    """dd/mm/yyyy (or mm/dd/yyyy) with an optional hh:mm or hh:mm:ss, each length its own format."""
+    """dd/mm/yyyy (or mm/dd/yyyy) with an optional hh:mm, hh:mm:ss or hh:mm:ss AM, each length
+    its own format (`%I` takes 01–12 only, as `values.parse_timestamp` with AM/PM)."""
     result = pd.Series(pd.NaT, index=strings.index, dtype="datetime64[us]")
     lengths = strings.str.len()
-    for length, time_format in ((10, ""), (16, " %H:%M"), (19, " %H:%M:%S")):
+    for length, time_format in ((10, ""), (16, " %H:%M"), (19, " %H:%M:%S"), (22, " %I:%M:%S %p")):
         subset = strings[lengths == length]
         if len(subset):
             result[subset.index] = pd.to_datetime(subset, format=date_format + time_format, errors="coerce")

@@ -12,6 +12,7 @@ Patterns are case-insensitive and searched in the text with whitespace folded.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,6 +119,10 @@ def _rules(path: Path, target: str, allowed: set[str]) -> tuple[tuple[re.Pattern
     return tuple(rules)
 
 
+# Job titles and event titles repeat across files and partnerships, and a worker process prepares
+# many sources: each (rules, text) is classified once per process. The rules are compiled
+# patterns, equal when their text and flags are, so tables unpickled in a worker still hit.
+@functools.lru_cache(maxsize=1 << 16)
 def _first_match(rules, text: str, default: str) -> str:
     value = clean_text(text)
     if not value:

@@ -9,10 +9,11 @@ person and is quarantined with that reason. Each distinct email is hashed once.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-from amed_pipeline.lib.frames import as_text, map_distinct
-from amed_pipeline.lib.text import normalise_email, normalise_name
+from amed_pipeline.lib.frames import as_text
+from amed_pipeline.lib.text import normalise_email_column, normalise_name_column
 from amed_pipeline.privacy.hashing import hmac_hex, key_version
 
 PERSONAL_COLUMNS = ("email", "first_name", "last_name", "respondent_email", "respondent_name")
@@ -24,7 +25,7 @@ UNATTRIBUTABLE = (
 def _column(frame: pd.DataFrame, name: str, normalise) -> pd.Series:
     if name not in frame:
         return pd.Series("", index=frame.index, dtype=object)
-    return map_distinct(as_text(frame[name]), normalise)
+    return normalise(as_text(frame[name]))
 
 
 def identity_texts(frame: pd.DataFrame, partnership_id: str) -> pd.Series:
@@ -35,11 +36,14 @@ def identity_texts(frame: pd.DataFrame, partnership_id: str) -> pd.Series:
     "Email address" question (`email`). The tool's record wins where there is one. Without an
     email, the full name (`first_name` + `last_name`, or the tool's `respondent_name`).
     """
-    emails = _column(frame, "respondent_email", normalise_email)
-    emails = emails.where(emails != "", _column(frame, "email", normalise_email))
-    first, last = _column(frame, "first_name", normalise_name), _column(frame, "last_name", normalise_name)
+    emails = _column(frame, "respondent_email", normalise_email_column)
+    emails = emails.where(emails != "", _column(frame, "email", normalise_email_column))
+    first, last = (
+        _column(frame, "first_name", normalise_name_column),
+        _column(frame, "last_name", normalise_name_column),
+    )
     full = (first + " " + last).where((first != "") & (last != ""), "")
-    whole = _column(frame, "respondent_name", normalise_name)
+    whole = _column(frame, "respondent_name", normalise_name_column)
     full = full.where(full != "", whole.where(whole.str.contains(" ", regex=False), ""))
     names = ("name:" + partnership_id + ":" + full).where(full != "", "")
     return ("email:" + emails).where(emails != "", names)
@@ -50,15 +54,16 @@ def every_identity_text(frame: pd.DataFrame, partnership_id: str) -> list[pd.Ser
     find a response by either of its addresses, or by its name."""
     identities = [identity_texts(frame, partnership_id)]
     for column in ("respondent_email", "email"):
-        emails = _column(frame, column, normalise_email)
+        emails = _column(frame, column, normalise_email_column)
         identities.append(("email:" + emails).where(emails != "", ""))
     return identities
 
 
 def pseudonymise_series(texts: pd.Series, key: bytes) -> pd.Series:
     """HMAC each distinct non-blank text once; blank stays blank."""
-    lookup = {t: hmac_hex(key, t) for t in pd.unique(texts.to_numpy()) if t}
-    return texts.map(lambda t: lookup.get(t, ""))
+    codes, distinct = pd.factorize(texts.to_numpy(dtype=object), use_na_sentinel=False)
+    digests = np.array([hmac_hex(key, t) if t else "" for t in distinct], dtype=object)
+    return pd.Series(digests[codes], index=texts.index, dtype=object)
 
 
 def attach_person_keys(frame: pd.DataFrame, key: bytes, partnership_id: str) -> pd.DataFrame:

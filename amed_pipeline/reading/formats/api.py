@@ -22,7 +22,7 @@ import pandas as pd
 from amed_pipeline.config import Source
 from amed_pipeline.pulling import eventbrite, google_forms, surveymonkey
 from amed_pipeline.pulling.snapshots import MalformedPage, read_page
-from amed_pipeline.reading.files import RawTable, UnreadableFileError
+from amed_pipeline.reading.files import RawTable, UnreadableFileError, may_hold_damaged_cells
 from amed_pipeline.reading.formats.base import FormatAdapter
 from amed_pipeline.reading.formats.eventbrite import EVENTBRITE, EventbriteAdapter
 from amed_pipeline.reading.formats.google_forms import GOOGLE_FORMS
@@ -39,12 +39,19 @@ def snapshot_table(path: Path, rows_of) -> RawTable:
     except (ValueError, TypeError, AttributeError, KeyError) as exc:
         raise UnreadableFileError(path, f"the page does not have the documented shape: {exc}") from None
     width = len(headers)
-    frame = pd.DataFrame([[str(c) for c in r] for r in rows], columns=range(width), dtype=object)
+    cells = [[str(c) for c in r] for r in rows]
+    frame = pd.DataFrame(cells, columns=range(width), dtype=object)
     if frame.empty:
         frame = pd.DataFrame({i: pd.Series([], dtype=object) for i in range(width)})
     frame["source_row"] = range(1, len(frame) + 1)
     frame["overflow"] = ""
-    return RawTable(path=Path(path), header_rows=[list(headers)], rows=frame, encoding="json")
+    return RawTable(
+        path=Path(path),
+        header_rows=[list(headers)],
+        rows=frame,
+        encoding="json",
+        damage_possible=may_hold_damaged_cells(cells),
+    )
 
 
 class SnapshotAdapter(FormatAdapter):

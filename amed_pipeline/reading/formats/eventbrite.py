@@ -39,17 +39,24 @@ class EventbriteAdapter(FormatAdapter):
 
     def record_identity(self, frame: pd.DataFrame) -> pd.Series:
         # Classic reports number each attendee; the 2024+ report has only the order id.
+        # The order-based identity is built only for the rows that need it (none, in a classic report).
         attendee = as_text(frame["attendee_ref"])
-        by_order = (
-            as_text(frame["order_ref"])
+        order = as_text(frame["order_ref"])
+        by_order = (attendee == "") & (order != "")
+        if not by_order.any():
+            return attendee
+        rows = frame[by_order]
+        identity = attendee.copy()
+        identity[by_order] = (
+            order[by_order]
             + "|"
-            + as_text(frame["email"]).str.strip().str.lower()
+            + as_text(rows["email"]).str.strip().str.lower()
             + "|"
-            + as_text(frame["first_name"]).str.strip().str.casefold()
+            + as_text(rows["first_name"]).str.strip().str.casefold()
             + "|"
-            + as_text(frame["last_name"]).str.strip().str.casefold()
+            + as_text(rows["last_name"]).str.strip().str.casefold()
         )
-        return attendee.where(attendee != "", by_order.where(as_text(frame["order_ref"]) != "", ""))
+        return identity
 
 
 EVENTBRITE = EventbriteAdapter(
