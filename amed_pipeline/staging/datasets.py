@@ -101,10 +101,16 @@ def quarantine_rows(
 def _split_duplicates(
     rows: pd.DataFrame, group_by: list[str], order_by: list[str]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Keep the last row of each group after sorting by `order_by`; the rest are duplicates.
+    """Keep the last row of each group after sorting by `order_by`; the rest are duplicates."""
+    kept, duplicates = _kept_positions(rows, group_by, order_by)
+    return _rows_at(rows, kept), duplicates
 
-    Works on positions: only the `order_by` columns are sorted and the groups are found once
-    (`ngroup`); the kept rows are taken once, in their original order.
+
+def _kept_positions(rows: pd.DataFrame, group_by: list[str], order_by: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
+    """`_split_duplicates` by position: the positions of the rows kept (ascending) and the duplicates.
+
+    Only the `order_by` columns are sorted, the groups are found once (`ngroup`), and no row is
+    copied: the caller takes the kept rows once.
     """
     order = rows[order_by].reset_index(drop=True).sort_values(order_by, kind="stable").index.to_numpy()
     groups = rows[group_by].iloc[order].groupby(group_by, sort=False, dropna=False).ngroup().to_numpy()
@@ -125,8 +131,13 @@ def _split_duplicates(
         },
         columns=list(DUPLICATE_COLUMNS),
     )
-    kept = rows.iloc[np.sort(order[keep])]
-    return (kept if rows.index.is_monotonic_increasing else kept.sort_index()), duplicates
+    return np.sort(order[keep]), duplicates
+
+
+def _rows_at(rows: pd.DataFrame, positions: np.ndarray) -> pd.DataFrame:
+    """The rows at these positions in the order of their index labels (as `sort_index` puts them)."""
+    taken = rows.iloc[np.sort(positions)]
+    return taken if taken.index.is_monotonic_increasing else taken.sort_index()
 
 
 def _formatted(timestamps: pd.Series, fmt: str, missing: str = "") -> pd.Series:
@@ -288,15 +299,16 @@ def stage_bookings(exports: list[RawExport], sessions: Staged, reference: Refere
         ],
         ignore_index=True,
     )
-    rows = rows[~(no_status | unattributable | unlinked)].copy()
+    rows = rows[~(no_status | unattributable | unlinked)]
     rows["file_order"] = _file_order(rows)
-    # 1. Copies of one attendee record across overlapping exports of one source.
-    with_ref = rows[rows["record_ref"] != ""].copy()
-    without_ref = rows[rows["record_ref"] == ""]
-    with_ref, record_duplicates = _split_duplicates(
-        with_ref, ["source_name", "session_key", "record_ref"], ["record_rank", "file_order", "source_row"]
-    )
-    rows = pd.concat([with_ref, without_ref]).sort_index()
+    # 1. Copies of one attendee record across overlapping exports of one source (rows with a
+    # record reference only; the rest all stay). Found by position: the frame is taken once.
+    with_ref = np.flatnonzero((rows["record_ref"] != "").to_numpy())
+    group_by, order_by = ["source_name", "session_key", "record_ref"], ["record_rank", "file_order", "source_row"]
+    needed = list(dict.fromkeys([*group_by, *order_by, "source_file", "source_row"]))
+    kept_with_ref, record_duplicates = _kept_positions(rows[needed].iloc[with_ref], group_by, order_by)
+    without_ref = np.flatnonzero((rows["record_ref"] == "").to_numpy())
+    rows = _rows_at(rows, np.concatenate([with_ref[kept_with_ref], without_ref]))
     # 2. One person, several records for one session: one booking, attended > cancelled > booked.
     cancelled = as_text(rows["booking_status"]) == "cancelled"
     rows["status"] = rows["status"].where(~cancelled, "cancelled")
