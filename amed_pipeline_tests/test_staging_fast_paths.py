@@ -264,7 +264,7 @@ def test_read_landed_from_duckdb_is_what_the_generic_reader_gives(tmp_path, monk
         with engine.connect() as conn:
             fast = tables.read_landed(conn, dataset, "p")
         with monkeypatch.context() as patched, engine.connect() as conn:
-            patched.setattr(tables, "_read_untyped", tables.read_frame)
+            patched.setattr(tables, "_read_rows", lambda conn, statement: (tables.read_frame(conn, statement), False))
             generic = tables.read_landed(conn, dataset, "p")
         pd.testing.assert_frame_equal(fast[0], generic[0])
         pd.testing.assert_frame_equal(fast[1], generic[1])

@@ -365,13 +365,21 @@ def _storable(rows: pd.DataFrame, dataset: str) -> pd.DataFrame:
     return out
 
 
+def _read_rows(conn: Connection, statement) -> tuple[pd.DataFrame, bool]:
+    """A SELECT's rows, and whether their text columns are objects with '' for NULL already."""
+    if conn.dialect.name == "duckdb":
+        return _read_untyped(conn, statement), True
+    return read_frame(conn, statement), False
+
+
 def _read_untyped(conn: Connection, statement) -> pd.DataFrame:
     """A SELECT's rows from DuckDB as `read_frame` gives them, but text as plain objects.
 
     `read_frame`'s `.df()` turns every text column into pandas' string dtype, which `read_landed`
-    then turns back into objects: two conversions of every landed string. DuckDB's NumPy arrays
-    hand the strings over as objects once (NULL masked: None for text, <NA> for integers, NaT for
-    timestamps), and `read_landed` types the columns as it does for any database.
+    then turns back into objects with '' for NULL: two conversions of every landed string.
+    DuckDB's NumPy arrays hand the strings over as objects once; their NULLs (masked) become ''
+    for text (the only object columns of the landing tables), <NA> for integers and NaT for
+    timestamps, and `read_landed` types the other columns as it does for any database.
     """
     sql = str(statement.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
     arrays = conn.connection.driver_connection.execute(sql).fetchnumpy()
@@ -383,8 +391,8 @@ def _unmasked(values: np.ndarray) -> pd.Series | np.ndarray:
     if not np.ma.isMaskedArray(values):
         return pd.Series(values, dtype=object) if values.dtype == object else values
     data, missing = np.ma.getdata(values).copy(), np.ma.getmaskarray(values)
-    if values.dtype == object:
-        data[missing] = None  # not `np.ma.filled(values, None)`: None there means the fill value, '?'
+    if values.dtype == object:  # only text columns: a NULL is '', as `read_landed` makes it
+        data[missing] = ""
         return pd.Series(data, dtype=object)
     if values.dtype.kind == "M":
         data[missing] = np.datetime64("NaT")
@@ -416,7 +424,7 @@ def read_landed(
         .where(table.c.partnership_id.in_(ids))
         .order_by(table.c.partnership_id, table.c.source_file, table.c.source_row)
     )
-    rows = _read_untyped(conn, statement) if conn.dialect.name == "duckdb" else read_frame(conn, statement)
+    rows, text_ready = _read_rows(conn, statement)
     kinds = FIELD_KINDS[dataset]
     for name in rows.columns:
         kind = kinds.get(name)
@@ -429,7 +437,7 @@ def read_landed(
             rows[name] = _times_of_day(rows[name])
         elif name in ("source_row", "record_rank"):
             rows[name] = rows[name].astype(int)
-        else:
+        elif not (text_ready and rows[name].dtype == object):
             rows[name] = rows[name].astype(object).where(rows[name].notna(), "")
     quarantine = read_frame(
         conn,
