@@ -20,6 +20,7 @@ imported once; one partnership can be re-run or backfilled alone by its partitio
 from dataclasses import dataclass
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
 from amed_pipeline.changes.fingerprints import staging_fingerprint
@@ -196,21 +197,34 @@ def staging_batches(rows_by_partnership: dict[str, int], budget: int) -> list[li
     return batches
 
 
-def _exports_by_partnership(
+def _batch_export(
     dataset: str, partnership_ids: list[str], rows: pd.DataFrame, quarantine: pd.DataFrame, files
 ) -> list[RawExport]:
-    """The landed rows of a batch, one RawExport per partnership (in the batch's order)."""
+    """The landed rows of a batch as one RawExport, partnerships in the batch's order.
+
+    Staging combines its exports in order, so one export holding the partnerships one after the
+    other (each in its landed order) stages exactly as one export per partnership would, without
+    splitting the batch's frames by partnership and joining them again.
+    """
+    position = {p: i for i, p in enumerate(partnership_ids)}
     return [
         RawExport(
-            p,
+            ",".join(partnership_ids),  # a label only: staging reads rows, quarantine and files
             "landing",
             dataset,
-            rows[rows["partnership_id"] == p].reset_index(drop=True),
-            quarantine[quarantine["partnership_id"] == p].reset_index(drop=True),
-            [f for f in files if f.partnership_id == p],
+            _in_batch_order(rows, position),
+            _in_batch_order(quarantine, position),
+            sorted(files, key=lambda f: position[f.partnership_id]),  # stable: landed order within each
         )
-        for p in partnership_ids
     ]
+
+
+def _in_batch_order(frame: pd.DataFrame, position: dict[str, int]) -> pd.DataFrame:
+    """The frame's rows grouped by partnership in the batch's order, in their own order within each."""
+    position = frame["partnership_id"].map(position).to_numpy()
+    if len(position) and (position[1:] >= position[:-1]).all():  # already in order: nothing to move
+        return frame.reset_index(drop=True)
+    return frame.iloc[np.argsort(position, kind="stable")].reset_index(drop=True)
 
 
 def build_staging_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
@@ -262,7 +276,7 @@ def build_staging_assets(config: ProgrammeConfig) -> list[dg.AssetsDefinition]:
             stored = latest_outcomes(conn, unchanged)  # what the checks last found for them
             sizes = landed_rows_by_partnership(conn, list(fingerprints))
             for batch in staging_batches(sizes, STAGING_BATCH_ROWS):
-                exports = {d: _exports_by_partnership(d, batch, *read_landed(conn, d, batch)) for d in DATASETS}
+                exports = {d: _batch_export(d, batch, *read_landed(conn, d, batch)) for d in DATASETS}
                 job_titles, comments = read_free_text(conn, batch)
                 conn.commit()
                 # One suite run per dataset for the whole batch: GX's cost is mostly per run.

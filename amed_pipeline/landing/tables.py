@@ -16,6 +16,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Sequence
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Column, Connection, DateTime, Integer, String, Table, Text, delete, func, select, update
 
@@ -364,18 +365,66 @@ def _storable(rows: pd.DataFrame, dataset: str) -> pd.DataFrame:
     return out
 
 
+def _read_rows(conn: Connection, statement) -> tuple[pd.DataFrame, bool]:
+    """A SELECT's rows, and whether their text columns are objects with '' for NULL already."""
+    if conn.dialect.name == "duckdb":
+        return _read_untyped(conn, statement), True
+    return read_frame(conn, statement), False
+
+
+def _read_untyped(conn: Connection, statement) -> pd.DataFrame:
+    """A SELECT's rows from DuckDB as `read_frame` gives them, but text as plain objects.
+
+    `read_frame`'s `.df()` turns every text column into pandas' string dtype, which `read_landed`
+    then turns back into objects with '' for NULL: two conversions of every landed string.
+    DuckDB's NumPy arrays hand the strings over as objects once; their NULLs (masked) become ''
+    for text (the only object columns of the landing tables), <NA> for integers and NaT for
+    timestamps, and `read_landed` types the other columns as it does for any database.
+    """
+    sql = str(statement.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    arrays = conn.connection.driver_connection.execute(sql).fetchnumpy()
+    return pd.DataFrame({name: _unmasked(values) for name, values in arrays.items()})
+
+
+def _unmasked(values: np.ndarray) -> pd.Series | np.ndarray:
+    """One column of `fetchnumpy` with its NULLs as pandas' missing values, strings as objects."""
+    if not np.ma.isMaskedArray(values):
+        return pd.Series(values, dtype=object) if values.dtype == object else values
+    data, missing = np.ma.getdata(values).copy(), np.ma.getmaskarray(values)
+    if values.dtype == object:  # only text columns: a NULL is '', as `read_landed` makes it
+        data[missing] = ""
+        return pd.Series(data, dtype=object)
+    if values.dtype.kind == "M":
+        data[missing] = np.datetime64("NaT")
+        return data
+    if values.dtype.kind in "iu":
+        return pd.arrays.IntegerArray(data, missing.copy())
+    return pd.Series(np.where(missing, None, data.astype(object)), dtype=object)  # no such column today
+
+
+def _time_of_day(text) -> dt.time | None:
+    return dt.time.fromisoformat(text) if isinstance(text, str) and text else None
+
+
+def _times_of_day(texts: pd.Series) -> pd.Series:
+    """Landed HH:MM:SS texts as times (None if blank), parsed once per distinct text."""
+    codes, distinct = pd.factorize(texts.to_numpy(dtype=object))  # missing values get -1: None
+    times = np.array([_time_of_day(t) for t in distinct] + [None], dtype=object)
+    return pd.Series(times[codes], index=texts.index, dtype=object)
+
+
 def read_landed(
     conn: Connection, dataset: str, partnership_ids: str | Sequence[str]
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[FileLedger]]:
     """The landed rows, quarantine records and file ledger of one dataset, for one or more partnerships."""
     ids = _ids(partnership_ids)
     table = LANDING_ROWS[dataset]
-    rows = read_frame(
-        conn,
+    statement = (
         select(table)
         .where(table.c.partnership_id.in_(ids))
-        .order_by(table.c.partnership_id, table.c.source_file, table.c.source_row),
+        .order_by(table.c.partnership_id, table.c.source_file, table.c.source_row)
     )
+    rows, text_ready = _read_rows(conn, statement)
     kinds = FIELD_KINDS[dataset]
     for name in rows.columns:
         kind = kinds.get(name)
@@ -385,10 +434,10 @@ def read_landed(
         elif column_type is Integer:  # a rating
             rows[name] = pd.array(rows[name], dtype="Int64")
         elif kind == "time":
-            rows[name] = rows[name].map(lambda t: dt.time.fromisoformat(t) if isinstance(t, str) and t else None)
+            rows[name] = _times_of_day(rows[name])
         elif name in ("source_row", "record_rank"):
             rows[name] = rows[name].astype(int)
-        else:
+        elif not (text_ready and rows[name].dtype == object):
             rows[name] = rows[name].astype(object).where(rows[name].notna(), "")
     quarantine = read_frame(
         conn,

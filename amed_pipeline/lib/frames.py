@@ -20,6 +20,25 @@ def as_text(series: pd.Series) -> pd.Series:
     return series.astype(object).where(series.notna(), "").astype(str)
 
 
+def text_values(series: pd.Series) -> np.ndarray:
+    """`as_text(series)`'s values as a NumPy object array, without converting every row.
+
+    Key building concatenates several columns row by row; doing it on object arrays skips the
+    string dtype's conversions, and `str()` runs once per distinct value instead of once per row.
+    A column that holds only strings is already its own text. Only integers and timestamps are
+    converted per distinct value; any other column goes through `as_text` (distinct values could
+    be equal but print differently: 1 and 1.0, 0.0 and -0.0).
+    """
+    if pd.api.types.is_integer_dtype(series.dtype) or pd.api.types.is_datetime64_any_dtype(series.dtype):
+        codes, distinct = pd.factorize(series)  # missing values get code -1, hence the trailing ''
+        texts = np.array([str(value) for value in distinct.astype(object)] + [""], dtype=object)
+        return texts[codes]
+    values = series.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(values, skipna=False) == "string":
+        return values
+    return as_text(series).to_numpy(dtype=object)
+
+
 def map_distinct(series: pd.Series, function, fast=None) -> pd.Series:
     """`series.map(function)` calling the function once per distinct value (names, titles and
     emails repeat across rows), with the series' index.

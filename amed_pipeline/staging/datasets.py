@@ -20,9 +20,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
-from amed_pipeline.lib.frames import as_text, map_distinct, one_per_source_row
+from amed_pipeline.lib.frames import as_text, map_distinct, one_per_source_row, text_values
 from amed_pipeline.privacy.redaction import mask_series, mask_text
 from amed_pipeline.reading.parse import FILE_LEVEL_ROW, QUARANTINE_COLUMNS, FileLedger
 from amed_pipeline.reading.values import normalise_header
@@ -101,25 +102,50 @@ def _split_duplicates(
     rows: pd.DataFrame, group_by: list[str], order_by: list[str]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Keep the last row of each group after sorting by `order_by`; the rest are duplicates."""
-    ordered = rows.sort_values(order_by, kind="stable")
-    keep_mask = ~ordered.duplicated(subset=group_by, keep="last")
-    kept = ordered[keep_mask]
-    dropped_mask = (~keep_mask).to_numpy()
-    dropped = ordered[dropped_mask]
-    # Each group's last row (in this order) is the one kept.
-    groups = ordered.groupby(group_by, sort=False, dropna=False)
-    kept_file = groups["source_file"].transform("last").to_numpy()[dropped_mask]
-    kept_row = groups["source_row"].transform("last").to_numpy()[dropped_mask]
+    kept, duplicates = _kept_positions(rows, group_by, order_by)
+    return _rows_at(rows, kept), duplicates
+
+
+def _kept_positions(rows: pd.DataFrame, group_by: list[str], order_by: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
+    """`_split_duplicates` by position: the positions of the rows kept (ascending) and the duplicates.
+
+    Only the `order_by` columns are sorted, the groups are found once (`ngroup`), and no row is
+    copied: the caller takes the kept rows once.
+    """
+    order = rows[order_by].reset_index(drop=True).sort_values(order_by, kind="stable").index.to_numpy()
+    groups = rows[group_by].iloc[order].groupby(group_by, sort=False, dropna=False).ngroup().to_numpy()
+    keep = ~pd.Series(groups).duplicated(keep="last").to_numpy()
+    # Each group's last row (in this order) is the one kept: its position, by group.
+    kept_position = np.empty(len(keep), dtype=np.intp)
+    kept_position[groups[keep]] = order[keep]
+    dropped = order[~keep]
+    kept_of_dropped = kept_position[groups[~keep]]
+    source_file = rows["source_file"].to_numpy()
+    source_row = rows["source_row"].to_numpy()
     duplicates = pd.DataFrame(
         {
-            "source_file": dropped["source_file"].to_numpy(),
-            "source_row": dropped["source_row"].astype(int).to_numpy(),
-            "kept_file": kept_file,
-            "kept_row": kept_row.astype(int),
+            "source_file": source_file[dropped],
+            "source_row": source_row[dropped].astype(int),
+            "kept_file": source_file[kept_of_dropped],
+            "kept_row": source_row[kept_of_dropped].astype(int),
         },
         columns=list(DUPLICATE_COLUMNS),
     )
-    return kept.sort_index(), duplicates
+    return np.sort(order[keep]), duplicates
+
+
+def _rows_at(rows: pd.DataFrame, positions: np.ndarray) -> pd.DataFrame:
+    """The rows at these positions in the order of their index labels (as `sort_index` puts them)."""
+    taken = rows.iloc[np.sort(positions)]
+    return taken if taken.index.is_monotonic_increasing else taken.sort_index()
+
+
+def _formatted(timestamps: pd.Series, fmt: str, missing: str = "") -> pd.Series:
+    """`timestamps.dt.strftime(fmt).fillna(missing)`, formatting each distinct timestamp once
+    (strftime is a Python call per value, and sessions and bookings share few start times)."""
+    codes, distinct = pd.factorize(timestamps)  # NaT gets code -1: the trailing `missing`
+    texts = np.append(np.asarray(distinct.strftime(fmt), dtype=object), missing)
+    return pd.Series(texts[codes], index=timestamps.index, dtype=object)
 
 
 def _file_order(rows: pd.DataFrame) -> pd.Series:
@@ -133,11 +159,7 @@ def _file_order(rows: pd.DataFrame) -> pd.Series:
 def session_keys(partnership_ids: pd.Series, refs: pd.Series, titles: pd.Series, starts: pd.Series) -> pd.Series:
     by_ref = partnership_ids + ":" + as_text(refs)
     by_title = (
-        partnership_ids
-        + ":"
-        + starts.dt.strftime("%Y-%m-%d").fillna("")
-        + ":"
-        + map_distinct(as_text(titles), normalise_header)
+        partnership_ids + ":" + _formatted(starts, "%Y-%m-%d") + ":" + map_distinct(as_text(titles), normalise_header)
     )
     return by_ref.where(as_text(refs) != "", by_title)
 
@@ -205,20 +227,28 @@ def link_bookings_to_sessions(bookings: pd.DataFrame, sessions: pd.DataFrame) ->
             + "|"
             + map_distinct(as_text(sessions["title"]), normalise_header)
             + "|"
-            + pd.to_datetime(sessions["start"]).dt.strftime("%Y-%m-%d"),
+            + _formatted(pd.to_datetime(sessions["start"]), "%Y-%m-%d"),
             sessions["session_key"],
         )
     )
-    ref_keys = (bookings["partnership_id"] + "|" + as_text(bookings["session_ref"])).map(by_ref)
-    ref_keys = ref_keys.where(as_text(bookings["session_ref"]) != "")
-    title_keys = (
-        bookings["partnership_id"]
-        + "|"
-        + map_distinct(as_text(bookings["session_title"]), normalise_header)
-        + "|"
-        + bookings["session_start"].dt.strftime("%Y-%m-%d").fillna("")
-    ).map(by_title)
-    return ref_keys.fillna(title_keys).fillna("")
+    # Bookings are many: their lookup texts are built on object arrays and looked up one by one in
+    # plain dicts (a reference, when there is one, wins; else title and date; else '').
+    partnerships = bookings["partnership_id"].to_numpy(dtype=object) + "|"
+    refs = text_values(bookings["session_ref"])
+    titles = map_distinct(as_text(bookings["session_title"]), normalise_header).to_numpy()
+    by_title_text = partnerships + titles + "|" + _formatted(bookings["session_start"], "%Y-%m-%d").to_numpy()
+    by_ref_keys = [by_ref.get(text) if ref else None for ref, text in zip(refs, partnerships + refs)]
+    keys = [by_title.get(title_text, "") if key is None else key for key, title_text in zip(by_ref_keys, by_title_text)]
+    return pd.Series(keys, index=bookings.index, dtype=object)
+
+
+def _link_text(bookings: pd.DataFrame) -> pd.Series:
+    """How a booking names its session, as quoted in quarantine: its reference, else title and date."""
+    refs = as_text(bookings["session_ref"])
+    return refs.where(
+        refs != "",
+        as_text(bookings["session_title"]) + " on " + bookings["session_start"].dt.strftime("%d/%m/%Y").fillna("?"),
+    )
 
 
 BOOKING_COLUMNS = [
@@ -246,10 +276,7 @@ def stage_bookings(exports: list[RawExport], sessions: Staged, reference: Refere
     no_status = (as_text(rows["status"]) == "") & (as_text(rows["booking_status"]) != "cancelled")
     unattributable = (rows["person_key"] == "") & ~no_status
     unlinked = (rows["session_key"] == "") & ~unattributable & ~no_status
-    link_text = as_text(rows["session_ref"]).where(
-        as_text(rows["session_ref"]) != "",
-        as_text(rows["session_title"]) + " on " + rows["session_start"].dt.strftime("%d/%m/%Y").fillna("?"),
-    )
+    link_text = _link_text(rows[unlinked])
     quarantine = pd.concat(
         [
             quarantine,
@@ -267,20 +294,21 @@ def stage_bookings(exports: list[RawExport], sessions: Staged, reference: Refere
                 "session_unknown",
                 "session_ref",
                 "booking links to no known session (no session with this reference, nor with this title on this date)",
-                link_text[unlinked],
+                link_text,
             ),
         ],
         ignore_index=True,
     )
-    rows = rows[~(no_status | unattributable | unlinked)].copy()
+    rows = rows[~(no_status | unattributable | unlinked)]
     rows["file_order"] = _file_order(rows)
-    # 1. Copies of one attendee record across overlapping exports of one source.
-    with_ref = rows[rows["record_ref"] != ""].copy()
-    without_ref = rows[rows["record_ref"] == ""]
-    with_ref, record_duplicates = _split_duplicates(
-        with_ref, ["source_name", "session_key", "record_ref"], ["record_rank", "file_order", "source_row"]
-    )
-    rows = pd.concat([with_ref, without_ref]).sort_index()
+    # 1. Copies of one attendee record across overlapping exports of one source (rows with a
+    # record reference only; the rest all stay). Found by position: the frame is taken once.
+    with_ref = np.flatnonzero((rows["record_ref"] != "").to_numpy())
+    group_by, order_by = ["source_name", "session_key", "record_ref"], ["record_rank", "file_order", "source_row"]
+    needed = list(dict.fromkeys([*group_by, *order_by, "source_file", "source_row"]))
+    kept_with_ref, record_duplicates = _kept_positions(rows[needed].iloc[with_ref], group_by, order_by)
+    without_ref = np.flatnonzero((rows["record_ref"] == "").to_numpy())
+    rows = _rows_at(rows, np.concatenate([with_ref[kept_with_ref], without_ref]))
     # 2. One person, several records for one session: one booking, attended > cancelled > booked.
     cancelled = as_text(rows["booking_status"]) == "cancelled"
     rows["status"] = rows["status"].where(~cancelled, "cancelled")
@@ -373,17 +401,24 @@ def response_keys(rows: pd.DataFrame, dataset: str) -> pd.Series:
     alike); only across overlapping downloads of a source is the k-th identical row of one file the
     same response as the k-th identical row of another.
     """
-    answers = as_text(rows["submitted_at"])
+    # Built on object arrays (`text_values`): the same strings as `as_text` concatenation, cheaper.
+    answers = text_values(rows["submitted_at"])
     for name in ANSWER_FIELDS[dataset]:
         # Landed rows carry a keyed digest of the comment and the title's classification instead.
         name = name if name in rows else LANDED_SUBSTITUTES[name]
-        answers = answers + "\x1f" + as_text(rows[name])
-    answers = answers + "\x1f" + as_text(rows["person_key"])
-    has_id = as_text(rows["response_id"]) != ""
-    by_content = "row:" + answers + "\x1f#" + occurrences(rows, answers).astype(str)
-    identity = ("id:" + as_text(rows["response_id"])).where(has_id, by_content)
-    text = rows["partnership_id"] + "|" + rows["source_name"] + "|" + identity
-    return text.map(lambda t: hashlib.sha256(t.encode("utf-8")).hexdigest()[:24])
+        answers = answers + "\x1f" + text_values(rows[name])
+    answers = answers + "\x1f" + text_values(rows["person_key"])
+    response_ids = text_values(rows["response_id"])
+    occurrence = text_values(occurrences(rows, pd.Series(answers, index=rows.index, dtype=object)))
+    by_content = "row:" + answers + "\x1f#" + occurrence
+    identity = np.where(response_ids != "", "id:" + response_ids, by_content)
+    text = rows["partnership_id"].to_numpy(dtype=object) + "|" + rows["source_name"].to_numpy(dtype=object) + "|"
+    return pd.Series(_digests(text + identity), index=rows.index, dtype="str")
+
+
+def _digests(texts: np.ndarray) -> list[str]:
+    """The first 24 hex digits of each text's SHA-256 (a comprehension: no per-row `Series.map` overhead)."""
+    return [hashlib.sha256(t.encode("utf-8")).hexdigest()[:24] for t in texts]
 
 
 def stage_survey(dataset: str, exports: list[RawExport], reference: ReferenceTables) -> Staged:
