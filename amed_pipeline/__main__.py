@@ -39,6 +39,7 @@ from amed_pipeline.defs.pulls import PULL_CHECK, api_sources, pull_asset_key
 from amed_pipeline.errors import explain
 from amed_pipeline.metrics import tables as metric_tables
 from amed_pipeline.operations.failures import CODE_LOCATION, innermost_message
+from amed_pipeline.operations.instance_storage import open_instance
 from amed_pipeline.operations.planning import plan_refresh
 from amed_pipeline.privacy.key_guard import REKEY_TAG, check_pseudonym_key
 
@@ -89,7 +90,7 @@ def _refresh(
         selection = without_pulls(definitions, config, selection)
     if rekey:
         tags = {**tags, REKEY_TAG: "true"}
-    with dg.DagsterInstance.get() as instance:
+    with open_instance() as instance:
         result = execute_as_code_location_run(
             instance,
             asset_selection=selection,
@@ -348,7 +349,7 @@ def _freeze_release(definitions: dg.Definitions, request) -> int:
     """Runs the release job for `request` in the Dagster instance and prints its outcome (or why it failed)."""
     from amed_pipeline.defs.releases import RELEASE_JOB_NAME, release_run_config, release_tags
 
-    with dg.DagsterInstance.get() as instance:
+    with open_instance() as instance:
         result = definitions.resolve_job_def(RELEASE_JOB_NAME).execute_in_process(
             run_config=release_run_config(request),
             instance=instance,
