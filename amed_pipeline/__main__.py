@@ -30,7 +30,7 @@ import dagster as dg
 from amed_pipeline import settings
 from amed_pipeline.changes.versions import EXPORT_FILES, REPORT_FILE
 from amed_pipeline.config import ALL_PARTNERSHIPS, ConfigError, load_programme_config
-from amed_pipeline.definitions import build_definitions, nightly_job
+from amed_pipeline.definitions import build_definitions, nightly_job, running_in_process
 from amed_pipeline.defs.automation import run_scope
 from amed_pipeline.defs.config_errors import CONFIG_ASSET_NAME, skipped_message
 from amed_pipeline.defs.jobs import all_partnerships_tags, nightly_refresh_job
@@ -39,6 +39,7 @@ from amed_pipeline.defs.pulls import PULL_CHECK, api_sources, pull_asset_key
 from amed_pipeline.errors import explain
 from amed_pipeline.metrics import tables as metric_tables
 from amed_pipeline.operations.failures import CODE_LOCATION, innermost_message
+from amed_pipeline.operations.instance_storage import open_instance
 from amed_pipeline.operations.planning import plan_refresh
 from amed_pipeline.privacy.key_guard import REKEY_TAG, check_pseudonym_key
 
@@ -60,16 +61,29 @@ def refresh(everything: bool = False, offline: bool = False, rekey: bool = False
     for disabled in config.disabled:
         print(skipped_message(disabled), file=sys.stderr)
     definitions = build_definitions()
-    # One refresh at a time per warehouse: a second one waits for the first, and says so in one line.
-    with dg.build_resources({"warehouse": definitions.resources["warehouse"]}) as resources:
+    # The instance and the resources the command itself uses (the lock, the plan, the outputs it
+    # prints) are opened once; the run builds its own resources.
+    with open_instance() as instance, command_resources(definitions, instance) as resources:
+        # One refresh at a time per warehouse: a second one waits for the first, and says so in one line.
         with resources.warehouse.refresh_lock(on_wait=lambda message: print(message, file=sys.stderr, flush=True)):
-            return _refresh(definitions, config, home, everything, rekey, verbose, offline)
+            return _refresh(definitions, config, home, instance, resources, everything, rekey, verbose, offline)
+
+
+# The code location's resources the command uses itself, outside the run.
+COMMAND_RESOURCES = ("warehouse", "pseudonym_key", "erasure_list", "export_dir")
+
+
+def command_resources(definitions: dg.Definitions, instance: dg.DagsterInstance):
+    """`COMMAND_RESOURCES` of the code location, built with the instance (a context manager)."""
+    return dg.build_resources({name: definitions.resources[name] for name in COMMAND_RESOURCES}, instance=instance)
 
 
 def _refresh(
     definitions: dg.Definitions,
     config,
     home: str,
+    instance: dg.DagsterInstance,
+    resources,
     everything: bool,
     rekey: bool,
     verbose: bool = False,
@@ -77,19 +91,19 @@ def _refresh(
 ) -> int:
     selection, tags = None, all_partnerships_tags(config.partnership_ids)
     if not everything:
-        plan = plan_refresh_from(definitions, config, pulls=not offline, check_key=not rekey)
+        plan = plan_refresh_from(resources, config, pulls=not offline, check_key=not rekey)
         print(plan.describe())
         if plan.nothing_to_do:
-            print_current_outputs(definitions)
+            print_current_outputs(resources)
             return 0
         selection, tags = run_scope(plan, config, definitions.resolve_asset_graph())
     elif not rekey:
-        plan_refresh_from(definitions, config, check_key=True, plan=False)
+        plan_refresh_from(resources, config, check_key=True, plan=False)
     if offline:
         selection = without_pulls(definitions, config, selection)
     if rekey:
         tags = {**tags, REKEY_TAG: "true"}
-    with dg.DagsterInstance.get() as instance:
+    with running_in_process(definitions):
         result = execute_as_code_location_run(
             instance,
             asset_selection=selection,
@@ -98,26 +112,26 @@ def _refresh(
             # One line per record (operations.console); --verbose prints records whole, stack traces included.
             run_config={"loggers": {"console": {"config": {"log_level": "INFO", "verbose": verbose}}}},
         )
-        failures = [e for e in result.all_events if e.is_step_failure]
-        # Failing only on partnerships skipped for their config: the rest of the run did its work.
-        only_skipped = bool(failures) and all(CONFIG_ASSET_NAME in (e.step_key or "") for e in failures)
-        status = "succeeded" if result.success else ("finished with skipped partnerships" if only_skipped else "FAILED")
-        print(f"nightly_refresh run {result.run_id} {status} (DAGSTER_HOME={home})")
-        failed_pulls = pull_failures(result)
-        for line in failed_pulls:
-            print(f"  pull failed: {line}", file=sys.stderr)
-        if result.success or only_skipped:
-            print_current_outputs(definitions)
-        for event in failures:
-            message = innermost_message(event.step_failure_data.error) or event.step_failure_data.error.message
-            print(f"  step {event.step_key} failed: {explain_text(message)}", file=sys.stderr)
-        if config.disabled:
-            print(
-                f"skipped {len(config.disabled)} partnership(s) with configuration errors: "
-                f"{', '.join(d.id for d in config.disabled)} (see above; the others were refreshed)",
-                file=sys.stderr,
-            )
-        return 0 if result.success and not config.disabled and not failed_pulls else 1
+    failures = [e for e in result.all_events if e.is_step_failure]
+    # Failing only on partnerships skipped for their config: the rest of the run did its work.
+    only_skipped = bool(failures) and all(CONFIG_ASSET_NAME in (e.step_key or "") for e in failures)
+    status = "succeeded" if result.success else ("finished with skipped partnerships" if only_skipped else "FAILED")
+    print(f"nightly_refresh run {result.run_id} {status} (DAGSTER_HOME={home})")
+    failed_pulls = pull_failures(result)
+    for line in failed_pulls:
+        print(f"  pull failed: {line}", file=sys.stderr)
+    if result.success or only_skipped:
+        print_current_outputs(resources)
+    for event in failures:
+        message = innermost_message(event.step_failure_data.error) or event.step_failure_data.error.message
+        print(f"  step {event.step_key} failed: {explain_text(message)}", file=sys.stderr)
+    if config.disabled:
+        print(
+            f"skipped {len(config.disabled)} partnership(s) with configuration errors: "
+            f"{', '.join(d.id for d in config.disabled)} (see above; the others were refreshed)",
+            file=sys.stderr,
+        )
+    return 0 if result.success and not config.disabled and not failed_pulls else 1
 
 
 def code_location_origin(job_name: str):
@@ -154,25 +168,20 @@ def explain_text(message: str) -> str:
     return next((line.strip() for line in message.splitlines() if line.strip()), "(no message)")
 
 
-def plan_refresh_from(
-    definitions: dg.Definitions, config, pulls: bool = True, check_key: bool = True, plan: bool = True
-):
-    """The refresh plan, with the code location's own resources (key, erasure list, warehouse, export dir).
+def plan_refresh_from(resources, config, pulls: bool = True, check_key: bool = True, plan: bool = True):
+    """The refresh plan, with the code location's own resources (`command_resources`: key, erasure
+    list, warehouse, export dir).
 
     `pulls=False`: offline (API snapshots only). `check_key`: refuse a pseudonym key that is missing
     or changed without `rekey` first; `plan=False`: only that check."""
-    names = ("warehouse", "pseudonym_key", "erasure_list", "export_dir")
-    with dg.build_resources({name: definitions.resources[name] for name in names}) as resources:
-        tokens, _ = resources.erasure_list.load()
-        export_dir = resources.export_dir.directory()
-        with resources.warehouse.connect() as conn:
-            if check_key:
-                check_pseudonym_key(
-                    conn, resources.pseudonym_key.existing_key_bytes(), resources.pseudonym_key.key_file
-                )
-            if not plan:
-                return None
-            return plan_refresh(config, conn, resources.pseudonym_key.key_bytes(), tokens, export_dir, pulls=pulls)
+    tokens, _ = resources.erasure_list.load()
+    export_dir = resources.export_dir.directory()
+    with resources.warehouse.connect() as conn:
+        if check_key:
+            check_pseudonym_key(conn, resources.pseudonym_key.existing_key_bytes(), resources.pseudonym_key.key_file)
+        if not plan:
+            return None
+        return plan_refresh(config, conn, resources.pseudonym_key.key_bytes(), tokens, export_dir, pulls=pulls)
 
 
 def without_pulls(definitions: dg.Definitions, config, selection):
@@ -198,13 +207,12 @@ def pull_failures(result) -> list[str]:
     ]
 
 
-def print_current_outputs(definitions: dg.Definitions) -> None:
+def print_current_outputs(resources) -> None:
     """The headline figures and where the exports and data returns are, as the warehouse holds them now
-    (after a run, or when no run was needed)."""
-    with dg.build_resources({name: definitions.resources[name] for name in ("warehouse", "export_dir")}) as resources:
-        with resources.warehouse.connect() as conn:
-            headline = read_table(conn, metric_tables.metrics_headline)
-        directory = resources.export_dir.directory()
+    (after a run, or when no run was needed); `resources`: `command_resources`."""
+    with resources.warehouse.connect() as conn:
+        headline = read_table(conn, metric_tables.metrics_headline)
+    directory = resources.export_dir.directory()
     if len(headline):
         print("\nHeadline figures (exact, restricted; published versions are disclosure-controlled):")
         print(headline_for_terminal(headline, directory))
@@ -348,7 +356,7 @@ def _freeze_release(definitions: dg.Definitions, request) -> int:
     """Runs the release job for `request` in the Dagster instance and prints its outcome (or why it failed)."""
     from amed_pipeline.defs.releases import RELEASE_JOB_NAME, release_run_config, release_tags
 
-    with dg.DagsterInstance.get() as instance:
+    with open_instance() as instance:
         result = definitions.resolve_job_def(RELEASE_JOB_NAME).execute_in_process(
             run_config=release_run_config(request),
             instance=instance,

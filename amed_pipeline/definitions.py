@@ -10,6 +10,9 @@ them, unless an override was passed here.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 import dagster as dg
@@ -74,6 +77,24 @@ def defs() -> dg.Definitions:
     return build_definitions()
 
 
+# The definitions a command already built in this process, for `nightly_job` while it runs the job
+# (`running_in_process`): Dagster reconstructs the job several times per run (the origin, the
+# subset, the execution), each a rebuild of the code location otherwise.
+_built: ContextVar[dg.Definitions | None] = ContextVar("amed_built_definitions", default=None)
+
+
 def nightly_job() -> dg.JobDefinition:
-    """The nightly job with its resources, rebuilt in each step's process by `reconstructable`."""
-    return build_definitions().resolve_job_def(NIGHTLY_JOB_NAME)
+    """The nightly job with its resources, rebuilt in each step's process by `reconstructable` (in the
+    process that built the definitions and runs the job, within `running_in_process`: those)."""
+    return (_built.get() or build_definitions()).resolve_job_def(NIGHTLY_JOB_NAME)
+
+
+@contextmanager
+def running_in_process(definitions: dg.Definitions) -> Iterator[None]:
+    """While the caller runs the nightly job in this process, `nightly_job` returns the job of
+    `definitions` (built by `build_definitions()`, from the same environment) instead of a rebuild."""
+    token = _built.set(definitions)
+    try:
+        yield
+    finally:
+        _built.reset(token)

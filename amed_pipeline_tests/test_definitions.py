@@ -200,3 +200,20 @@ def test_the_watchdog_location_holds_one_sensor_and_nothing_else():
     assert _jobs(defs) == []
     assert _schedules(defs) == []
     assert _sensors(defs) == ["missed_refresh_watchdog"]
+
+
+def test_the_command_line_runs_the_job_of_the_definitions_it_built(monkeypatch):
+    """`refresh` builds the code location once: while it runs the job in its own process,
+    `nightly_job` (what Dagster reconstructs the job from) returns that job; outside, a rebuild."""
+    from amed_pipeline import definitions
+
+    monkeypatch.setenv("AMED_DATA_DIR", str(SAMPLE_DATA_DIR))
+    built = build_definitions()
+    with definitions.running_in_process(built):
+        assert definitions.nightly_job() is built.resolve_job_def("nightly_refresh")
+        assert dg.reconstructable(definitions.nightly_job).get_definition() is built.resolve_job_def("nightly_refresh")
+    rebuilt = definitions.nightly_job()
+    assert rebuilt is not built.resolve_job_def("nightly_refresh")
+    assert sorted(rebuilt.asset_layer.executable_asset_keys) == sorted(
+        built.resolve_job_def("nightly_refresh").asset_layer.executable_asset_keys
+    )

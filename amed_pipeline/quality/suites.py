@@ -23,6 +23,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Callable
 
+from amed_pipeline.quality.gx import great_expectations
 from amed_pipeline.vocabulary import BOOKING_STATUSES, CONVERSATIONS
 
 SETTINGS = ("gp_practice", "hospital", "charity_voluntary", "local_authority", "community_health", "other", "unknown")
@@ -66,9 +67,7 @@ class SuiteContext:
 
 
 def _gx():
-    import great_expectations as gx  # imported on first validation: it takes seconds to load
-
-    return gx.expectations
+    return great_expectations().expectations  # imported on first validation: it takes a second or two
 
 
 def _not_blank(*columns):

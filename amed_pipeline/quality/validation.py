@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from pydantic import PrivateAttr
 
+from amed_pipeline.quality.gx import great_expectations
 from amed_pipeline.quality.suites import SUITES, SuiteContext
 
 _COUNTER = itertools.count()
@@ -51,9 +52,9 @@ class RuleOutcome:
 
 
 def new_data_context():
-    """An ephemeral GX data context with the pandas data source and no progress bars (a few ms)."""
-    import great_expectations as gx
-
+    """An ephemeral GX data context with the pandas data source and no progress bars (a few ms, once
+    GX is imported: `quality.gx`)."""
+    gx = great_expectations()
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = {"globally": False, "metric_calculations": False, "profilers": False}
     context.data_sources.add_pandas("amed_pandas")
@@ -63,8 +64,7 @@ def new_data_context():
 def validate_dataset(dataset: str, frame: pd.DataFrame, ctx: SuiteContext, context: Any = None) -> list[RuleOutcome]:
     """Run the dataset's suite once on `frame`; one outcome per rule. `context`: the data context to
     use (`GreatExpectationsResource` passes its own), else a new one."""
-    import great_expectations as gx
-
+    gx = great_expectations()
     rules = SUITES[dataset]
     frame = frame.reset_index(drop=True)
     if frame.empty:

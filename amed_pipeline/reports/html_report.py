@@ -67,15 +67,23 @@ class _Figures:
         self.not_applicable = not_applicable
         self.symbols: set[str] = set()
         self.dash = False
+        # Where each figure's first row is, so that a cell is a dict lookup, not a scan of the frame
+        # (a report renders ~300 cells).
+        self._first: dict[tuple, int] = {}
+        keys = zip(
+            published["metric_id"], published["partnership_id"], published["dimension"], published["dimension_value"]
+        )
+        for position, key in enumerate(keys):
+            self._first.setdefault(key, position)
 
     def rows(self, metric_id: str, partnership: str = ALL_PARTNERSHIPS, dimension: str = "") -> pd.DataFrame:
         f = self.frame
         return f[(f["metric_id"] == metric_id) & (f["partnership_id"] == partnership) & (f["dimension"] == dimension)]
 
     def row(self, metric_id: str, partnership: str = ALL_PARTNERSHIPS, dimension: str = "", value: str = ""):
-        rows = self.rows(metric_id, partnership, dimension)
-        rows = rows[rows["dimension_value"] == value]
-        return None if rows.empty else rows.iloc[0]
+        """The first published row of the figure (as `rows(...)` filtered on the value would give), or None."""
+        position = self._first.get((metric_id, partnership, dimension, value))
+        return None if position is None else self.frame.iloc[position]
 
     def shown(self, row) -> str:
         text = format_value(row["value"], row["unit"], row["observation_status"])
