@@ -19,8 +19,9 @@ from hypothesis import HealthCheck, given, settings
 
 from amed_pipeline.defs.staging import _batch_export
 from amed_pipeline.landing import tables
-from amed_pipeline.lib.frames import as_text, text_values
+from amed_pipeline.lib.frames import as_text, map_distinct, text_values
 from amed_pipeline.reading.parse import QUARANTINE_COLUMNS, FileLedger
+from amed_pipeline.reading.values import normalise_header
 from amed_pipeline.staging.datasets import (
     ANSWER_FIELDS,
     DUPLICATE_COLUMNS,
@@ -29,8 +30,10 @@ from amed_pipeline.staging.datasets import (
     _combine,
     _formatted,
     _split_duplicates,
+    link_bookings_to_sessions,
     occurrences,
     response_keys,
+    session_keys,
 )
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -182,6 +185,75 @@ def test_formatted_is_strftime(values, fmt):
     timestamps = pd.Series(values, dtype="datetime64[us]")
     expected = timestamps.dt.strftime(fmt).fillna("")
     assert _formatted(timestamps, fmt).tolist() == expected.tolist()
+
+
+# --- sessions and the bookings' links to them ---------------------------------------------------
+
+
+def session_keys_reference(partnership_ids, refs, titles, starts):
+    by_ref = partnership_ids + ":" + as_text(refs)
+    by_title = (
+        partnership_ids
+        + ":"
+        + starts.dt.strftime("%Y-%m-%d").fillna("")
+        + ":"
+        + map_distinct(as_text(titles), normalise_header)
+    )
+    return by_ref.where(as_text(refs) != "", by_title)
+
+
+def link_reference(bookings, sessions):
+    by_ref = dict(zip(sessions["partnership_id"] + "|" + as_text(sessions["session_ref"]), sessions["session_key"]))
+    by_title = dict(
+        zip(
+            sessions["partnership_id"]
+            + "|"
+            + map_distinct(as_text(sessions["title"]), normalise_header)
+            + "|"
+            + pd.to_datetime(sessions["start"]).dt.strftime("%Y-%m-%d"),
+            sessions["session_key"],
+        )
+    )
+    ref_keys = (bookings["partnership_id"] + "|" + as_text(bookings["session_ref"])).map(by_ref)
+    ref_keys = ref_keys.where(as_text(bookings["session_ref"]) != "")
+    title_keys = (
+        bookings["partnership_id"]
+        + "|"
+        + map_distinct(as_text(bookings["session_title"]), normalise_header)
+        + "|"
+        + bookings["session_start"].dt.strftime("%Y-%m-%d").fillna("")
+    ).map(by_title)
+    return ref_keys.fillna(title_keys).fillna("")
+
+
+PARTNERS = st.sampled_from(["p", "q"])
+REFS = st.sampled_from(["", "", "E1", "E2"])
+TITLES = st.sampled_from(["", "Intro", "intro ", "Advanced"])
+DAYS = st.sampled_from([pd.NaT, pd.Timestamp("2024-03-05 10:00"), pd.Timestamp("2024-03-06 09:00")])
+
+
+@SETTINGS
+@given(
+    st.lists(st.tuples(PARTNERS, REFS, TITLES, DAYS), max_size=12),
+    st.lists(st.tuples(PARTNERS, st.one_of(st.none(), REFS), TITLES, DAYS), max_size=30),
+)
+def test_session_keys_and_links_are_the_reference(session_records, booking_records):
+    sessions = pd.DataFrame(session_records, columns=["partnership_id", "session_ref", "title", "start"])
+    sessions["start"] = sessions["start"].astype("datetime64[us]")
+    keys = session_keys(sessions["partnership_id"], sessions["session_ref"], sessions["title"], sessions["start"])
+    expected = session_keys_reference(
+        sessions["partnership_id"], sessions["session_ref"], sessions["title"], sessions["start"]
+    )
+    assert keys.tolist() == expected.tolist()
+    sessions = sessions[sessions["start"].notna()].assign(session_key=keys)  # staged sessions have a start
+    bookings = pd.DataFrame(
+        booking_records, columns=["partnership_id", "session_ref", "session_title", "session_start"]
+    )
+    bookings["session_start"] = bookings["session_start"].astype("datetime64[us]")
+    bookings["session_ref"] = bookings["session_ref"].astype(object)
+    links = link_bookings_to_sessions(bookings, sessions)
+    assert links.tolist() == link_reference(bookings, sessions).tolist()
+    assert links.index.equals(bookings.index)
 
 
 # --- one export per batch ---------------------------------------------------------------------
