@@ -17,8 +17,6 @@ import datetime as dt
 from pathlib import Path
 from typing import Callable
 
-import httpx
-
 from amed_pipeline.config import Source
 from amed_pipeline.config.api_sources import DEFAULT_BASE_URLS, DEFAULT_DAILY_REQUEST_BUDGET
 from amed_pipeline.pulling import eventbrite, google_forms, graph_drive, surveymonkey
@@ -90,6 +88,8 @@ def pull_source(
     ctx = PullContext(source, client, writer, state, programme_start, data_dir)
     ctx.outcome.cursor_before = str(state.get("cursor", ""))
     failure: BaseException | None = None
+    import httpx  # imported on a pull only (`pulling.http`)
+
     try:
         module.pull(ctx)
     except QuotaExhausted as exc:

@@ -21,14 +21,17 @@ import datetime as dt
 import email.utils
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 from urllib.parse import urlsplit
-
-import httpx
-import tenacity
 
 from amed_pipeline.pulling.errors import ApiAuthError, PermanentApiError, QuotaExhausted, TransientApiError
 from amed_pipeline.pulling.state import RequestBudget
+
+# httpx and tenacity are imported where a pull uses them: every refresh imports this package (the
+# API adapter reads snapshots), few pull, and the two cost ~0.1 s to import.
+if TYPE_CHECKING:
+    import httpx
+    import tenacity
 
 # Headers that say how much quota is left (SurveyMonkey documents these; others are read if sent).
 DAY_REMAINING_HEADERS = ("X-Ratelimit-App-Global-Day-Remaining",)
@@ -75,6 +78,8 @@ SECRET_QUERY_KEYS = {"token", "access_token", "key", "api_key", "sig", "signatur
 
 def redact_url(url: str) -> str:
     """The URL with secret-looking query values replaced (the token itself is never in a URL)."""
+    import httpx
+
     parts = httpx.URL(url)
     params = [(k, "REDACTED" if k.lower() in SECRET_QUERY_KEYS else v) for k, v in parts.params.multi_items()]
     return str(parts.copy_with(params=params) if params else parts)
@@ -118,6 +123,9 @@ class ApiClient:
         sleep: Callable[[float], None] = time.sleep,
         transport: httpx.BaseTransport | None = None,
     ):
+        import httpx
+        import tenacity
+
         self.base_url = base_url.rstrip("/") + "/"
         self.who = who
         self.budget = budget
@@ -162,6 +170,8 @@ class ApiClient:
     def get(self, path_or_url: str, params: dict | None = None) -> Response:
         """One page: retried on 429/5xx/network errors; raises ApiAuthError, PermanentApiError,
         TransientApiError or QuotaExhausted."""
+        import tenacity
+
         url = self.url_for(path_or_url)
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(_Retry),
@@ -188,6 +198,8 @@ class ApiClient:
         return self.backoff(state)
 
     def _attempt(self, url: str, params: dict | None) -> Response:
+        import httpx
+
         if self.budget.remaining() <= 0:
             raise QuotaExhausted(f"{self.who}: daily request budget of {self.budget.limit} used up")
         if self.quota_remaining is not None and self.quota_remaining <= 0:
