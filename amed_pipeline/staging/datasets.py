@@ -52,7 +52,8 @@ class Staged:
 
 @dataclass
 class RawExport:
-    """One source's (or, from landing, one partnership's) pseudonymised rows for staging.
+    """One source's pseudonymised rows for staging, or (from landing) a staging batch's rows, its
+    partnerships one after the other (`defs.staging._batch_export`).
 
     Staging reads `rows`, `quarantine` and `files` only; `partnership_id`, `source_name` and
     `dataset` label the export (staging's own, from the landing tables, are named "landing").
