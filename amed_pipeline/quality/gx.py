@@ -10,6 +10,10 @@ the real module the first time any of its attributes is read, so a statistical e
 one ever used, would work unchanged. The stand-ins leave `sys.modules` as soon as GX is imported, so
 any later `import scipy.stats` anywhere gets the real module; only GX's own module globals keep
 them. A module that is already imported (a test that imported scipy first) is used as it is.
+
+The cyclic garbage collector is kept off while GX is imported (`lib.collector.paused`): the import
+creates some 300 pydantic model classes, and the full collections it triggered walked every object
+of the process several times over (~0.4 s of CPU of a sample refresh).
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ import sys
 import types
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+from amed_pipeline.lib import collector
 
 # Imported by GX at module level, used only inside the methods of its statistical expectations.
 IMPORTED_ON_USE = ("scipy.stats", "altair")
@@ -37,7 +43,7 @@ class _ImportedOnUse(types.ModuleType):
 def great_expectations() -> types.ModuleType:
     """The `great_expectations` package, imported on first call (it takes a second or two)."""
     if "great_expectations" not in sys.modules:
-        with _stand_ins(IMPORTED_ON_USE):
+        with collector.paused(), _stand_ins(IMPORTED_ON_USE):
             import great_expectations  # noqa: F401
     return sys.modules["great_expectations"]
 
