@@ -1,4 +1,4 @@
-"""Scope: importing Great Expectations without `scipy.stats` and `altair` (`quality/gx.py`).
+"""Scope: importing Great Expectations without `scipy.stats`, `altair`, `jsonschema` and `mistune` (`quality/gx.py`).
 
 A stand-in imports the real module the first time any of its attributes is read, and leaves
 `sys.modules` once GX is imported; GX imported this way validates as before (the suites' own
@@ -58,6 +58,36 @@ def test_great_expectations_imports_without_scipy_stats_and_still_reaches_it():
         )
         assert result.success, result
         assert "scipy.stats" in sys.modules and "altair" not in sys.modules
+        print("ok")
+        """
+    )
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert completed.stdout.strip().endswith("ok")
+
+
+def test_jsonschema_and_mistune_are_imported_only_when_gx_uses_them():
+    script = textwrap.dedent(
+        """
+        import sys
+        import pandas as pd
+        from amed_pipeline.quality.gx import great_expectations
+        gx = great_expectations()
+        assert "jsonschema" not in sys.modules and "mistune" not in sys.modules, "imported eagerly"
+        context = gx.get_context(mode="ephemeral")
+        batch = context.data_sources.add_pandas("p").add_dataframe_asset("a").add_batch_definition_whole_dataframe("b")
+        frame = pd.DataFrame({"x": ['{"a": 1}', '{"a": "text"}']})
+        result = batch.get_batch(batch_parameters={"dataframe": frame}).validate(
+            gx.expectations.ExpectColumnValuesToMatchJsonSchema(
+                column="x", json_schema={"type": "object", "properties": {"a": {"type": "integer"}}}
+            ),
+            result_format={"result_format": "COMPLETE"},
+        )
+        assert not result.success and result.result["unexpected_index_list"] == [1], result
+        assert "jsonschema" in sys.modules
+        from great_expectations.render.view import view
+        assert view.mistune.markdown("*a*").strip() == "<p><em>a</em></p>"
+        assert "mistune" in sys.modules
         print("ok")
         """
     )

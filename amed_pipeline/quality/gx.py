@@ -5,6 +5,9 @@
 `altair` at module level, though it uses them only inside its methods. Those two imports were ~0.9 s
 of the ~2.3 s of CPU GX took to import, a fixed cost of every refresh, and no suite here uses them.
 
+Two more are imported the same way for the same reason: `jsonschema` (one metric's method) and
+`mistune` (one Markdown renderer's method), ~40 ms together.
+
 `great_expectations()` imports GX with a stand-in for each (`_ImportedOnUse`): the stand-in imports
 the real module the first time any of its attributes is read, so a statistical expectation, were
 one ever used, would work unchanged. The stand-ins leave `sys.modules` as soon as GX is imported, so
@@ -26,8 +29,10 @@ from contextlib import contextmanager
 
 from amed_pipeline.lib import collector
 
-# Imported by GX at module level, used only inside the methods of its statistical expectations.
-IMPORTED_ON_USE = ("scipy.stats", "altair")
+# Imported by GX at module level, used only inside the methods of its statistical expectations
+# (scipy.stats, altair), of its JSON-schema metric (jsonschema, ~25 ms) and of its Markdown
+# rendering (mistune, ~15 ms), none of which our suites use.
+IMPORTED_ON_USE = ("scipy.stats", "altair", "jsonschema", "mistune")
 
 
 class _ImportedOnUse(types.ModuleType):
