@@ -24,7 +24,7 @@ from amed_pipeline.lib import collector
 
 if __name__ == "__main__":
     # Run as a command: no cyclic garbage collection while the modules below are imported (~0.3 s of
-    # CPU otherwise), resumed in `main` below; `lib/collector.py` says why.
+    # CPU otherwise), resumed just before `main()` runs (end of file); `lib/collector.py` says why.
     collector.pause()
 
 import argparse

@@ -9,15 +9,15 @@ long as the process, so walking them is wasted work.
 
 `pause()` turns the collector off before a block of imports (reference counting still frees
 everything not in a cycle) and `resume()` turns it back on, first moving every object alive into
-the collector's permanent generation (`gc.freeze`), which later collections never walk;
-`paused()` is the same as a `with` block, without the freeze. Garbage
-cycles created by the imports themselves are few and small and stay allocated, the trade-off
-Python's documentation of `gc.freeze` describes.
+the collector's permanent generation (`gc.freeze`), which later collections never walk; `paused()`
+is a `with` block without the freeze. Garbage cycles created by the imports themselves are few and
+small and stay allocated: the trade-off Python's documentation of `gc.freeze` describes.
 
-The command line calls `pause` and `resume` around its own imports only when it runs as a command (`python -m
-amed_pipeline`), never when a test or the Dagster code server imports it; `quality.gx` pauses the
-collector while Great Expectations is imported, in any process, and freezes nothing there, since
-a run may hold garbage cycles with frames in them at that moment.
+The command line calls `pause` and `resume` around its own imports only when it runs as a command
+(`python -m amed_pipeline`), never when a test or the Dagster code server imports it.
+`quality.gx` pauses the collector while Great Expectations is imported, in any process, and
+freezes nothing: by then a run may hold garbage cycles with data frames in them, which a freeze
+would keep for the rest of the process.
 """
 
 from __future__ import annotations
