@@ -1,7 +1,8 @@
 """The metric SQL gives exactly the rows of the straightforward SQL it replaced.
 
 Each reference below is the earlier query, kept here as the specification: roles ranked over a copy
-of every attendance made for 'all', and aggregates grouped over that copy. The queries that replaced
+of every attendance made for 'all', aggregates grouped over that copy, and responses linked to
+sessions from the bookings themselves. The queries that replaced
 them (roles ranked per partnership, then 'all' over the partnership winners; each aggregate per
 partnership and again over the programme) must return the same rows with the same types;
 hypothesis draws the awkward cases (ties on the start, a person in several partnerships, bookings
@@ -19,6 +20,7 @@ import pandas as pd
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 
+from amed_pipeline.metrics.breakdowns import run_breakdown_queries
 from amed_pipeline.metrics.catalogue import MORE_CONVERSATIONS
 from amed_pipeline.metrics.compute import QUERIES, ROLES_TABLE, execute_queries, scoped_attendance
 from amed_pipeline.warehouse import schema
@@ -115,6 +117,33 @@ FROM scoped GROUP BY scope""",
 
 RATINGS = st.one_of(st.none(), st.integers(1, 5))
 ANSWERS = st.sampled_from(["", *MORE_CONVERSATIONS, "about_the_same"])
+
+
+# The breakdowns by training type as `breakdowns.py` computed them before, from the bookings and
+# sessions themselves.
+REFERENCE_LINKED = """
+WITH candidates AS (
+    SELECT r.response_key, r.partnership_id, r.usefulness, s.training_type,
+           ROW_NUMBER() OVER (PARTITION BY r.response_key ORDER BY s.start_at DESC, s.session_key DESC) AS latest
+    FROM {table} r
+    JOIN fact_booking b ON b.person_key = r.person_key AND b.partnership_id = r.partnership_id AND b.status = 'attended'
+    JOIN dim_session s ON s.session_key = b.session_key
+    WHERE r.person_key <> '' AND r.submitted_at IS NOT NULL AND s.start_at <= r.submitted_at
+), linked AS (
+    SELECT * FROM candidates WHERE latest = 1
+), scoped AS (
+    SELECT partnership_id AS scope, linked.* FROM linked
+    UNION ALL
+    SELECT 'all' AS scope, linked.* FROM linked
+)
+SELECT scope, training_type AS category, COUNT(*) AS responses,
+       SUM(usefulness) AS usefulness_sum, COUNT(usefulness) AS usefulness_n
+FROM scoped GROUP BY scope, training_type
+"""
+REFERENCE_QUERIES |= {
+    "feedback_by_training_type": REFERENCE_LINKED.format(table="fact_feedback"),
+    "followup_by_training_type": REFERENCE_LINKED.format(table="fact_followup"),
+}
 
 
 @st.composite
@@ -240,6 +269,8 @@ def assert_same_as_reference(conn) -> None:
     with scoped_attendance(conn):
         assert rows(conn, "SELECT scope, person_key, profession, role_group FROM " + ROLES_TABLE) == expected_roles
         aggregates = execute_queries(conn, QUERIES)
+        linked = run_breakdown_queries(conn, aggregates)
+        aggregates |= {name: linked[name] for name in ("feedback_by_training_type", "followup_by_training_type")}
     assert aggregates.keys() == expected.keys()
     for name, frame in aggregates.items():
         pd.testing.assert_frame_equal(in_order(frame), in_order(expected[name]), check_exact=True, obj=name)

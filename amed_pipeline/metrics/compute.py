@@ -65,9 +65,8 @@ att AS (
 # A window ranks each partnership's attendances of a person, then another ranks the person's
 # partnership winners. (DuckDB's `arg_max` over a (start_at, session_key) row value gives the same
 # rows but measured no faster than the window at K = 1000, so there is one form for both databases.)
-ROLE_CTES = (
-    _ATTENDED_CTE
-    + """, partnership_latest AS (
+_LATEST_CTES = """
+partnership_latest AS (
     SELECT partnership_id, person_key, session_key, start_at, profession, role_group FROM (
         SELECT partnership_id, person_key, session_key, start_at, profession, role_group,
                ROW_NUMBER() OVER (PARTITION BY partnership_id, person_key ORDER BY start_at DESC, session_key DESC) AS recency
@@ -82,7 +81,6 @@ ROLE_CTES = (
     ) ranked
     WHERE recency = 1
 )"""
-)
 _ROLES_SELECT = """
 SELECT partnership_id AS scope, person_key, profession, role_group FROM partnership_latest
 UNION ALL
@@ -95,8 +93,17 @@ SELECT 'all' AS scope, person_key, profession, role_group FROM programme_latest"
 # (`in_each_scope`), and only the figures by role join the role of the scope they count in.
 ROLES_TABLE = "metric_scoped_roles"
 ATTENDANCE_TABLE = "metric_scoped_attendance"
-_CREATE_ROLES = "CREATE TEMPORARY TABLE " + ROLES_TABLE + " AS WITH" + ROLE_CTES + _ROLES_SELECT
 _CREATE_ATTENDANCE = "CREATE TEMPORARY TABLE " + ATTENDANCE_TABLE + " AS WITH" + _ATTENDED_CTE + "\nSELECT * FROM att"
+# The roles from the attended bookings just kept (the join behind `att` is made once).
+_CREATE_ROLES = (
+    "CREATE TEMPORARY TABLE "
+    + ROLES_TABLE
+    + " AS WITH att AS (SELECT * FROM "
+    + ATTENDANCE_TABLE
+    + "),"
+    + _LATEST_CTES
+    + _ROLES_SELECT
+)
 _DROP_SCOPED = ("DROP TABLE IF EXISTS " + ATTENDANCE_TABLE, "DROP TABLE IF EXISTS " + ROLES_TABLE)
 
 
@@ -106,8 +113,8 @@ def scoped_attendance(conn: Connection):
     session (`ATTENDANCE_TABLE`, one row per attendance), as temporary tables on `conn` for the
     duration of the block."""
     _drop_scoped(conn)
-    conn.execute(text(_CREATE_ROLES))
     conn.execute(text(_CREATE_ATTENDANCE))
+    conn.execute(text(_CREATE_ROLES))
     try:
         yield
     finally:
