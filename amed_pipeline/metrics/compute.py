@@ -160,8 +160,22 @@ FROM {ATTENDANCE_TABLE} a
 JOIN {ROLES_TABLE} r ON r.person_key = a.person_key AND (r.scope = a.partnership_id OR r.scope = 'all')
 GROUP BY r.scope, a.training_type, r.profession"""
 
+# Per scope: people trained (a person has one role per scope, so counting the roles counts the
+# people, without a distinct count over every attendance), attendances, sessions, first and last start.
+_TOTALS = (
+    """SELECT a.scope, p.people, a.attendances, a.sessions, a.first_start, a.last_start FROM (
+"""
+    + in_each_scope(
+        "COUNT(*) AS attendances, COUNT(DISTINCT session_key) AS sessions, "
+        "MIN(start_at) AS first_start, MAX(start_at) AS last_start",
+        ATTENDANCE_TABLE,
+    )
+    + f"""
+) a JOIN (SELECT scope, COUNT(*) AS people FROM {ROLES_TABLE} GROUP BY scope) p ON p.scope = a.scope"""
+)
+
 QUERIES = {
-    "totals": in_each_scope(_REACH + ", MIN(start_at) AS first_start, MAX(start_at) AS last_start", ATTENDANCE_TABLE),
+    "totals": _TOTALS,
     "monthly": in_each_scope(_REACH, ATTENDANCE_TABLE, by=("start_month AS month",)),
     "by_training_type": in_each_scope("COUNT(*) AS attendances", ATTENDANCE_TABLE, by=("training_type",)),
     # A person has one role per scope, so counting the roles counts the people of each role group.
