@@ -83,12 +83,15 @@ FROM scoped GROUP BY scope, {group}
 
 # A response's session: among the attended bookings `compute.scoped_attendance` keeps (these
 # queries run inside it), the latest of that partnership on or before the response.
-_LINKED = """
+_LINKED = (
+    """
 WITH candidates AS (
     SELECT r.response_key, r.partnership_id, r.usefulness, s.training_type,
            ROW_NUMBER() OVER (PARTITION BY r.response_key ORDER BY s.start_at DESC, s.session_key DESC) AS latest
     FROM {table} r
-    JOIN {attendance} s ON s.person_key = r.person_key AND s.partnership_id = r.partnership_id
+    JOIN """
+    + ATTENDANCE_TABLE
+    + """ s ON s.person_key = r.person_key AND s.partnership_id = r.partnership_id
     WHERE r.person_key <> '' AND r.submitted_at IS NOT NULL AND s.start_at <= r.submitted_at
 ), linked AS (
     SELECT * FROM candidates WHERE latest = 1
@@ -101,12 +104,13 @@ SELECT scope, training_type AS category, COUNT(*) AS responses,
        SUM(usefulness) AS usefulness_sum, COUNT(usefulness) AS usefulness_n
 FROM scoped GROUP BY scope, training_type
 """
+)
 
 BREAKDOWN_QUERIES = {
     "ratings_by_profession": _RESPONDENT.format(answers="r.usefulness, r.knowledge, r.confidence", group="profession"),
     "ratings_by_role_group": _RESPONDENT.format(answers="r.usefulness, r.knowledge, r.confidence", group="role_group"),
-    "feedback_by_training_type": _LINKED.format(table="fact_feedback", attendance=ATTENDANCE_TABLE),
-    "followup_by_training_type": _LINKED.format(table="fact_followup", attendance=ATTENDANCE_TABLE),
+    "feedback_by_training_type": _LINKED.format(table="fact_feedback"),
+    "followup_by_training_type": _LINKED.format(table="fact_followup"),
 }
 
 

@@ -90,7 +90,7 @@ SELECT 'all' AS scope, person_key, profession, role_group FROM programme_latest"
 # The queries below read the roles and the attended bookings; `scoped_attendance` computes both
 # once into temporary tables that the queries read. The attended bookings are kept once, not once
 # per scope: a query aggregates them per partnership, then again over the programme
-# (`in_each_scope`), and only the figures by role join the role of the scope they count in.
+# (below), and only the figures by role join the role of the scope they count in.
 ROLES_TABLE = "metric_scoped_roles"
 ATTENDANCE_TABLE = "metric_scoped_attendance"
 _CREATE_ATTENDANCE = "CREATE TEMPORARY TABLE " + ATTENDANCE_TABLE + " AS WITH" + _ATTENDED_CTE + "\nSELECT * FROM att"
@@ -126,70 +126,95 @@ def _drop_scoped(conn: Connection) -> None:
         conn.execute(text(statement))
 
 
-def in_each_scope(aggregates: str, source: str, by: tuple[str, ...] = (), where: str = "") -> str:
-    """`aggregates` of `source` per partnership (scope = its id) and over the whole programme
-    (scope = 'all'), grouped further `by` these columns (`"column AS name"` renames one): a query
-    reads its rows once per scope, rather than a copy of every row made for 'all'. The programme
-    row, like a partnership's, exists only where there are rows."""
-    columns = "".join(", " + column for column in by)
-    keys = [column.split(" AS ")[0] for column in by]
-    condition = " WHERE " + where if where else ""
-    per_partnership = (
-        f"SELECT partnership_id AS scope{columns}, {aggregates} FROM {source}{condition}"
-        f" GROUP BY {', '.join(['partnership_id', *keys])}"
-    )
-    programme = f"SELECT 'all' AS scope{columns}, {aggregates} FROM {source}{condition}" + (
-        f" GROUP BY {', '.join(keys)}" if keys else " HAVING COUNT(*) > 0"
-    )
-    return per_partnership + "\nUNION ALL\n" + programme
-
+# Each aggregate is a query per partnership (scope = its id) `UNION ALL` the same over the whole
+# programme (scope = 'all'): it reads its rows once per scope, rather than a copy of every row made
+# for 'all'. The programme row, like a partnership's, exists only where there are rows (hence
+# `HAVING COUNT(*) > 0` where the programme half has no GROUP BY). The SQL is spelled out, joined
+# from constants only (`test_untrusted_inputs` guards that no value is formatted into SQL).
+_UNION = "\nUNION ALL\n"
+_PER_PARTNERSHIP = "SELECT partnership_id AS scope, "
+_PROGRAMME = "SELECT 'all' AS scope, "
+_FROM_ATTENDANCE = " FROM " + ATTENDANCE_TABLE
 
 _REACH = "COUNT(DISTINCT person_key) AS people, COUNT(*) AS attendances, COUNT(DISTINCT session_key) AS sessions"
+_SERVICE = (
+    "COUNT(*) AS attendances, COUNT(DISTINCT session_key) AS sessions, "
+    "MIN(start_at) AS first_start, MAX(start_at) AS last_start"
+)
 _RATINGS = """SUM(usefulness) AS usefulness_sum, COUNT(usefulness) AS usefulness_n,
        SUM(knowledge) AS knowledge_sum, COUNT(knowledge) AS knowledge_n,
        SUM(confidence) AS confidence_sum, COUNT(confidence) AS confidence_n"""
+_FOLLOWUP = """COUNT(*) AS responses, SUM(usefulness) AS usefulness_sum, COUNT(usefulness) AS usefulness_n,
+       SUM(CASE WHEN conversations IN :more THEN 1 ELSE 0 END) AS more_n,
+       SUM(CASE WHEN conversations <> '' THEN 1 ELSE 0 END) AS answered_n"""
 _CONVERSATIONS = """SUM(CASE WHEN conversations IN :more THEN 1 ELSE 0 END) AS more_n,
        SUM(CASE WHEN conversations <> '' THEN 1 ELSE 0 END) AS answered_n"""
-# A survey's responses per calendar month of submission (undated responses have no month).
-_MONTHLY_RESPONSES = {"by": ("submitted_month AS month",), "where": "submitted_month <> ''"}
-# Attendances by training type and the profession of the person's role in each scope: each
-# attendance meets two roles of its person, in its partnership and in 'all' (one join, not two).
-_BY_PROFESSION = f"""
-SELECT r.scope, a.training_type, r.profession, COUNT(*) AS attendances
-FROM {ATTENDANCE_TABLE} a
-JOIN {ROLES_TABLE} r ON r.person_key = a.person_key AND (r.scope = a.partnership_id OR r.scope = 'all')
-GROUP BY r.scope, a.training_type, r.profession"""
-
 # Per scope: people trained (a person has one role per scope, so counting the roles counts the
 # people, without a distinct count over every attendance), attendances, sessions, first and last start.
 _TOTALS = (
-    """SELECT a.scope, p.people, a.attendances, a.sessions, a.first_start, a.last_start FROM (
-"""
-    + in_each_scope(
-        "COUNT(*) AS attendances, COUNT(DISTINCT session_key) AS sessions, "
-        "MIN(start_at) AS first_start, MAX(start_at) AS last_start",
-        ATTENDANCE_TABLE,
-    )
-    + f"""
-) a JOIN (SELECT scope, COUNT(*) AS people FROM {ROLES_TABLE} GROUP BY scope) p ON p.scope = a.scope"""
+    "SELECT a.scope, p.people, a.attendances, a.sessions, a.first_start, a.last_start FROM (\n"
+    + (_PER_PARTNERSHIP + _SERVICE + _FROM_ATTENDANCE + " GROUP BY partnership_id")
+    + _UNION
+    + (_PROGRAMME + _SERVICE + _FROM_ATTENDANCE + " HAVING COUNT(*) > 0")
+    + "\n) a JOIN (SELECT scope, COUNT(*) AS people FROM "
+    + ROLES_TABLE
+    + " GROUP BY scope) p ON p.scope = a.scope"
 )
+# Attendances by training type and the profession of the person's role in each scope: each
+# attendance meets two roles of its person, in its partnership and in 'all' (one join, not two).
+_BY_PROFESSION = (
+    "SELECT r.scope, a.training_type, r.profession, COUNT(*) AS attendances\nFROM "
+    + ATTENDANCE_TABLE
+    + " a\nJOIN "
+    + ROLES_TABLE
+    + " r ON r.person_key = a.person_key AND (r.scope = a.partnership_id OR r.scope = 'all')"
+    + "\nGROUP BY r.scope, a.training_type, r.profession"
+)
+# A survey's responses per calendar month of submission (undated responses have no month).
+_MONTHLY_RESPONSES = """
+SELECT partnership_id AS scope, submitted_month AS month, COUNT(*) AS responses FROM {table}
+WHERE submitted_month <> '' GROUP BY partnership_id, submitted_month
+UNION ALL
+SELECT 'all' AS scope, submitted_month AS month, COUNT(*) AS responses FROM {table}
+WHERE submitted_month <> '' GROUP BY submitted_month"""
 
 QUERIES = {
     "totals": _TOTALS,
-    "monthly": in_each_scope(_REACH, ATTENDANCE_TABLE, by=("start_month AS month",)),
-    "by_training_type": in_each_scope("COUNT(*) AS attendances", ATTENDANCE_TABLE, by=("training_type",)),
+    "monthly": (
+        _PER_PARTNERSHIP
+        + "start_month AS month, "
+        + _REACH
+        + _FROM_ATTENDANCE
+        + " GROUP BY partnership_id, start_month"
+    )
+    + _UNION
+    + (_PROGRAMME + "start_month AS month, " + _REACH + _FROM_ATTENDANCE + " GROUP BY start_month"),
+    "by_training_type": (
+        _PER_PARTNERSHIP
+        + "training_type, COUNT(*) AS attendances"
+        + _FROM_ATTENDANCE
+        + " GROUP BY partnership_id, training_type"
+    )
+    + _UNION
+    + (_PROGRAMME + "training_type, COUNT(*) AS attendances" + _FROM_ATTENDANCE + " GROUP BY training_type"),
     # A person has one role per scope, so counting the roles counts the people of each role group.
-    "by_role_group": f"SELECT scope, role_group, COUNT(*) AS people FROM {ROLES_TABLE} GROUP BY scope, role_group",
+    "by_role_group": "SELECT scope, role_group, COUNT(*) AS people FROM " + ROLES_TABLE + " GROUP BY scope, role_group",
     "by_profession": _BY_PROFESSION,
-    "feedback": in_each_scope("COUNT(*) AS responses, " + _RATINGS, "fact_feedback"),
-    "feedback_monthly": in_each_scope("COUNT(*) AS responses", "fact_feedback", **_MONTHLY_RESPONSES),
-    "followup": in_each_scope(
-        "COUNT(*) AS responses, SUM(usefulness) AS usefulness_sum, COUNT(usefulness) AS usefulness_n, "
-        + _CONVERSATIONS,
-        "fact_followup",
-    ),
-    "followup_monthly": in_each_scope("COUNT(*) AS responses", "fact_followup", **_MONTHLY_RESPONSES),
-    "conversations_by_setting": in_each_scope(_CONVERSATIONS, "fact_followup", by=("setting",)),
+    "feedback": (
+        _PER_PARTNERSHIP + "COUNT(*) AS responses, " + _RATINGS + " FROM fact_feedback GROUP BY partnership_id"
+    )
+    + _UNION
+    + (_PROGRAMME + "COUNT(*) AS responses, " + _RATINGS + " FROM fact_feedback HAVING COUNT(*) > 0"),
+    "feedback_monthly": _MONTHLY_RESPONSES.format(table="fact_feedback"),
+    "followup": (_PER_PARTNERSHIP + _FOLLOWUP + " FROM fact_followup GROUP BY partnership_id")
+    + _UNION
+    + (_PROGRAMME + _FOLLOWUP + " FROM fact_followup HAVING COUNT(*) > 0"),
+    "followup_monthly": _MONTHLY_RESPONSES.format(table="fact_followup"),
+    "conversations_by_setting": (
+        _PER_PARTNERSHIP + "setting, " + _CONVERSATIONS + " FROM fact_followup GROUP BY partnership_id, setting"
+    )
+    + _UNION
+    + (_PROGRAMME + "setting, " + _CONVERSATIONS + " FROM fact_followup GROUP BY setting"),
 }
 
 
