@@ -25,6 +25,7 @@ from sqlalchemy import Connection, text
 
 from amed_pipeline.metrics.catalogue import METRICS_BY_ID
 from amed_pipeline.metrics.compute import (
+    ATTENDANCE_TABLE,
     METRIC_COLUMNS,
     QUERIES,
     ROLES_TABLE,
@@ -53,7 +54,7 @@ DEFINITION_NOTES = {
     "(responses that link to no session are left out).",
 }
 
-# The respondent's role in each scope is the role `compute.ROLE_CTES` gives the person in that
+# The respondent's role in each scope is the role `compute.scoped_attendance` gives the person in that
 # scope (their most recent attended booking with that partnership; for 'all', in the programme),
 # so a partnership's breakdown rows depend on its own data only. The roles are read from
 # `compute.ROLES_TABLE`: these queries run inside `compute.scoped_attendance`.
@@ -80,13 +81,17 @@ FROM scoped GROUP BY scope, {group}
 """
 )
 
-_LINKED = """
+# A response's session: among the attended bookings `compute.scoped_attendance` keeps (these
+# queries run inside it), the latest of that partnership on or before the response.
+_LINKED = (
+    """
 WITH candidates AS (
     SELECT r.response_key, r.partnership_id, r.usefulness, s.training_type,
            ROW_NUMBER() OVER (PARTITION BY r.response_key ORDER BY s.start_at DESC, s.session_key DESC) AS latest
     FROM {table} r
-    JOIN fact_booking b ON b.person_key = r.person_key AND b.partnership_id = r.partnership_id AND b.status = 'attended'
-    JOIN dim_session s ON s.session_key = b.session_key
+    JOIN """
+    + ATTENDANCE_TABLE
+    + """ s ON s.person_key = r.person_key AND s.partnership_id = r.partnership_id
     WHERE r.person_key <> '' AND r.submitted_at IS NOT NULL AND s.start_at <= r.submitted_at
 ), linked AS (
     SELECT * FROM candidates WHERE latest = 1
@@ -99,6 +104,7 @@ SELECT scope, training_type AS category, COUNT(*) AS responses,
        SUM(usefulness) AS usefulness_sum, COUNT(usefulness) AS usefulness_n
 FROM scoped GROUP BY scope, training_type
 """
+)
 
 BREAKDOWN_QUERIES = {
     "ratings_by_profession": _RESPONDENT.format(answers="r.usefulness, r.knowledge, r.confidence", group="profession"),

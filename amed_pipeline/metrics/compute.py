@@ -44,72 +44,77 @@ RATING_MEANS = {
     "followup": (("usefulness", "usefulness_followup_mean"),),
 }
 
-# Attended bookings with their session, once per partnership and once for 'all', each with the
-# person's role *in that scope*: the job title of their most recent attended booking with that
-# partnership (for 'all', anywhere in the programme); on the same start, the larger session key
-# wins. So a partnership's figures depend on its own bookings only (no programme-wide dim_person).
-# `ROLE_CTES` defines `att`, `booked` and `roles(scope, person_key, profession, role_group)`;
-# `breakdowns.py` reads the same roles (a respondent's role follows the same rule) from
-# `ROLES_TABLE` below.
-_BOOKED_CTES = """
+# Attended bookings with their session, and each person's role *in a scope*: the job title of
+# their most recent attended booking with that partnership (for 'all', anywhere in the
+# programme); on the same start, the larger session key wins. So a partnership's figures depend on
+# its own bookings only (no programme-wide dim_person). `breakdowns.py` reads the same roles (a
+# respondent's role follows the same rule) from `ROLES_TABLE` below.
+#
+# (start_at, session_key) orders a person's attended bookings totally (`start_at` is never null,
+# and a person books a session once), so the programme-wide latest booking is the latest of the
+# person's per-partnership latest ones: 'all' ranks one row per person and partnership, not every
+# attendance again.
+_ATTENDED_CTE = """
 att AS (
     SELECT b.partnership_id, b.person_key, b.session_key, s.start_at, s.start_month, s.training_type,
            b.profession, b.role_group
     FROM fact_booking b
     JOIN dim_session s ON s.session_key = b.session_key
     WHERE b.status = 'attended'
-), booked AS (
-    SELECT att.partnership_id AS scope, att.* FROM att
-    UNION ALL
-    SELECT 'all' AS scope, att.* FROM att
 )"""
-ROLE_CTES = (
-    _BOOKED_CTES
-    + """, roles AS (
-    SELECT scope, person_key, profession, role_group FROM (
-        SELECT scope, person_key, profession, role_group,
-               ROW_NUMBER() OVER (PARTITION BY scope, person_key ORDER BY start_at DESC, session_key DESC) AS recency
-        FROM booked
+# A window ranks each partnership's attendances of a person, then another ranks the person's
+# partnership winners. (DuckDB's `arg_max` over a (start_at, session_key) row value gives the same
+# rows but measured no faster than the window at K = 1000, so there is one form for both databases.)
+_LATEST_CTES = """
+partnership_latest AS (
+    SELECT partnership_id, person_key, session_key, start_at, profession, role_group FROM (
+        SELECT partnership_id, person_key, session_key, start_at, profession, role_group,
+               ROW_NUMBER() OVER (PARTITION BY partnership_id, person_key ORDER BY start_at DESC, session_key DESC) AS recency
+        FROM att
+    ) ranked
+    WHERE recency = 1
+), programme_latest AS (
+    SELECT person_key, profession, role_group FROM (
+        SELECT person_key, profession, role_group,
+               ROW_NUMBER() OVER (PARTITION BY person_key ORDER BY start_at DESC, session_key DESC) AS recency
+        FROM partnership_latest
     ) ranked
     WHERE recency = 1
 )"""
-)
+_ROLES_SELECT = """
+SELECT partnership_id AS scope, person_key, profession, role_group FROM partnership_latest
+UNION ALL
+SELECT 'all' AS scope, person_key, profession, role_group FROM programme_latest"""
 
-# Every query below reads the roles and the attended bookings in scope; the window behind the
-# roles is the costliest part (it ranks every attendance twice), so `scoped_attendance` computes
-# both once into temporary tables that the queries read.
+
+# The queries below read the roles and the attended bookings; `scoped_attendance` computes both
+# once into temporary tables that the queries read. The attended bookings are kept once, not once
+# per scope: a query aggregates them per partnership, then again over the programme
+# (below), and only the figures by role join the role of the scope they count in.
 ROLES_TABLE = "metric_scoped_roles"
 ATTENDANCE_TABLE = "metric_scoped_attendance"
+_CREATE_ATTENDANCE = "CREATE TEMPORARY TABLE " + ATTENDANCE_TABLE + " AS WITH" + _ATTENDED_CTE + "\nSELECT * FROM att"
+# The roles from the attended bookings just kept (the join behind `att` is made once).
 _CREATE_ROLES = (
     "CREATE TEMPORARY TABLE "
     + ROLES_TABLE
-    + " AS WITH"
-    + ROLE_CTES
-    + "\nSELECT scope, person_key, profession, role_group FROM roles"
-)
-_CREATE_ATTENDANCE = (
-    "CREATE TEMPORARY TABLE "
+    + " AS WITH att AS (SELECT * FROM "
     + ATTENDANCE_TABLE
-    + " AS WITH"
-    + _BOOKED_CTES
-    + """
-SELECT booked.scope, booked.partnership_id, booked.person_key, booked.session_key, booked.start_at,
-       booked.start_month, booked.training_type, roles.profession, roles.role_group
-FROM booked JOIN """
-    + ROLES_TABLE
-    + " roles ON roles.scope = booked.scope AND roles.person_key = booked.person_key"
+    + "),"
+    + _LATEST_CTES
+    + _ROLES_SELECT
 )
 _DROP_SCOPED = ("DROP TABLE IF EXISTS " + ATTENDANCE_TABLE, "DROP TABLE IF EXISTS " + ROLES_TABLE)
-_ATTENDED = "\nWITH scoped AS (SELECT * FROM " + ATTENDANCE_TABLE + ")\n"
 
 
 @contextlib.contextmanager
 def scoped_attendance(conn: Connection):
-    """The roles (scope, person_key, profession, role_group) and the attended bookings in scope
-    with their role, as temporary tables on `conn` for the duration of the block."""
+    """The roles (scope, person_key, profession, role_group) and the attended bookings with their
+    session (`ATTENDANCE_TABLE`, one row per attendance), as temporary tables on `conn` for the
+    duration of the block."""
     _drop_scoped(conn)
-    conn.execute(text(_CREATE_ROLES))
     conn.execute(text(_CREATE_ATTENDANCE))
+    conn.execute(text(_CREATE_ROLES))
     try:
         yield
     finally:
@@ -121,65 +126,95 @@ def _drop_scoped(conn: Connection) -> None:
         conn.execute(text(statement))
 
 
-_RESPONSES = """
-WITH scoped AS (
-    SELECT r.partnership_id AS scope, r.* FROM {table} r
-    UNION ALL
-    SELECT 'all' AS scope, r.* FROM {table} r
-)
-"""
+# Each aggregate is a query per partnership (scope = its id) `UNION ALL` the same over the whole
+# programme (scope = 'all'): it reads its rows once per scope, rather than a copy of every row made
+# for 'all'. The programme row, like a partnership's, exists only where there are rows (hence
+# `HAVING COUNT(*) > 0` where the programme half has no GROUP BY). The SQL is spelled out, joined
+# from constants only (`test_untrusted_inputs` guards that no value is formatted into SQL).
+_UNION = "\nUNION ALL\n"
+_PER_PARTNERSHIP = "SELECT partnership_id AS scope, "
+_PROGRAMME = "SELECT 'all' AS scope, "
+_FROM_ATTENDANCE = " FROM " + ATTENDANCE_TABLE
 
-# A survey's responses per calendar month of submission (undated responses have no month).
-_MONTHLY_RESPONSES = (
-    _RESPONSES
-    + """
-        SELECT scope, submitted_month AS month, COUNT(*) AS responses FROM scoped
-        WHERE submitted_month <> '' GROUP BY scope, submitted_month"""
+_REACH = "COUNT(DISTINCT person_key) AS people, COUNT(*) AS attendances, COUNT(DISTINCT session_key) AS sessions"
+_SERVICE = (
+    "COUNT(*) AS attendances, COUNT(DISTINCT session_key) AS sessions, "
+    "MIN(start_at) AS first_start, MAX(start_at) AS last_start"
 )
+_RATINGS = """SUM(usefulness) AS usefulness_sum, COUNT(usefulness) AS usefulness_n,
+       SUM(knowledge) AS knowledge_sum, COUNT(knowledge) AS knowledge_n,
+       SUM(confidence) AS confidence_sum, COUNT(confidence) AS confidence_n"""
+_FOLLOWUP = """COUNT(*) AS responses, SUM(usefulness) AS usefulness_sum, COUNT(usefulness) AS usefulness_n,
+       SUM(CASE WHEN conversations IN :more THEN 1 ELSE 0 END) AS more_n,
+       SUM(CASE WHEN conversations <> '' THEN 1 ELSE 0 END) AS answered_n"""
+_CONVERSATIONS = """SUM(CASE WHEN conversations IN :more THEN 1 ELSE 0 END) AS more_n,
+       SUM(CASE WHEN conversations <> '' THEN 1 ELSE 0 END) AS answered_n"""
+# Per scope: people trained (a person has one role per scope, so counting the roles counts the
+# people, without a distinct count over every attendance), attendances, sessions, first and last start.
+_TOTALS = (
+    "SELECT a.scope, p.people, a.attendances, a.sessions, a.first_start, a.last_start FROM (\n"
+    + (_PER_PARTNERSHIP + _SERVICE + _FROM_ATTENDANCE + " GROUP BY partnership_id")
+    + _UNION
+    + (_PROGRAMME + _SERVICE + _FROM_ATTENDANCE + " HAVING COUNT(*) > 0")
+    + "\n) a JOIN (SELECT scope, COUNT(*) AS people FROM "
+    + ROLES_TABLE
+    + " GROUP BY scope) p ON p.scope = a.scope"
+)
+# Attendances by training type and the profession of the person's role in each scope: each
+# attendance meets two roles of its person, in its partnership and in 'all' (one join, not two).
+_BY_PROFESSION = (
+    "SELECT r.scope, a.training_type, r.profession, COUNT(*) AS attendances\nFROM "
+    + ATTENDANCE_TABLE
+    + " a\nJOIN "
+    + ROLES_TABLE
+    + " r ON r.person_key = a.person_key AND (r.scope = a.partnership_id OR r.scope = 'all')"
+    + "\nGROUP BY r.scope, a.training_type, r.profession"
+)
+# A survey's responses per calendar month of submission (undated responses have no month).
+_MONTHLY_RESPONSES = """
+SELECT partnership_id AS scope, submitted_month AS month, COUNT(*) AS responses FROM {table}
+WHERE submitted_month <> '' GROUP BY partnership_id, submitted_month
+UNION ALL
+SELECT 'all' AS scope, submitted_month AS month, COUNT(*) AS responses FROM {table}
+WHERE submitted_month <> '' GROUP BY submitted_month"""
 
 QUERIES = {
-    "totals": _ATTENDED
-    + """
-        SELECT scope, COUNT(DISTINCT person_key) AS people, COUNT(*) AS attendances,
-               COUNT(DISTINCT session_key) AS sessions, MIN(start_at) AS first_start, MAX(start_at) AS last_start
-        FROM scoped GROUP BY scope""",
-    "monthly": _ATTENDED
-    + """
-        SELECT scope, start_month AS month, COUNT(DISTINCT person_key) AS people, COUNT(*) AS attendances,
-               COUNT(DISTINCT session_key) AS sessions
-        FROM scoped GROUP BY scope, start_month""",
-    "by_training_type": _ATTENDED
-    + """
-        SELECT scope, training_type, COUNT(*) AS attendances FROM scoped GROUP BY scope, training_type""",
-    "by_role_group": _ATTENDED
-    + """
-        SELECT scope, role_group, COUNT(DISTINCT person_key) AS people FROM scoped GROUP BY scope, role_group""",
-    "by_profession": _ATTENDED
-    + """
-        SELECT scope, training_type, profession, COUNT(*) AS attendances
-        FROM scoped GROUP BY scope, training_type, profession""",
-    "feedback": _RESPONSES.format(table="fact_feedback")
-    + """
-        SELECT scope, COUNT(*) AS responses,
-               SUM(usefulness) AS usefulness_sum, COUNT(usefulness) AS usefulness_n,
-               SUM(knowledge) AS knowledge_sum, COUNT(knowledge) AS knowledge_n,
-               SUM(confidence) AS confidence_sum, COUNT(confidence) AS confidence_n
-        FROM scoped GROUP BY scope""",
+    "totals": _TOTALS,
+    "monthly": (
+        _PER_PARTNERSHIP
+        + "start_month AS month, "
+        + _REACH
+        + _FROM_ATTENDANCE
+        + " GROUP BY partnership_id, start_month"
+    )
+    + _UNION
+    + (_PROGRAMME + "start_month AS month, " + _REACH + _FROM_ATTENDANCE + " GROUP BY start_month"),
+    "by_training_type": (
+        _PER_PARTNERSHIP
+        + "training_type, COUNT(*) AS attendances"
+        + _FROM_ATTENDANCE
+        + " GROUP BY partnership_id, training_type"
+    )
+    + _UNION
+    + (_PROGRAMME + "training_type, COUNT(*) AS attendances" + _FROM_ATTENDANCE + " GROUP BY training_type"),
+    # A person has one role per scope, so counting the roles counts the people of each role group.
+    "by_role_group": "SELECT scope, role_group, COUNT(*) AS people FROM " + ROLES_TABLE + " GROUP BY scope, role_group",
+    "by_profession": _BY_PROFESSION,
+    "feedback": (
+        _PER_PARTNERSHIP + "COUNT(*) AS responses, " + _RATINGS + " FROM fact_feedback GROUP BY partnership_id"
+    )
+    + _UNION
+    + (_PROGRAMME + "COUNT(*) AS responses, " + _RATINGS + " FROM fact_feedback HAVING COUNT(*) > 0"),
     "feedback_monthly": _MONTHLY_RESPONSES.format(table="fact_feedback"),
-    "followup": _RESPONSES.format(table="fact_followup")
-    + """
-        SELECT scope, COUNT(*) AS responses,
-               SUM(usefulness) AS usefulness_sum, COUNT(usefulness) AS usefulness_n,
-               SUM(CASE WHEN conversations IN :more THEN 1 ELSE 0 END) AS more_n,
-               SUM(CASE WHEN conversations <> '' THEN 1 ELSE 0 END) AS answered_n
-        FROM scoped GROUP BY scope""",
+    "followup": (_PER_PARTNERSHIP + _FOLLOWUP + " FROM fact_followup GROUP BY partnership_id")
+    + _UNION
+    + (_PROGRAMME + _FOLLOWUP + " FROM fact_followup HAVING COUNT(*) > 0"),
     "followup_monthly": _MONTHLY_RESPONSES.format(table="fact_followup"),
-    "conversations_by_setting": _RESPONSES.format(table="fact_followup")
-    + """
-        SELECT scope, setting,
-               SUM(CASE WHEN conversations IN :more THEN 1 ELSE 0 END) AS more_n,
-               SUM(CASE WHEN conversations <> '' THEN 1 ELSE 0 END) AS answered_n
-        FROM scoped GROUP BY scope, setting""",
+    "conversations_by_setting": (
+        _PER_PARTNERSHIP + "setting, " + _CONVERSATIONS + " FROM fact_followup GROUP BY partnership_id, setting"
+    )
+    + _UNION
+    + (_PROGRAMME + "setting, " + _CONVERSATIONS + " FROM fact_followup GROUP BY setting"),
 }
 
 

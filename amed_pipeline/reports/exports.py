@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -33,10 +34,24 @@ def safe_for_spreadsheets(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for column in out.columns:
         if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
-            # Element by element into an object column: `map` would infer a float column from
-            # whole-number counts mixed with shares, and write 1385 as 1385.0.
-            out[column] = pd.Series([neutralise_formula(v) for v in out[column]], index=out.index, dtype=object)
+            out[column] = _neutralised(out[column])
     return out
+
+
+def _neutralised(series: pd.Series) -> pd.Series:
+    """`neutralise_formula` of every cell, as an object column.
+
+    A column of text only, none missing (ids, labels: a few values repeated over thousands of rows), is checked
+    once per distinct text. Anything else goes element by element into an object column: `map`
+    would infer a float column from whole-number counts mixed with shares, and write 1385 as 1385.0
+    (and `factorize` would merge 1 with 1.0, or None with NaN).
+    """
+    # (`infer_dtype` calls a text column with missing values "string" too: those take the slow path.)
+    if len(series) and series.notna().all() and pd.api.types.infer_dtype(series, skipna=False) == "string":
+        codes, texts = pd.factorize(series)
+        neutral = np.array([neutralise_formula(text) for text in texts], dtype=object)
+        return pd.Series(neutral.take(codes), index=series.index, dtype=object)
+    return pd.Series([neutralise_formula(v) for v in series], index=series.index, dtype=object)
 
 
 def _atomic_write(path: Path, write) -> Path:
