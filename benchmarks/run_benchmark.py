@@ -25,6 +25,7 @@ import csv
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -193,6 +194,9 @@ def refresh(
         "DAGSTER_HOME": str(dagster_home),
     }
     dagster_home.mkdir(parents=True, exist_ok=True)
+    instance_config = dagster_home / "dagster.yaml"
+    if not instance_config.exists():  # the instance `make run` uses (the Makefile copies it the same way)
+        shutil.copyfile(PROJECT_ROOT / "deploy" / "local.dagster.yaml", instance_config)
     seconds, samples, completed = run_measured([sys.executable, "-m", "amed_pipeline", "refresh", *arguments], env)
     if completed.returncode != 0:
         raise RuntimeError(f"refresh failed:\n{completed.stdout[-2000:]}\n{completed.stderr[-2000:]}")
